@@ -1,0 +1,56 @@
+// Package guest runs commands and writes files inside a lab VM, over
+// VirtualBox guest control (before the network exists) or SSH, and knows
+// each supported guest OS (profiles).
+package guest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+)
+
+// Cmd is a shell script run as root in the guest by /bin/sh.
+type Cmd struct {
+	Script string // POSIX sh script; secrets never appear here
+	Stdin  []byte // secrets go here (or in uploaded 0600 files)
+	// Redact lists extra strings to hide from logs and errors (secrets are always hidden).
+	Redact []string
+}
+
+// Result is a finished command.
+type Result struct {
+	Stdout   string
+	Stderr   string
+	ExitCode int
+}
+
+// File is one file to place in the guest.
+type File struct {
+	Path    string // absolute path in the guest
+	Content []byte
+	Mode    fs.FileMode
+	Owner   string // "user:group"; empty = root:root
+}
+
+// Executor runs scripts and uploads files on one guest.
+type Executor interface {
+	// Run runs the script; a non-zero exit is returned as *ExitError along with the Result.
+	Run(ctx context.Context, cmd Cmd) (Result, error)
+	// Upload writes f atomically (temp file in the target folder, verified,
+	// chmod/chown, rename) and reports whether the content or mode changed.
+	Upload(ctx context.Context, f File) (changed bool, err error)
+	// String names the executor and node for logs ("ssh root@192.168.1.100").
+	String() string
+}
+
+// ExitError is a script that ran and exited non-zero.
+type ExitError struct {
+	Node     string
+	Script   string // redacted, first line or so
+	ExitCode int
+	Stderr   string // redacted
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("%s: command exited %d: %s: %s", e.Node, e.ExitCode, e.Script, e.Stderr)
+}

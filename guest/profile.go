@@ -1,0 +1,46 @@
+package guest
+
+// Profile is what labctl must know about a guest OS family. Steps read
+// paths, package and service names from here instead of hard-coding one
+// distribution.
+type Profile struct {
+	Name string // "el8", "el9", "debian"
+
+	// Package management.
+	InstallCmd     string // e.g. "dnf -y install", "DEBIAN_FRONTEND=noninteractive apt-get -y install"
+	RefreshCmd     string // refresh metadata: "dnf -y makecache", "apt-get update"
+	PackageQuery   string // prints nothing and exits 0 when all named packages are installed, e.g. "rpm -q"
+	ModuleSetup    string // el8: "dnf -y module reset php && dnf -y module enable php:7.4"; "" elsewhere
+	MirrorConfPath string // where a classroom mirror's repo file goes
+
+	// Packages and services per role.
+	DBPackages  []string
+	KAPackages  []string // keepalived (+ mysql client for its check)
+	WebPackages []string
+	LBPackages  []string
+
+	MySQLService     string // "mysqld" (el) / "mysql" (debian)
+	PHPFPMService    string // "php-fpm" / "php8.4-fpm"
+	NginxService     string
+	KeepalivedService string
+	SSHService       string // "sshd" / "ssh"
+
+	// Paths.
+	MySQLConfDir   string // "/etc/my.cnf.d" / "/etc/mysql/mysql.conf.d"
+	MySQLDataDir   string // "/var/lib/mysql"
+	MySQLSocket    string
+	NginxConfDir   string // "/etc/nginx/conf.d"
+	NginxUser      string // "nginx" / "www-data"
+	PHPFPMPoolDir  string // "/etc/php-fpm.d" / "/etc/php/8.4/fpm/pool.d"
+	PHPFPMSocket   string // "/run/php-fpm/www.sock" / "/run/php/php8.4-fpm.sock"
+	WebRoot        string // "/usr/share/nginx/wordpress" / "/var/www/wordpress"
+	KeepalivedConf string // "/etc/keepalived/keepalived.conf"
+
+	// Security layers present on this OS.
+	Firewalld bool
+	SELinux   bool
+
+	// Network: "nmcli" where NetworkManager runs, "networkd" for systemd-networkd,
+	// "ifupdown" for /etc/network/interfaces.
+	NetworkMethod string
+}

@@ -1,0 +1,74 @@
+// Package steps is the lab pipeline: an ordered list of steps, each checked
+// against the live system per node and applied only where needed.
+package steps
+
+import (
+	"context"
+	"io"
+
+	"labctl/guest"
+	"labctl/lab"
+	"labctl/vbox"
+)
+
+// Status is a Check's verdict for one node.
+type Status struct {
+	Done bool
+	Why  string // the plan line when not done: "hostname is alma, want sql-one"
+}
+
+// Step is one stage of the pipeline.
+type Step interface {
+	// Name is a short identifier used by --from/--only ("clone-vms").
+	Name() string
+	// Title is the progress line ("Cloning VMs").
+	Title() string
+	// Targets returns the nodes this step acts on; empty = skip.
+	Targets(p *lab.Plan) lab.Nodes
+	// Check reads the live system (never changes it).
+	Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
+	// Apply makes the node match; the Runner re-checks afterwards.
+	Apply(ctx context.Context, env *Env, n *lab.Node) error
+}
+
+// Serial is implemented by steps whose nodes must be handled one at a time, in Targets order.
+type Serial interface{ Serial() bool }
+
+// Needs is implemented by steps that depend on earlier steps by name.
+type Needs interface{ Needs() []string }
+
+// Mode says how a run treats the live system.
+type Mode int
+
+// Run modes.
+const (
+	ModeApply  Mode = iota // check, apply, re-check
+	ModeDryRun             // check only; report what would change
+	ModePlan               // no live system: apply against recorders, print every call
+)
+
+// Env is everything a step may use. No state bag: typed fields only.
+type Env struct {
+	Plan    *lab.Plan
+	Secrets *lab.Secrets
+	VBox    vbox.API
+	Mode    Mode
+
+	// Control returns the guest-control executor of a node (works before the network).
+	Control func(n *lab.Node) guest.Executor
+	// SSH returns the SSH executor of a node (after guest access is set up).
+	SSH func(n *lab.Node) guest.Executor
+	// Profile is the guest OS profile of the lab.
+	Profile *guest.Profile
+
+	// GuestPassword is the base image's guest-control password (from the password file or prompt).
+	GuestPassword string
+	// SSHPublicKey is the lab's authorized_keys line; KnownHosts is the pinned known_hosts path.
+	SSHPublicKey string
+	KnownHosts   string
+	// PinHostKey records a node's host public key (authorized_keys format) in the lab's known_hosts.
+	PinHostKey func(n *lab.Node, pubkey string) error
+
+	// Log receives every command and its output, secrets redacted.
+	Log io.Writer
+}
