@@ -19,11 +19,11 @@ type Profile struct {
 	WebPackages []string
 	LBPackages  []string
 
-	MySQLService     string // "mysqld" (el) / "mysql" (debian)
-	PHPFPMService    string // "php-fpm" / "php8.4-fpm"
-	NginxService     string
+	MySQLService      string // "mysqld" (el) / "mysql" (debian)
+	PHPFPMService     string // "php-fpm" / "php8.4-fpm"
+	NginxService      string
 	KeepalivedService string
-	SSHService       string // "sshd" / "ssh"
+	SSHService        string // "sshd" / "ssh"
 
 	// Paths.
 	MySQLConfDir   string // "/etc/my.cnf.d" / "/etc/mysql/mysql.conf.d"
