@@ -1,0 +1,37 @@
+package main
+
+import (
+	"io"
+
+	"github.com/urfave/cli/v2"
+)
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "labctl",
+		Usage: "build a high-availability WordPress lab in VirtualBox with one command",
+		Description: "labctl clones six VMs from one AlmaLinux 8 base VM and turns them into MySQL group\n" +
+			"replication behind a keepalived VIP, two WordPress web nodes and an nginx load balancer.\n" +
+			"Without --lab it uses ./lab.toml, or the built-in lab when that file is absent.",
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideVersion:          true, // `labctl version` instead; -v is --verbose
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "lab", Usage: "lab file `FILE` (default: ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
+			&cli.StringFlag{Name: "vboxmanage", Usage: "path to the VBoxManage `PROGRAM` (default: found on PATH or the usual install folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print every command and its output"},
+		},
+		Commands: []*cli.Command{
+			upCommand(),
+			downCommand(),
+			snapshotCommand(),
+			statusCommand(),
+			verifyCommand(),
+			sshCommand(),
+			planCommand(),
+			versionCommand(),
+		},
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"labctl/lab"
+	"labctl/steps"
+)
+
+func upCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "up",
+		Usage: "build the lab, or converge a half-built, stopped or restored one",
+		Description: "up checks every step against the live VMs and changes only what differs, so it is\n" +
+			"safe to run again after a failure, a Ctrl-C, a reboot of the host or a snapshot restore.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "run the read-only checks and print what would change"},
+			&cli.StringFlag{Name: "from", Usage: "start at step `STEP` (earlier steps must already be done)"},
+			&cli.StringFlag{Name: "only", Usage: "run only step `STEP` (its dependencies must already be done)"},
+			&cli.IntFlag{Name: "concurrency", Value: 6, Usage: "nodes handled at once within a step"},
+		},
+		Action: func(c *cli.Context) error {
+			s, err := openSession(c)
+			if err != nil {
+				return err
+			}
+			if c.Bool("dry-run") && s.vboxErr != nil {
+				fmt.Fprintf(s.out, "VirtualBox is not available here (%v).\nShowing the whole plan as if no lab VM existed yet:\n\n", s.vboxErr)
+				return s.runPlan("")
+			}
+			if err := s.requireVBox(); err != nil {
+				return err
+			}
+			mode := steps.ModeApply
+			if c.Bool("dry-run") {
+				mode = steps.ModeDryRun
+			}
+			return s.runPipeline(steps.Pipeline(), mode, c.String("from"), c.String("only"), c.Int("concurrency"))
+		},
+	}
+}
+
+// runPipeline runs steps against the live lab with a per-run log file.
+func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
+	st, err := lab.OpenState(s.plan)
+	if err != nil {
+		return err
+	}
+	logPath, logFile, err := st.NewRunLog("up")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	secrets, err := st.Secrets()
+	if err != nil {
+		return err
+	}
+	log := lab.NewRedactor(logFile, secrets.Values())
+	defer log.Flush()
+	env, err := s.liveEnv(st, log, true)
+	if err != nil {
+		return err
+	}
+	env.Mode = mode
+	r := &steps.Runner{
+		Steps:       pipeline,
+		Concurrency: concurrency,
+		Mode:        mode,
+		From:        from,
+		Only:        only,
+		Out:         s.out,
+		Log:         log,
+		LogPath:     logPath,
+	}
+	if s.verbose {
+		r.Verbose = os.Stderr
+	}
+	sum, err := r.Run(s.c.Context, env)
+	if err != nil {
+		if errors.Is(err, s.c.Context.Err()) && s.c.Context.Err() != nil {
+			return cli.Exit(fmt.Sprintf("interrupted: %v\nNothing is lost: run `labctl up` again to continue. Log: %s", err, logPath), 130)
+		}
+		return cli.Exit(fmt.Sprintf("%v\nLog: %s", err, logPath), 1)
+	}
+	sum.Print(s.out, s.plan)
+	return nil
+}

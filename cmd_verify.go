@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"labctl/lab"
+	"labctl/steps"
+)
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "check the running lab end to end and print a table; non-zero exit on any failure",
+		Description: "Checks: group replication has 3 ONLINE members and one PRIMARY; the VIP is on the\n" +
+			"primary; each web node reaches MySQL through the VIP; WordPress answers through the load\n" +
+			"balancer with its title; repeated requests reach both web nodes.",
+		Action: func(c *cli.Context) error {
+			s, err := openSession(c)
+			if err != nil {
+				return err
+			}
+			if err := s.requireVBox(); err != nil {
+				return err
+			}
+			st, err := lab.OpenState(s.plan)
+			if err != nil {
+				return err
+			}
+			secrets, err := st.Secrets()
+			if err != nil {
+				return err
+			}
+			env, err := s.liveEnv(st, lab.NewRedactor(discard{}, secrets.Values()), false)
+			if err != nil {
+				return err
+			}
+			rep, err := steps.RunVerify(c.Context, env)
+			rep.Print(s.out)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("verify failed: %v", err), 1)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,229 @@
+#!/bin/bash
+# Builds (or reuses) what the real-lab suite boots: a Debian sid base rootfs with
+# systemd, sshd and sudo but NO role packages, a signed local package repository
+# holding the role packages and their dependencies, and a WordPress tarball.
+#
+# Everything lands in $REALLAB_CACHE (default /var/cache/labctl-reallab) and is
+# rebuilt only when missing or when this recipe changed (its hash is stored).
+#
+# The Debian mirror is read from the host's apt sources at run time (or from
+# $REALLAB_MIRROR); no mirror host name is written in this repository.
+#
+# Output layout:
+#   rootfs/           base root filesystem (root password = root-password)
+#   root-password     the base's root password, 0600
+#   repo/             package repository: flat ("deb URL ./") and
+#                     "deb URL sid main"; signed, key trusted by the base
+#   wordpress.tar.gz  WordPress with a top-level wordpress/ directory
+#   recipe            hash of the recipe that built the above
+set -euo pipefail
+
+CACHE=${REALLAB_CACHE:-/var/cache/labctl-reallab}
+SUITE=sid
+BASE_INCLUDE=systemd,systemd-sysv,dbus,iproute2,openssh-server,ca-certificates,sudo,iputils-ping,procps,less,gnupg
+# Optional base packages: installed when the suite has them (names change across releases).
+BASE_OPTIONAL="systemd-networkd systemd-resolved"
+# Role packages served by the local repository (with every dependency the base lacks).
+REPO_PKGS="mysql-server mysql-client keepalived nginx php-fpm php-mysql php-cli php-curl php-gd
+php-xml php-mbstring php-intl php-zip curl wget unzip rsync arping netcat-openbsd bind9-dnsutils
+openssl tar gzip"
+REPO_OPTIONAL="iputils-arping"
+
+log() { printf '[base %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
+for t in debootstrap apt-ftparchive gpg dpkg-deb sha256sum flock; do
+	command -v "$t" >/dev/null || die "missing $t: apt-get install -y debootstrap apt-utils gnupg dpkg-dev util-linux"
+done
+
+# read_mirror prints the first Debian archive URL from the host's apt sources
+# (deb822 .sources first, then one-line .list), skipping security archives.
+read_mirror() {
+	if [ -n "${REALLAB_MIRROR:-}" ]; then echo "$REALLAB_MIRROR"; return; fi
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk 'BEGIN{RS=""; FS="\n"}
+		{ uris=""; suites=""; types="";
+		  for (i=1;i<=NF;i++) { l=$i; if (l ~ /^#/) continue;
+		    if (l ~ /^URIs:/) { sub(/^URIs:[ \t]*/,"",l); uris=l }
+		    if (l ~ /^Suites:/) { sub(/^Suites:[ \t]*/,"",l); suites=l }
+		    if (l ~ /^Types:/) { types=l } }
+		  if (uris != "" && types ~ /deb( |$)/ && suites !~ /security/) { split(uris,u," "); print u[1]; exit } }' "$f"
+	done | head -n1 | grep . && return
+	grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		sed -E 's/\[[^]]*\]//' | awk '$3 !~ /security/ {print $2; exit}' | grep . && return
+	die "no Debian archive found in the host's apt sources; set REALLAB_MIRROR=URL"
+}
+
+recipe_hash() {
+	# The recipe is this script: any edit rebuilds.
+	sha256sum "$0" | cut -d' ' -f1
+}
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+
+WANT=$(recipe_hash)
+if [ -f "$CACHE/recipe" ] && [ "$(cat "$CACHE/recipe")" = "$WANT" ] &&
+	[ -x "$CACHE/rootfs/sbin/init" ] && [ -s "$CACHE/root-password" ] &&
+	[ -f "$CACHE/repo/Packages" ] && [ -s "$CACHE/wordpress.tar.gz" ]; then
+	log "cache up to date: $CACHE (recipe ${WANT:0:12})"
+	exit 0
+fi
+
+MIRROR=$(read_mirror)
+log "building into $CACHE (recipe ${WANT:0:12}); mirror read from host apt sources"
+START=$(date +%s)
+BUILD="$CACHE/build.tmp"
+umount_chroot() {
+	local m
+	for m in "$BUILD/rootfs/proc" "$BUILD/rootfs/dev/pts" "$BUILD/rootfs/sys"; do
+		mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
+	done
+}
+trap umount_chroot EXIT
+umount_chroot
+rm -rf "$BUILD"
+mkdir -p "$BUILD/repo/pool" "$BUILD/gnupg"
+chmod 700 "$BUILD/gnupg"
+R="$BUILD/rootfs"
+
+# 1. Repository signing key (fresh per build; the base trusts exactly this key).
+export GNUPGHOME="$BUILD/gnupg"
+gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+	--quick-generate-key 'labctl real-lab repository <reallab@labctl.invalid>' ed25519 sign never
+gpg --batch --armor --export >"$BUILD/repo/key.asc"
+
+# 2. Base rootfs.
+log "debootstrap $SUITE (minbase)"
+debootstrap --variant=minbase --include="$BASE_INCLUDE" "$SUITE" "$R" "$MIRROR" >"$BUILD/debootstrap.log" 2>&1 ||
+	{ tail -20 "$BUILD/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
+log "debootstrap done after $(($(date +%s) - START)) s"
+
+# The archive snapshot can be past its Valid-Until.
+echo 'Acquire::Check-Valid-Until "false";' >"$R/etc/apt/apt.conf.d/99novaliduntil"
+mount -t proc proc "$R/proc"
+in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+in_root apt-get -q update >"$BUILD/apt-update.log" 2>&1 || { tail "$BUILD/apt-update.log" >&2; die "apt-get update in the base failed"; }
+
+have_pkg() { in_root apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
+extra=()
+for p in $BASE_OPTIONAL; do have_pkg "$p" && extra+=("$p"); done
+if [ ${#extra[@]} -gt 0 ]; then
+	log "base extras: ${extra[*]}"
+	in_root apt-get -q -y install --no-install-recommends "${extra[@]}" >"$BUILD/base-extra.log" 2>&1 ||
+		{ tail "$BUILD/base-extra.log" >&2; die "installing ${extra[*]} failed"; }
+fi
+
+# 3. Role packages: downloaded, never installed in the base.
+pkgs=()
+for p in $REPO_PKGS $REPO_OPTIONAL; do
+	if have_pkg "$p"; then pkgs+=("$p"); else log "not in $SUITE, skipped: $p"; fi
+done
+log "downloading ${#pkgs[@]} role packages + dependencies"
+in_root apt-get -q -y clean
+in_root apt-get -q -y install --download-only "${pkgs[@]}" >"$BUILD/download.log" 2>&1 ||
+	{ tail "$BUILD/download.log" >&2; die "downloading role packages failed"; }
+mv "$R"/var/cache/apt/archives/*.deb "$BUILD/repo/pool/"
+# WordPress is served as a tarball, not as a package: fetch it and the JS
+# libraries its Debian package links to, then flatten them.
+mkdir -p "$BUILD/wp/debs" "$BUILD/wp/root"
+in_root sh -c 'mkdir -p /tmp/wp && cd /tmp/wp && apt-get -q download wordpress $(apt-cache depends wordpress | sed -n "s/^ *Depends: \(libjs-[^ ]*\|tinymce\)$/\1/p" | sort -u)' >"$BUILD/wp-download.log" 2>&1 ||
+	{ tail "$BUILD/wp-download.log" >&2; die "downloading wordpress failed"; }
+mv "$R"/tmp/wp/*.deb "$BUILD/wp/debs/"
+rm -rf "$R/tmp/wp"
+umount "$R/proc"
+
+# 4. Base configuration: a generic cloud-like image.
+: >"$R/etc/fstab"                     # no /dev/vda line: containers have no block device
+: >"$R/etc/machine-id"                # each clone gets its own at first boot
+rm -f "$R/var/lib/dbus/machine-id"
+echo labctl-base >"$R/etc/hostname"
+rm -f "$R"/etc/ssh/ssh_host_*        # each clone generates its own host keys
+cat >"$R/etc/systemd/system/ssh-hostkeys.service" <<'EOF'
+[Unit]
+Description=Generate SSH host keys on first boot
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+Before=ssh.service ssh.socket
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -sf /etc/systemd/system/ssh-hostkeys.service "$R/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
+# Machines reach only the lab bridge: their only package source is the lab's
+# mirror setting, whose repository is signed with this key.
+: >"$R/etc/apt/sources.list"
+rm -f "$R"/etc/apt/sources.list.d/*
+cp "$BUILD/repo/key.asc" "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
+chmod 644 "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
+in_root apt-get -q -y clean
+rm -rf "$R"/var/lib/apt/lists/*
+# Root password: random, stored 0600 next to the rootfs, passed on stdin.
+umask 077
+head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$BUILD/root-password"
+umask 022
+{ printf 'root:'; cat "$BUILD/root-password"; echo; } | chroot "$R" chpasswd
+
+# 5. Repository.
+log "indexing $(find "$BUILD/repo/pool" -name '*.deb' | wc -l) packages"
+(
+	cd "$BUILD/repo"
+	apt-ftparchive packages pool >Packages
+	gzip -9kn Packages
+	mkdir -p "dists/$SUITE/main/binary-amd64"
+	cp Packages Packages.gz "dists/$SUITE/main/binary-amd64/"
+	apt-ftparchive -o APT::FTPArchive::Release::Suite="$SUITE" -o APT::FTPArchive::Release::Codename="$SUITE" \
+		-o APT::FTPArchive::Release::Components=main -o APT::FTPArchive::Release::Architectures=amd64 \
+		-o APT::FTPArchive::Release::Origin=labctl-reallab release "dists/$SUITE" >"dists/$SUITE/Release.tmp"
+	mv "dists/$SUITE/Release.tmp" "dists/$SUITE/Release"
+	apt-ftparchive -o APT::FTPArchive::Release::Origin=labctl-reallab release . >Release.tmp
+	mv Release.tmp Release
+	for rel in Release "dists/$SUITE/Release"; do
+		d=$(dirname "$rel")
+		gpg --batch --yes --clearsign -o "$d/InRelease" "$rel"
+		gpg --batch --yes --armor --detach-sign -o "$d/Release.gpg" "$rel"
+	done
+)
+
+# 6. WordPress tarball shaped like the upstream release: wordpress/ at the top,
+# symlinks into the JS libraries resolved, no Debian-specific config loader.
+for d in "$BUILD"/wp/debs/*.deb; do dpkg-deb -x "$d" "$BUILD/wp/root"; done
+WPSRC="$BUILD/wp/root/usr/share/wordpress"
+[ -f "$WPSRC/wp-settings.php" ] || die "wordpress package has no wp-settings.php"
+mkdir -p "$BUILD/wp/out"
+# Resolve links that point inside the extracted tree; absolute targets are re-rooted.
+(cd "$BUILD/wp/root" && find usr/share/wordpress -type l) | while read -r l; do
+	t=$(readlink "$BUILD/wp/root/$l")
+	case "$t" in /*) t="$BUILD/wp/root$t" ;; *) t="$(dirname "$BUILD/wp/root/$l")/$t" ;; esac
+	rm -f "$BUILD/wp/root/$l"
+	if [ -e "$t" ]; then cp -a --dereference "$t" "$BUILD/wp/root/$l" || log "wordpress: could not resolve $l"; fi
+done
+cp -a "$WPSRC" "$BUILD/wp/out/wordpress"
+rm -f "$BUILD/wp/out/wordpress/wp-config.php"
+if [ ! -f "$BUILD/wp/out/wordpress/wp-config-sample.php" ]; then
+	s=$(find "$BUILD/wp/root/usr/share/doc/wordpress" -name 'wp-config-sample.php*' | head -n1)
+	case "$s" in
+	*.gz) gzip -dc "$s" >"$BUILD/wp/out/wordpress/wp-config-sample.php" ;;
+	?*) cp "$s" "$BUILD/wp/out/wordpress/wp-config-sample.php" ;;
+	esac
+fi
+[ -d "$BUILD/wp/out/wordpress/wp-content" ] || cp -a "$BUILD/wp/root/var/lib/wordpress/wp-content" "$BUILD/wp/out/wordpress/" 2>/dev/null || true
+mkdir -p "$BUILD/wp/out/wordpress/wp-content/themes" "$BUILD/wp/out/wordpress/wp-content/plugins"
+tar -C "$BUILD/wp/out" -czf "$BUILD/wordpress.tar.gz" --owner=0 --group=0 wordpress
+rm -rf "$BUILD/wp"
+
+# 7. Swap in atomically-ish: old artefacts out, new ones in, recipe last.
+rm -f "$CACHE/recipe"
+rm -rf "$CACHE/rootfs" "$CACHE/repo" "$CACHE/gnupg"
+mv "$BUILD/rootfs" "$BUILD/repo" "$BUILD/gnupg" "$BUILD/root-password" "$BUILD/wordpress.tar.gz" "$CACHE/"
+mkdir -p "$CACHE/logs" && mv "$BUILD"/*.log "$CACHE/logs/" 2>/dev/null || true
+rm -rf "$BUILD"
+echo "$WANT" >"$CACHE/recipe"
+log "built in $(($(date +%s) - START)) s: rootfs $(du -sh "$CACHE/rootfs" | cut -f1), repo $(du -sh "$CACHE/repo" | cut -f1)"
