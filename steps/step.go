@@ -5,6 +5,7 @@ package steps
 import (
 	"context"
 	"io"
+	"time"
 
 	"labctl/guest"
 	"labctl/lab"
@@ -36,6 +37,18 @@ type Serial interface{ Serial() bool }
 
 // Needs is implemented by steps that depend on earlier steps by name.
 type Needs interface{ Needs() []string }
+
+// LabWide is implemented by steps that act on the lab as a whole (preflight,
+// the base VM's snapshot) rather than per node. The Runner ignores their
+// Targets and calls Check/Apply exactly once with n == nil.
+type LabWide interface{ LabWide() bool }
+
+// Preparer is implemented by steps that read lab-wide facts once per run
+// before their nodes are checked (e.g. the MACs already in use). The Runner
+// calls Prepare before the step's first Check, except in ModePlan.
+type Preparer interface {
+	Prepare(ctx context.Context, env *Env) error
+}
 
 // Mode says how a run treats the live system.
 type Mode int
@@ -71,4 +84,18 @@ type Env struct {
 
 	// Log receives every command and its output, secrets redacted.
 	Log io.Writer
+
+	// GuestWait bounds how long wait-guests waits for a VM's Guest Additions
+	// (0 = DefaultGuestWait).
+	GuestWait time.Duration
+	// Transcript, in ModePlan, is the sink the recording backends (the plan
+	// VBoxManage runner, guest recorders) write to; the Runner files what is
+	// written during a node's Apply under that step and node. Nil otherwise.
+	Transcript *Transcript
+	// Warn shows a warning to the user (above the progress) and logs it; the
+	// Runner sets it. Steps call env.Warnf, which is nil-safe.
+	Warn func(msg string)
 }
+
+// DefaultGuestWait is how long wait-guests waits when Env.GuestWait is 0.
+const DefaultGuestWait = 5 * time.Minute

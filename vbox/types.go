@@ -21,6 +21,8 @@ const (
 type VM struct {
 	Name string
 	UUID string
+	// Inaccessible: VirtualBox cannot read the VM's settings; Name is then "<inaccessible>".
+	Inaccessible bool
 }
 
 // NIC is one network adapter from showvminfo.
@@ -37,6 +39,7 @@ type Snapshot struct {
 	UUID        string
 	Description string
 	Current     bool
+	Parent      string // UUID of the parent snapshot; "" for the root
 	// Taken is when it was taken, when known (from the snapshot's settings); zero otherwise.
 	Taken time.Time
 }
@@ -57,6 +60,8 @@ type VMInfo struct {
 	GuestAddRunLvl int  // GuestAdditionsRunLevel (running VMs only)
 	GuestAddVer    string
 	Raw            map[string]string // every key=value as parsed, unquoted
+	// Inaccessible: the settings file cannot be read; only Name ("<inaccessible>") and UUID are set.
+	Inaccessible bool
 }
 
 // Version is a parsed `VBoxManage --version`.

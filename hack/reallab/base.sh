@@ -22,12 +22,11 @@ CACHE=${REALLAB_CACHE:-/var/cache/labctl-reallab}
 SUITE=sid
 BASE_INCLUDE=systemd,systemd-sysv,dbus,iproute2,openssh-server,ca-certificates,sudo,iputils-ping,procps,less,gnupg
 # Optional base packages: installed when the suite has them (names change across releases).
-BASE_OPTIONAL="systemd-networkd systemd-resolved"
+BASE_OPTIONAL="systemd-networkd"
 # Role packages served by the local repository (with every dependency the base lacks).
 REPO_PKGS="mysql-server mysql-client keepalived nginx php-fpm php-mysql php-cli php-curl php-gd
 php-xml php-mbstring php-intl php-zip curl wget unzip rsync arping netcat-openbsd bind9-dnsutils
 openssl tar gzip"
-REPO_OPTIONAL="iputils-arping"
 
 log() { printf '[base %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -81,7 +80,7 @@ BUILD="$CACHE/build.tmp"
 umount_chroot() {
 	local m
 	for m in "$BUILD/rootfs/proc" "$BUILD/rootfs/dev/pts" "$BUILD/rootfs/sys"; do
-		mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
+		if mountpoint -q "$m" 2>/dev/null; then umount -l "$m"; fi
 	done
 }
 trap umount_chroot EXIT
@@ -120,7 +119,7 @@ fi
 
 # 3. Role packages: downloaded, never installed in the base.
 pkgs=()
-for p in $REPO_PKGS $REPO_OPTIONAL; do
+for p in $REPO_PKGS; do
 	if have_pkg "$p"; then pkgs+=("$p"); else log "not in $SUITE, skipped: $p"; fi
 done
 log "downloading ${#pkgs[@]} role packages + dependencies"
@@ -131,7 +130,8 @@ mv "$R"/var/cache/apt/archives/*.deb "$BUILD/repo/pool/"
 # WordPress is served as a tarball, not as a package: fetch it and the JS
 # libraries its Debian package links to, then flatten them.
 mkdir -p "$BUILD/wp/debs" "$BUILD/wp/root"
-in_root sh -c 'mkdir -p /tmp/wp && cd /tmp/wp && apt-get -q download wordpress $(apt-cache depends wordpress | sed -n "s/^ *Depends: \(libjs-[^ ]*\|tinymce\)$/\1/p" | sort -u)' >"$BUILD/wp-download.log" 2>&1 ||
+# shellcheck disable=SC2016 # expanded by the chroot's shell
+in_root sh -c 'mkdir -p /tmp/wp && cd /tmp/wp && apt-get -q download wordpress $(apt-cache depends wordpress | sed -n "s/^ *\(Depends\|Recommends\): \(libjs-[^ ]*\|tinymce\|wordpress-theme-[^ ]*\)$/\2/p" | sort -u)' >"$BUILD/wp-download.log" 2>&1 ||
 	{ tail "$BUILD/wp-download.log" >&2; die "downloading wordpress failed"; }
 mv "$R"/tmp/wp/*.deb "$BUILD/wp/debs/"
 rm -rf "$R/tmp/wp"
@@ -142,6 +142,13 @@ umount "$R/proc"
 : >"$R/etc/machine-id"                # each clone gets its own at first boot
 rm -f "$R/var/lib/dbus/machine-id"
 echo labctl-base >"$R/etc/hostname"
+# No DNS server exists on the lab bridge: names come from /etc/hosts.
+echo '# no DNS server on the lab network' >"$R/etc/resolv.conf"
+# Unattended apt runs would race the lab's own package installs.
+for t in apt-daily apt-daily-upgrade; do
+	rm -f "$R/etc/systemd/system/timers.target.wants/$t.timer"
+	ln -sf /dev/null "$R/etc/systemd/system/$t.timer"
+done
 rm -f "$R"/etc/ssh/ssh_host_*        # each clone generates its own host keys
 cat >"$R/etc/systemd/system/ssh-hostkeys.service" <<'EOF'
 [Unit]
@@ -223,7 +230,8 @@ rm -rf "$BUILD/wp"
 rm -f "$CACHE/recipe"
 rm -rf "$CACHE/rootfs" "$CACHE/repo" "$CACHE/gnupg"
 mv "$BUILD/rootfs" "$BUILD/repo" "$BUILD/gnupg" "$BUILD/root-password" "$BUILD/wordpress.tar.gz" "$CACHE/"
-mkdir -p "$CACHE/logs" && mv "$BUILD"/*.log "$CACHE/logs/" 2>/dev/null || true
+mkdir -p "$CACHE/logs"
+mv "$BUILD"/*.log "$CACHE/logs/"
 rm -rf "$BUILD"
 echo "$WANT" >"$CACHE/recipe"
 log "built in $(($(date +%s) - START)) s: rootfs $(du -sh "$CACHE/rootfs" | cut -f1), repo $(du -sh "$CACHE/repo" | cut -f1)"

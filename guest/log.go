@@ -1,0 +1,42 @@
+package guest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// trimOutput keeps an error message readable: the last lines of stderr.
+func trimOutput(s string) string {
+	s = strings.TrimSpace(s)
+	const max = 2000
+	if len(s) > max {
+		s = "..." + s[len(s)-max:]
+	}
+	return s
+}
+
+func logCmd(w io.Writer, node, script string, secrets []string) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s: $ %s\n", node, strings.ReplaceAll(Redact(strings.TrimSpace(script), secrets), "\n", "\n"+node+": > "))
+}
+
+func logResult(w io.Writer, node string, r Result, secrets []string) {
+	if w == nil {
+		return
+	}
+	for _, s := range []struct{ name, text string }{{"stdout", r.Stdout}, {"stderr", r.Stderr}} {
+		t := strings.TrimSpace(Redact(s.text, secrets))
+		if t == "" {
+			continue
+		}
+		for _, l := range strings.Split(t, "\n") {
+			fmt.Fprintf(w, "%s: %s: %s\n", node, s.name, l)
+		}
+	}
+	if r.ExitCode != 0 {
+		fmt.Fprintf(w, "%s: exit %d\n", node, r.ExitCode)
+	}
+}

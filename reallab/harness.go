@@ -1,0 +1,307 @@
+// Package reallab is the real-lab suite: labctl driven end to end against
+// real systemd-nspawn machines through the nspawnvbox backend (a VBoxManage
+// stand-in in testdata/nspawnvbox). Its tests run only with LABCTL_REALLAB=1,
+// as root, with systemd-nspawn installed; hack/reallab/run.sh is the entry point.
+//
+// This file holds the harness: base image, private bridge, package repository
+// server, backend build and a VBoxManage runner.
+package reallab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Lab network: a private range that exists only on this machine (no NAT, no
+// route out). Never the default lab's LAN.
+const (
+	BridgeName = "lcbr0"
+	BridgeIP   = "10.231.0.1"
+	BridgeCIDR = "10.231.0.1/24"
+	Network    = "10.231.0.0/24"
+)
+
+// Env is one prepared real-lab environment.
+type Env struct {
+	RepoRoot  string // labctl module root
+	Cache     string // base.sh output (rootfs, repo, wordpress.tar.gz, root-password)
+	Work      string // per-run scratch dir
+	Home      string // NSPAWNVBOX_HOME
+	Backend   string // the built nspawnvbox binary, named VBoxManage
+	RepoURL   string // package repository served on the bridge
+	PassFile  string // 0600 file with the base's root password
+	BaseName  string // base VM name registered in the backend
+	repoSrv   *http.Server
+	bridgeOwn bool
+}
+
+// Timing is one measured figure, printed in the summary.
+type Timing struct {
+	Name string
+	D    time.Duration
+}
+
+// Preflight says why the real lab cannot run here, or "" when it can.
+func Preflight() string {
+	if os.Getenv("LABCTL_REALLAB") != "1" {
+		return "real-lab suite disabled: set LABCTL_REALLAB=1 (root, systemd-nspawn, debootstrap; see hack/reallab/run.sh)"
+	}
+	if os.Geteuid() != 0 {
+		return "real-lab suite needs root (overlay mounts, network namespaces, systemd-nspawn)"
+	}
+	for _, t := range []string{"systemd-nspawn", "debootstrap", "nsenter", "ip", "apt-ftparchive", "gpg", "dpkg-deb"} {
+		if _, err := exec.LookPath(t); err != nil {
+			return fmt.Sprintf("real-lab suite needs %s: apt-get install -y systemd-container debootstrap util-linux iproute2 apt-utils gnupg dpkg-dev", t)
+		}
+	}
+	return ""
+}
+
+// RepoRoot finds the labctl module root from the test's working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module labctl")) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no labctl go.mod above %s", dir)
+}
+
+// EnsureBase runs hack/reallab/base.sh (a no-op when its cache is current).
+func EnsureBase(ctx context.Context, repoRoot, cache string) error {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "hack", "reallab", "base.sh"))
+	cmd.Env = append(os.Environ(), "REALLAB_CACHE="+cache)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("base image (hack/reallab/base.sh): %w", err)
+	}
+	return nil
+}
+
+// DefaultCache is where base.sh keeps its artefacts across runs.
+func DefaultCache() string {
+	if c := os.Getenv("REALLAB_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/labctl-reallab"
+}
+
+// Setup builds the backend, creates the bridge, serves the package
+// repository and writes the backend's credentials. Call Close always.
+func Setup(ctx context.Context, repoRoot, cache, work string) (*Env, error) {
+	e := &Env{RepoRoot: repoRoot, Cache: cache, Work: work, Home: filepath.Join(work, "nspawnvbox"), BaseName: "reallab-base"}
+	if err := os.MkdirAll(filepath.Join(work, "bin"), 0o755); err != nil {
+		return e, err
+	}
+	e.Backend = filepath.Join(work, "bin", "VBoxManage")
+	build := exec.CommandContext(ctx, "go", "build", "-o", e.Backend, "labctl/testdata/nspawnvbox")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return e, fmt.Errorf("build backend: %v: %s", err, out)
+	}
+	if err := os.MkdirAll(e.Home, 0o755); err != nil {
+		return e, err
+	}
+	pw, err := os.ReadFile(filepath.Join(cache, "root-password"))
+	if err != nil {
+		return e, fmt.Errorf("base password: %w", err)
+	}
+	pw = bytes.TrimSpace(pw)
+	e.PassFile = filepath.Join(work, "root-password")
+	if err := os.WriteFile(e.PassFile, append(pw, '\n'), 0o600); err != nil {
+		return e, err
+	}
+	if err := os.WriteFile(filepath.Join(e.Home, "credentials"), append([]byte("root:"), append(pw, '\n')...), 0o600); err != nil {
+		return e, err
+	}
+	if err := e.setupBridge(); err != nil {
+		return e, err
+	}
+	if err := e.serveRepo(); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func ipCmd(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+func (e *Env) setupBridge() error {
+	if _, err := net.InterfaceByName(BridgeName); err == nil {
+		// Left over by a killed run: the name is this suite's own.
+		if err := ipCmd("link", "del", BridgeName); err != nil {
+			return err
+		}
+	}
+	if err := ipCmd("link", "add", BridgeName, "type", "bridge"); err != nil {
+		return err
+	}
+	e.bridgeOwn = true
+	if err := ipCmd("addr", "add", BridgeCIDR, "dev", BridgeName); err != nil {
+		return err
+	}
+	return ipCmd("link", "set", BridgeName, "up")
+}
+
+// serveRepo serves the package repository and the WordPress tarball on the
+// bridge address only.
+func (e *Env) serveRepo() error {
+	ln, err := net.Listen("tcp", BridgeIP+":0")
+	if err != nil {
+		return fmt.Errorf("listen on the bridge: %w", err)
+	}
+	e.RepoURL = fmt.Sprintf("http://%s/", ln.Addr().String())
+	e.repoSrv = &http.Server{Handler: http.FileServer(http.Dir(filepath.Join(e.Cache, "repo"))), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.repoSrv.Serve(ln) }()
+	return nil
+}
+
+// BackendEnv returns the environment the backend needs.
+func (e *Env) BackendEnv() []string {
+	return append(os.Environ(),
+		"NSPAWNVBOX_HOME="+e.Home,
+		"NSPAWNVBOX_BASE_ROOTFS="+filepath.Join(e.Cache, "rootfs"),
+		"NSPAWNVBOX_BASE_NAME="+e.BaseName,
+		"LC_ALL=C.UTF-8")
+}
+
+// Result is one VBoxManage invocation's outcome.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// VBox runs the backend with args (and stdin, if any).
+func (e *Env) VBox(ctx context.Context, stdin string, args ...string) Result {
+	cmd := exec.CommandContext(ctx, e.Backend, args...)
+	cmd.Env = e.BackendEnv()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	r := Result{Stdout: so.String(), Stderr: se.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+	default:
+		r.Code = -1
+		r.Stderr += err.Error()
+	}
+	return r
+}
+
+// Close powers off and deletes every VM the backend knows (clones first),
+// removes the bridge and stops the repository server. It reports what it
+// could not clean.
+func (e *Env) Close() error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if e.Backend != "" && e.Home != "" {
+		errs = append(errs, e.destroyAllVMs(ctx)...)
+	}
+	if e.repoSrv != nil {
+		_ = e.repoSrv.Close()
+	}
+	if e.bridgeOwn {
+		if _, err := net.InterfaceByName(BridgeName); err == nil {
+			if err := ipCmd("link", "del", BridgeName); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	errs = append(errs, e.Leftovers(true)...)
+	return errors.Join(errs...)
+}
+
+func (e *Env) destroyAllVMs(ctx context.Context) []error {
+	var errs []error
+	for pass := 0; pass < 4; pass++ {
+		r := e.VBox(ctx, "", "list", "vms")
+		if r.Code != 0 {
+			return append(errs, fmt.Errorf("list vms: %s", r.Stderr))
+		}
+		vms := ParseListVMs(r.Stdout)
+		if len(vms) == 0 {
+			return nil
+		}
+		// Newest first: linked clones go before what they stack on.
+		for i := len(vms) - 1; i >= 0; i-- {
+			uuid := vms[i][1]
+			_ = e.VBox(ctx, "", "controlvm", uuid, "poweroff")
+			_ = e.VBox(ctx, "", "unregistervm", uuid, "--delete")
+		}
+	}
+	if r := e.VBox(ctx, "", "list", "vms"); strings.TrimSpace(r.Stdout) != "" {
+		errs = append(errs, fmt.Errorf("VMs left after cleanup: %s", r.Stdout))
+	}
+	return errs
+}
+
+// ParseListVMs parses `list vms` into [name, uuid] pairs.
+func ParseListVMs(out string) [][2]string {
+	var vms [][2]string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		i := strings.LastIndex(l, "\" {")
+		if !strings.HasPrefix(l, "\"") || i < 0 || !strings.HasSuffix(l, "}") {
+			continue
+		}
+		vms = append(vms, [2]string{l[1:i], l[i+3 : len(l)-1]})
+	}
+	return vms
+}
+
+// Leftovers lists machines, overlays, namespaces or veths of this backend
+// still present on the host (and the bridge, when withBridge).
+func (e *Env) Leftovers(withBridge bool) []error {
+	var errs []error
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if e.Home != "" && strings.Contains(l, e.Home) {
+				errs = append(errs, fmt.Errorf("mount left: %s", l))
+			}
+		}
+	}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, n := range ents {
+			if strings.HasPrefix(n.Name(), "nvb-") {
+				errs = append(errs, fmt.Errorf("network namespace left: %s", n.Name()))
+			}
+		}
+	}
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, i := range ifs {
+			if strings.HasPrefix(i.Name, "nvb") || withBridge && i.Name == BridgeName {
+				errs = append(errs, fmt.Errorf("interface left: %s", i.Name))
+			}
+		}
+	}
+	out, _ := exec.Command("pgrep", "-f", "systemd-nspawn .*"+e.Home).Output()
+	if len(bytes.TrimSpace(out)) > 0 && e.Home != "" {
+		errs = append(errs, fmt.Errorf("systemd-nspawn still running: pids %s", bytes.Fields(out)))
+	}
+	return errs
+}

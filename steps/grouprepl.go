@@ -1,0 +1,419 @@
+package steps
+
+// Step "group-replication" (serial, DB nodes in lab order): forms the MySQL
+// group, the way the runbook does it by hand but checked at every turn.
+//
+//  1. On the node: accounts created with the binary log off (a local admin
+//     change must never become an errant GTID): the recovery account on
+//     every DB node's address, the read-only verifier account.
+//  2. The recovery channel's credentials (CHANGE REPLICATION SOURCE ... FOR
+//     CHANNEL 'group_replication_recovery'), SQL on stdin only.
+//  3. Ask all three members for their state. If any is ONLINE (or
+//     RECOVERING) the group exists: never bootstrap, join this node.
+//     Otherwise (fresh lab or full outage) every member must answer, and the
+//     group restarts from the member whose GTID set holds all the others'
+//     (ChooseBootstrap); a fresh lab bootstraps the first node.
+//  4. Join one node at a time and wait, with a deadline, for ONLINE.
+//
+// Reads: plan (DB nodes, network), secrets (replication and verifier
+// passwords, group name), every DB node's live member state.
+// Writes: MySQL accounts, recovery channel credentials, group membership.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"labctl/lab"
+)
+
+// MySQL accounts labctl creates on the DB nodes.
+const (
+	// MySQLReplicationUser is group replication's distributed-recovery account.
+	MySQLReplicationUser = "labctl_repl"
+	// MySQLVerifierUser may only read performance_schema: the keepalived check
+	// and `labctl verify` log in with it (password: Secrets.Verifier).
+	MySQLVerifierUser = "labctl_verify"
+)
+
+// GroupReplication returns the "group-replication" step.
+func GroupReplication() Step {
+	return &grStep{joinWait: 5 * time.Minute, poll: time.Second}
+}
+
+type grStep struct {
+	joinWait time.Duration // how long a member may take to reach ONLINE
+	poll     time.Duration // member state polling interval
+}
+
+func (*grStep) Name() string                  { return "group-replication" }
+func (*grStep) Title() string                 { return "Forming the MySQL group" }
+func (*grStep) Needs() []string               { return []string{"mysql-config"} }
+func (*grStep) Serial() bool                  { return true }
+func (*grStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
+
+// grMember is one member's view of itself.
+type grMember struct {
+	Node         *lab.Node
+	UUID         string // @@server_uuid
+	GroupName    string
+	State        string // ONLINE, RECOVERING, OFFLINE, ERROR, UNREACHABLE
+	Role         string // PRIMARY, SECONDARY or empty
+	Executed     string
+	Received     string
+	RecoveryUser string // user configured on the recovery channel
+	Verifiers    int    // verifier accounts present
+	SuperRO      bool
+	Version      string
+}
+
+// grStateSQL reads everything the step decides on, in one round trip.
+// Newlines inside GTID sets are removed so each field stays on one line.
+const grStateSQL = `SELECT @@GLOBAL.server_uuid,
+  IFNULL(@@GLOBAL.group_replication_group_name, ''),
+  IFNULL((SELECT MEMBER_STATE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@GLOBAL.server_uuid), 'OFFLINE'),
+  IFNULL((SELECT MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@GLOBAL.server_uuid), ''),
+  REPLACE(@@GLOBAL.gtid_executed, '\n', ''),
+  IFNULL((SELECT REPLACE(RECEIVED_TRANSACTION_SET, '\n', '') FROM performance_schema.replication_connection_status WHERE CHANNEL_NAME = 'group_replication_applier'), ''),
+  IFNULL((SELECT USER FROM performance_schema.replication_connection_configuration WHERE CHANNEL_NAME = 'group_replication_recovery'), ''),
+  (SELECT COUNT(*) FROM mysql.user WHERE user = '` + MySQLVerifierUser + `'),
+  @@GLOBAL.super_read_only,
+  @@GLOBAL.version;`
+
+// grVerifierHosts are the verifier's account hosts: the local socket, TCP
+// from 127.0.0.1 (the keepalived check; skip_name_resolve never maps it to
+// localhost), and the lab network (labctl verify from other nodes).
+func grVerifierHosts(p *lab.Plan) []string {
+	return []string{"localhost", "127.0.0.1", dbNetmaskHost(p)}
+}
+
+func (g *grStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	m, err := grReadMember(ctx, env, n)
+	if err != nil {
+		return Status{}, err
+	}
+	switch {
+	case !strings.EqualFold(m.GroupName, env.Secrets.GroupName):
+		return Status{Why: fmt.Sprintf("group name is %q, want %s (run mysql-config)", m.GroupName, env.Secrets.GroupName)}, nil
+	case m.RecoveryUser != MySQLReplicationUser:
+		return Status{Why: "recovery channel credentials not set"}, nil
+	case m.Verifiers < len(grVerifierHosts(env.Plan)):
+		return Status{Why: "verifier account missing"}, nil
+	case m.State != "ONLINE":
+		return Status{Why: fmt.Sprintf("member is %s, want ONLINE", m.State)}, nil
+	}
+	return Status{Done: true}, nil
+}
+
+func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	// 1-2. Accounts and recovery credentials on this node.
+	self, err := g.prepare(ctx, env, n)
+	if err != nil {
+		return err
+	}
+	switch self.State {
+	case "ONLINE":
+		return nil // only accounts were missing
+	case "RECOVERING":
+		return g.waitOnline(ctx, env, n)
+	}
+
+	// 3. Does a group exist anywhere? Ask every member.
+	members, unreachable := grReadAll(ctx, env)
+	if err := grDistinctUUIDs(members); err != nil {
+		return err
+	}
+	var group *grMember
+	for _, m := range members {
+		if m.Node != n && (m.State == "ONLINE" || m.State == "RECOVERING") && strings.EqualFold(m.GroupName, env.Secrets.GroupName) {
+			if group == nil || m.State == "ONLINE" {
+				group = m
+			}
+		}
+	}
+	if group != nil {
+		return g.join(ctx, env, self, group)
+	}
+
+	// No group: a fresh lab or a full outage. Bootstrapping from a partial
+	// view could discard transactions only a silent member holds.
+	if len(unreachable) > 0 {
+		return fmt.Errorf("no member is ONLINE and %s could not be asked for its transactions, so labctl cannot tell which member to restart the group from; "+
+			"start those nodes (mysqld running) and run again: %w", strings.Join(grNames(unreachable), ", "), errors.Join(grErrs(unreachable)...))
+	}
+	var sets []MemberGTID
+	for _, m := range members {
+		sets = append(sets, MemberGTID{Name: m.Node.VM, Executed: m.Executed, Received: m.Received})
+	}
+	chosen, err := ChooseBootstrap(sets)
+	if err != nil {
+		return err
+	}
+	boot := self
+	for _, m := range members {
+		if m.Node.VM == chosen && m.Node != n {
+			if boot, err = g.prepare(ctx, env, m.Node); err != nil {
+				return fmt.Errorf("prepare %s to restart the group: %w", chosen, err)
+			}
+		}
+	}
+	if err := g.bootstrap(ctx, env, boot.Node); err != nil {
+		return err
+	}
+	if boot.Node == n {
+		return nil
+	}
+	return g.join(ctx, env, self, boot)
+}
+
+// prepare creates the accounts and sets the recovery credentials on n, and
+// leaves GR stopped unless the member is ONLINE or RECOVERING.
+func (g *grStep) prepare(ctx context.Context, env *Env, n *lab.Node) (*grMember, error) {
+	m, err := grReadMember(ctx, env, n)
+	if err != nil {
+		return nil, err
+	}
+	ex := env.SSH(n)
+	if m.State == "ERROR" {
+		// An expelled or failed member must leave its old view before it can rejoin.
+		if _, err := dbSQL(ctx, env, ex, "STOP GROUP_REPLICATION"); err != nil {
+			return nil, fmt.Errorf("stop group replication after ERROR: %w", err)
+		}
+		m.State = "OFFLINE"
+	}
+	if m.Verifiers < len(grVerifierHosts(env.Plan)) || m.RecoveryUser != MySQLReplicationUser || m.State == "OFFLINE" {
+		if _, err := dbSQL(ctx, env, ex, grAccountsSQL(env)); err != nil {
+			return nil, fmt.Errorf("create the replication and verifier accounts: %w", err)
+		}
+	}
+	if m.State == "OFFLINE" {
+		// The channel can only be changed while GR is stopped.
+		if _, err := dbSQL(ctx, env, ex, grRecoveryChannelSQL(env, m.Version)); err != nil {
+			return nil, fmt.Errorf("set the recovery channel credentials: %w", err)
+		}
+		m.RecoveryUser = MySQLReplicationUser
+	}
+	return m, nil
+}
+
+// grAccountsSQL creates or converges the accounts, binary log off, with
+// super_read_only lifted only for these statements (a stopped member keeps it on).
+func grAccountsSQL(env *Env) string {
+	var b strings.Builder
+	b.WriteString("SET SESSION sql_log_bin = 0;\nSET @labctl_sro = @@GLOBAL.super_read_only;\nSET GLOBAL super_read_only = OFF;\n")
+	user := func(name, host, password string, grants ...string) {
+		acct := dbSQLString(name) + "@" + dbSQLString(host)
+		pw := dbSQLString(password)
+		fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED WITH caching_sha2_password BY %s;\n", acct, pw)
+		fmt.Fprintf(&b, "ALTER USER %s IDENTIFIED WITH caching_sha2_password BY %s;\n", acct, pw)
+		for _, gr := range grants {
+			fmt.Fprintf(&b, "GRANT %s TO %s;\n", gr, acct)
+		}
+	}
+	for _, d := range env.Plan.DB() {
+		user(MySQLReplicationUser, d.IP.String(), env.Secrets.Replication,
+			"REPLICATION SLAVE ON *.*", "CONNECTION_ADMIN, BACKUP_ADMIN, GROUP_REPLICATION_STREAM ON *.*")
+	}
+	for _, h := range grVerifierHosts(env.Plan) {
+		user(MySQLVerifierUser, h, env.Secrets.Verifier, "SELECT ON performance_schema.*")
+	}
+	b.WriteString("SET GLOBAL super_read_only = @labctl_sro;\nSET SESSION sql_log_bin = 1;\n")
+	return b.String()
+}
+
+// grRecoveryChannelSQL stores the recovery credentials; CHANGE MASTER before 8.0.23.
+func grRecoveryChannelSQL(env *Env, version string) string {
+	u, pw := dbSQLString(MySQLReplicationUser), dbSQLString(env.Secrets.Replication)
+	if dbVersionBefore(version, 8, 0, 23) {
+		return fmt.Sprintf("CHANGE MASTER TO MASTER_USER = %s, MASTER_PASSWORD = %s FOR CHANNEL 'group_replication_recovery';", u, pw)
+	}
+	return fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_USER = %s, SOURCE_PASSWORD = %s FOR CHANNEL 'group_replication_recovery';", u, pw)
+}
+
+// bootstrap starts a new group on n; the bootstrap flag is switched off even
+// when START fails, or a later restart would found a second group.
+func (g *grStep) bootstrap(ctx context.Context, env *Env, n *lab.Node) error {
+	ex := env.SSH(n)
+	_, startErr := dbSQL(ctx, env, ex, "SET GLOBAL offline_mode = OFF;\nSET GLOBAL group_replication_bootstrap_group = ON;\nSTART GROUP_REPLICATION;")
+	_, offErr := dbSQL(ctx, env, ex, "SET GLOBAL group_replication_bootstrap_group = OFF;")
+	if startErr != nil {
+		return fmt.Errorf("bootstrap the group on %s: %w%s", n.VM, startErr, grErrorLog(ctx, env, n))
+	}
+	if offErr != nil {
+		return fmt.Errorf("switch group_replication_bootstrap_group off on %s: %w", n.VM, offErr)
+	}
+	return g.waitOnline(ctx, env, n)
+}
+
+// join adds self to the group that donor belongs to.
+func (g *grStep) join(ctx context.Context, env *Env, self, donor *grMember) error {
+	// A joiner holding transactions the group lacks is refused by MySQL with a
+	// terse log line; say here what they are and what to do.
+	mine, err1 := ParseGTIDSet(self.Executed)
+	groupEx, err2 := ParseGTIDSet(donor.Executed)
+	groupRc, err3 := ParseGTIDSet(donor.Received)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fmt.Errorf("read GTID sets: %w", err)
+	}
+	if extra := mine.Subtract(groupEx.Union(groupRc)); !extra.IsEmpty() {
+		return fmt.Errorf("%s has transactions the group lacks (%s), so it cannot join: inspect them (mysqlbinlog --include-gtids); "+
+			"if they are unwanted local changes re-provision the node (empty its datadir or re-clone the VM), "+
+			"else inject empty transactions for them on the primary %s", self.Node.VM, extra, donor.Node.VM)
+	}
+	if _, err := dbSQL(ctx, env, env.SSH(self.Node), "SET GLOBAL offline_mode = OFF;\nSTART GROUP_REPLICATION;"); err != nil {
+		return fmt.Errorf("join the group: %w%s", err, grErrorLog(ctx, env, self.Node))
+	}
+	return g.waitOnline(ctx, env, self.Node)
+}
+
+// waitOnline polls n until it is ONLINE, fails fast on ERROR/OFFLINE, and
+// gives up at the deadline with the member's recent replication log lines.
+func (g *grStep) waitOnline(ctx context.Context, env *Env, n *lab.Node) error {
+	if env.Mode == ModePlan {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.joinWait)
+	defer cancel()
+	last := "unknown"
+	for {
+		m, err := grReadMember(ctx, env, n)
+		if err == nil {
+			last = m.State
+			switch m.State {
+			case "ONLINE":
+				return nil
+			case "ERROR", "OFFLINE":
+				return fmt.Errorf("member went %s instead of ONLINE%s", m.State, grErrorLog(ctx, env, n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("member still %s after %s, want ONLINE%s", last, g.joinWait, grErrorLog(context.WithoutCancel(ctx), env, n))
+		case <-time.After(g.poll):
+		}
+	}
+}
+
+// grErrorLog returns the member's latest replication errors (MySQL 8.0.22+
+// keeps its error log in performance_schema), for error messages.
+func grErrorLog(ctx context.Context, env *Env, n *lab.Node) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := dbSQL(ctx, env, env.SSH(n), `SELECT CONCAT(LOGGED, ' ', ERROR_CODE, ' ', REPLACE(DATA, '\n', ' '))
+FROM performance_schema.error_log WHERE SUBSYSTEM = 'Repl' AND PRIO IN ('Error', 'Warning')
+ORDER BY LOGGED DESC LIMIT 5`)
+	if err != nil || strings.TrimSpace(out) == "" {
+		return " (see the mysqld error log on " + n.VM + ")"
+	}
+	return "; recent replication log lines on " + n.VM + ":\n" + strings.TrimRight(out, "\n")
+}
+
+// grReadMember reads n's member state.
+func grReadMember(ctx context.Context, env *Env, n *lab.Node) (*grMember, error) {
+	out, err := dbSQL(ctx, env, env.SSH(n), grStateSQL)
+	if err != nil {
+		return nil, fmt.Errorf("read member state: %w", err)
+	}
+	if env.Mode == ModePlan && strings.TrimSpace(out) == "" {
+		// Recorders answer nothing: plan as for a fresh lab.
+		return &grMember{Node: n, UUID: n.VM, GroupName: env.Secrets.GroupName, State: "OFFLINE"}, nil
+	}
+	f := strings.Split(strings.TrimRight(out, "\n"), "\t")
+	if len(f) != 10 {
+		return nil, fmt.Errorf("read member state: unexpected answer %q", out)
+	}
+	m := &grMember{Node: n, UUID: f[0], GroupName: f[1], State: f[2], Role: f[3], Executed: f[4], Received: f[5],
+		RecoveryUser: f[6], SuperRO: f[8] == "1", Version: f[9]}
+	fmt.Sscanf(f[7], "%d", &m.Verifiers)
+	if m.GroupName == "NULL" {
+		m.GroupName = ""
+	}
+	return m, nil
+}
+
+type grUnreachable struct {
+	node *lab.Node
+	err  error
+}
+
+// grReadAll asks every DB node for its state; failures are returned apart.
+func grReadAll(ctx context.Context, env *Env) ([]*grMember, []grUnreachable) {
+	var ms []*grMember
+	var bad []grUnreachable
+	for _, d := range env.Plan.DB() {
+		m, err := grReadMember(ctx, env, d)
+		if err != nil {
+			bad = append(bad, grUnreachable{d, err})
+			continue
+		}
+		ms = append(ms, m)
+	}
+	return ms, bad
+}
+
+func grNames(us []grUnreachable) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.node.VM)
+	}
+	return out
+}
+
+func grErrs(us []grUnreachable) []error {
+	var out []error
+	for _, u := range us {
+		out = append(out, fmt.Errorf("%s: %w", u.node.VM, u.err))
+	}
+	return out
+}
+
+// grDistinctUUIDs refuses clones that share a datadir identity: GR expels
+// the second member with the same server_uuid.
+func grDistinctUUIDs(ms []*grMember) error {
+	seen := map[string]string{}
+	for _, m := range ms {
+		if other, ok := seen[m.UUID]; ok {
+			return fmt.Errorf("%s and %s share server_uuid %s (their datadir was cloned): on one of them stop mysqld, delete auto.cnf in the datadir, start mysqld, and run again",
+				other, m.Node.VM, m.UUID)
+		}
+		seen[m.UUID] = m.Node.VM
+	}
+	return nil
+}
+
+// dbNetmaskHost is the lab network as a MySQL account host
+// ("192.168.1.0/255.255.255.0"), a form every 8.0 release accepts.
+func dbNetmaskHost(p *lab.Plan) string {
+	pfx := p.Network.Masked()
+	bits := pfx.Bits()
+	var mask [4]byte
+	for i := 0; i < 4; i++ {
+		switch {
+		case bits >= 8:
+			mask[i] = 0xff
+			bits -= 8
+		case bits > 0:
+			mask[i] = byte(0xff << (8 - bits))
+			bits = 0
+		}
+	}
+	return fmt.Sprintf("%s/%d.%d.%d.%d", pfx.Addr(), mask[0], mask[1], mask[2], mask[3])
+}
+
+// dbVersionBefore reports whether a MySQL version string ("8.0.36",
+// "9.7.4-2") is older than major.minor.patch. Unparsable means "not older".
+func dbVersionBefore(v string, major, minor, patch int) bool {
+	var a, b, c int
+	if n, _ := fmt.Sscanf(v, "%d.%d.%d", &a, &b, &c); n < 3 {
+		return false
+	}
+	if a != major {
+		return a < major
+	}
+	if b != minor {
+		return b < minor
+	}
+	return c < patch
+}

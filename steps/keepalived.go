@@ -1,0 +1,223 @@
+package steps
+
+// Step "keepalived" (DB nodes): the MySQL VIP follows the group's primary.
+//
+//  1. Find the NIC that carries the node's own address (read from the live
+//     guest; never assume enp0s3).
+//  2. The verifier's 0600 option file and the check script (the check passes
+//     only if this member is ONLINE, PRIMARY, in a majority and writable).
+//  3. A systemd drop-in restarting keepalived if it dies (a killed
+//     keepalived leaves its VIP behind; a restarted one removes it).
+//  4. keepalived.conf: unicast peers, the lab's own virtual_router_id, no
+//     authentication, track_script with weight 0. It is written to a
+//     staging file, tested with `keepalived -t -f` on the node, and only
+//     then moved into place and reloaded.
+//
+// Reads: plan (DB nodes, VIP, network, router id), secrets (verifier
+// password), profile (keepalived service and config path), the node's NICs.
+// Writes: the files above; keepalived enabled, reloaded on change.
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+
+	"labctl/guest"
+	"labctl/lab"
+)
+
+const (
+	// kaCheckScript lives where the SELinux policy labels scripts
+	// keepalived_unconfined_script_exec_t, so the check may run the mysql
+	// client; root-owned 0700 in a root-owned folder satisfies
+	// enable_script_security.
+	kaCheckScript = "/usr/libexec/keepalived/check_primary.sh"
+	// kaCheckCnf holds the verifier's credentials (0600, root only).
+	kaCheckCnf = "/etc/keepalived/check_primary.cnf"
+	// Check timing: TCP connect, the whole mysql call, and keepalived's own
+	// limit on the script (above the inner one so the script ends itself).
+	kaConnectTimeout = 2
+	kaOverallTimeout = 3
+	kaScriptTimeout  = 4
+)
+
+// Keepalived returns the "keepalived" step.
+func Keepalived() Step { return keepalivedStep{} }
+
+type keepalivedStep struct{}
+
+func (keepalivedStep) Name() string                  { return "keepalived" }
+func (keepalivedStep) Title() string                 { return "Configuring the MySQL VIP (keepalived)" }
+func (keepalivedStep) Needs() []string               { return []string{"group-replication"} }
+func (keepalivedStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
+
+// kaFiles are the rendered files of one node, config last.
+type kaFiles struct {
+	OptionFile, Script, DropIn, Config guest.File
+}
+
+func (f kaFiles) all() []guest.File { return []guest.File{f.OptionFile, f.Script, f.DropIn, f.Config} }
+
+var kaIfaceRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+
+// kaRender renders n's files for the NIC iface.
+func kaRender(env *Env, n *lab.Node, iface string) (kaFiles, error) {
+	p := env.Plan
+	if p.VRRPRouterID < 1 || p.VRRPRouterID > 255 {
+		return kaFiles{}, fmt.Errorf("virtual_router_id %d is outside 1..255; set a lab-unique value in lab.toml", p.VRRPRouterID)
+	}
+	if !p.VIP.IsValid() || !p.Network.Contains(p.VIP) {
+		return kaFiles{}, fmt.Errorf("VIP %s is not inside the lab network %s", p.VIP, p.Network)
+	}
+	if !kaIfaceRe.MatchString(iface) {
+		return kaFiles{}, fmt.Errorf("network interface name %q is not valid", iface)
+	}
+	var peers []string
+	for _, d := range p.DB() {
+		if d != n {
+			peers = append(peers, d.IP.String())
+		}
+	}
+	if len(peers) == 0 {
+		return kaFiles{}, fmt.Errorf("no other DB node to peer with")
+	}
+	var f kaFiles
+	var err error
+	render := func(dst *guest.File, tmpl, path string, mode fs.FileMode, data map[string]any) {
+		if err != nil {
+			return
+		}
+		var body []byte
+		if body, err = dbRender(tmpl, data); err == nil {
+			*dst = guest.File{Path: path, Content: body, Mode: mode}
+		}
+	}
+	render(&f.OptionFile, "check_primary.cnf.tmpl", kaCheckCnf, 0o600, map[string]any{
+		"User": MySQLVerifierUser, "Password": env.Secrets.Verifier,
+	})
+	render(&f.Script, "check_primary.sh.tmpl", kaCheckScript, 0o700, map[string]any{
+		"OptionFile": kaCheckCnf, "ConnectTimeout": kaConnectTimeout, "OverallTimeout": kaOverallTimeout,
+	})
+	render(&f.DropIn, "keepalived-restart.conf.tmpl",
+		"/etc/systemd/system/"+env.Profile.KeepalivedService+".service.d/labctl-restart.conf", 0o644, nil)
+	render(&f.Config, "keepalived.conf.tmpl", env.Profile.KeepalivedConf, 0o644, map[string]any{
+		"Lab":           p.Name,
+		"Node":          n.VM,
+		"RouterName":    n.Hostname,
+		"CheckScript":   kaCheckScript,
+		"ScriptTimeout": kaScriptTimeout,
+		"Instance":      "MYSQL_VIP",
+		"Interface":     iface,
+		"RouterID":      p.VRRPRouterID,
+		"SrcIP":         n.IP.String(),
+		"Peers":         peers,
+		"VIP":           p.VIP.String(),
+		"PrefixLen":     p.Network.Bits(),
+	})
+	return f, err
+}
+
+// kaInterface finds the NIC carrying n's address on the live guest.
+func kaInterface(ctx context.Context, env *Env, n *lab.Node) (string, error) {
+	if env.Mode == ModePlan {
+		return "IFACE", nil // recorders cannot answer; the plan shows a placeholder
+	}
+	script := fmt.Sprintf(`ip -o -4 addr show | awk -v ip=%s '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }'`,
+		guest.Quote(n.IP.String()))
+	r, err := dbRun(ctx, env, env.SSH(n), script, nil)
+	if err != nil {
+		return "", fmt.Errorf("find the interface of %s: %w", n.IP, err)
+	}
+	iface := strings.TrimSpace(r.Stdout)
+	if iface == "" {
+		return "", fmt.Errorf("no interface carries %s on %s; run the network step first", n.IP, n.VM)
+	}
+	return iface, nil
+}
+
+func (keepalivedStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	iface, err := kaInterface(ctx, env, n)
+	if err != nil {
+		return Status{}, err
+	}
+	files, err := kaRender(env, n, iface)
+	if err != nil {
+		return Status{}, err
+	}
+	ex := env.SSH(n)
+	for _, f := range files.all() {
+		ok, why, err := dbFileCurrent(ctx, ex, f)
+		if err != nil || !ok {
+			return Status{Why: why}, err
+		}
+	}
+	if _, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.KeepalivedService), nil); err != nil || !ok {
+		return Status{Why: env.Profile.KeepalivedService + " is not running"}, err
+	}
+	return Status{Done: true}, nil
+}
+
+func (keepalivedStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	iface, err := kaInterface(ctx, env, n)
+	if err != nil {
+		return err
+	}
+	files, err := kaRender(env, n, iface)
+	if err != nil {
+		return err
+	}
+	ex := env.SSH(n)
+	for _, f := range []guest.File{files.OptionFile, files.Script} {
+		if _, err := ex.Upload(ctx, f); err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+	}
+	dropInChanged, err := ex.Upload(ctx, files.DropIn)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", files.DropIn.Path, err)
+	}
+	staged := files.Config
+	staged.Path += ".labctl-new"
+	if _, err := ex.Upload(ctx, staged); err != nil {
+		return fmt.Errorf("write %s: %w", staged.Path, err)
+	}
+	if _, err := dbRun(ctx, env, ex, kaActivateScript(env, staged.Path, files.Config.Path, dropInChanged), nil); err != nil {
+		return fmt.Errorf("activate keepalived: %w", err)
+	}
+	return nil
+}
+
+// kaActivateScript tests the staged config, moves it into place when it
+// differs, and (re)loads keepalived. A config keepalived rejects never
+// replaces the running one.
+func kaActivateScript(env *Env, staged, conf string, daemonReload bool) string {
+	reload := ""
+	if daemonReload {
+		reload = "systemctl daemon-reload\n"
+	}
+	return fmt.Sprintf(`set -eu
+new=%[1]s
+conf=%[2]s
+svc=%[3]s
+if ! out=$(keepalived -t -f "$new" 2>&1); then
+	rm -f "$new"
+	printf 'keepalived rejects the new configuration:\n%%s\n' "$out" >&2
+	exit 1
+fi
+changed=0
+if cmp -s "$new" "$conf"; then
+	rm -f "$new"
+else
+	mv -f "$new" "$conf"
+	changed=1
+fi
+%[4]ssystemctl enable "$svc"
+if ! systemctl is-active --quiet "$svc"; then
+	systemctl start "$svc"
+elif [ "$changed" = 1 ]; then
+	systemctl reload "$svc"
+fi
+`, guest.Quote(staged), guest.Quote(conf), guest.Quote(env.Profile.KeepalivedService), reload)
+}

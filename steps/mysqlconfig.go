@@ -1,0 +1,313 @@
+package steps
+
+// Step "mysql-config": each DB node gets labctl's own MySQL option file
+// (server_id, report_host, group replication addresses, seeds, allowlist),
+// mysqld enabled and running, and root's 0600 client option file so later
+// steps can talk to mysqld without a password on any command line.
+//
+// Reads: plan (DB nodes, network, expel timeout), secrets (root password,
+// group name), profile (config dir, service, socket).
+// Writes: <MySQLConfDir>/zz-labctl.cnf, /root/.my.cnf; mysqld restarted only
+// when the option file changed.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"text/template"
+
+	"labctl/guest"
+	"labctl/lab"
+)
+
+//go:embed templates/db/*
+var dbTemplates embed.FS
+
+var dbTmpl = template.Must(template.New("db").
+	Funcs(template.FuncMap{"optval": dbOptionValue}).
+	ParseFS(dbTemplates, "templates/db/*.tmpl"))
+
+const (
+	// dbConfName sorts after the packages' own files, so its values win.
+	dbConfName = "zz-labctl.cnf"
+	// dbRootCnf is root's client option file; the mysql client reads it from
+	// $HOME too, which is handy for students typing `mysql` on a node.
+	dbRootCnf = "/root/.my.cnf"
+	// dbXComPort is group replication's group communication port.
+	dbXComPort = 33061
+	// dbMySQLWait bounds how long a (re)started mysqld may take to accept connections.
+	dbMySQLWaitSeconds = 180
+)
+
+// MySQLConfig returns the "mysql-config" step.
+func MySQLConfig() Step { return mysqlConfigStep{} }
+
+type mysqlConfigStep struct{}
+
+func (mysqlConfigStep) Name() string                  { return "mysql-config" }
+func (mysqlConfigStep) Title() string                 { return "Configuring MySQL for group replication" }
+func (mysqlConfigStep) Needs() []string               { return []string{"packages"} }
+func (mysqlConfigStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
+
+// mysqlConfFiles renders the files this step places on n.
+func mysqlConfFiles(env *Env, n *lab.Node) (conf, rootCnf guest.File, err error) {
+	p, prof := env.Plan, env.Profile
+	if env.Secrets == nil || !dbUUIDRe.MatchString(env.Secrets.GroupName) {
+		return conf, rootCnf, fmt.Errorf("group name %q in the lab secrets is not a UUID; delete it from the lab's state folder to have a new one generated", dbGroupName(env))
+	}
+	if p.GRMemberExpelTimeout < 0 || p.GRMemberExpelTimeout > 3600 {
+		return conf, rootCnf, fmt.Errorf("member expel timeout %d s is outside 0..3600", p.GRMemberExpelTimeout)
+	}
+	var seeds []string
+	for _, d := range p.DB() {
+		seeds = append(seeds, dbXComAddr(d.IP))
+	}
+	body, err := dbRender("mysqld-labctl.cnf.tmpl", map[string]any{
+		"Lab":          p.Name,
+		"Node":         n.VM,
+		"ServerID":     n.Index,
+		"IP":           n.IP.String(),
+		"LocalAddress": dbXComAddr(n.IP),
+		"Seeds":        strings.Join(seeds, ","),
+		"Allowlist":    p.Network.Masked().String(),
+		"GroupName":    strings.ToLower(env.Secrets.GroupName),
+		"ExpelTimeout": p.GRMemberExpelTimeout,
+	})
+	if err != nil {
+		return conf, rootCnf, err
+	}
+	conf = guest.File{Path: prof.MySQLConfDir + "/" + dbConfName, Content: body, Mode: 0o644}
+
+	rootBody, err := dbRender("root-client.cnf.tmpl", map[string]any{
+		"Password": env.Secrets.MySQLRoot,
+		"Socket":   prof.MySQLSocket,
+	})
+	if err != nil {
+		return conf, rootCnf, fmt.Errorf("root option file: %w", err)
+	}
+	rootCnf = guest.File{Path: dbRootCnf, Content: rootBody, Mode: 0o600}
+	return conf, rootCnf, nil
+}
+
+func (mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	conf, rootCnf, err := mysqlConfFiles(env, n)
+	if err != nil {
+		return Status{}, err
+	}
+	ex := env.SSH(n)
+	for _, f := range []guest.File{conf, rootCnf} {
+		ok, why, err := dbFileCurrent(ctx, ex, f)
+		if err != nil || !ok {
+			return Status{Why: why}, err
+		}
+	}
+	if _, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.MySQLService), nil); err != nil || !ok {
+		return Status{Why: env.Profile.MySQLService + " is not running"}, err
+	}
+	out, ok, err := dbProbe(ctx, env, ex, dbMySQLClient,
+		[]byte("SELECT PLUGIN_STATUS FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'group_replication';\n"))
+	if err != nil || !ok {
+		return Status{Why: "root cannot log in to MySQL with " + dbRootCnf}, err
+	}
+	if strings.TrimSpace(out) != "ACTIVE" {
+		return Status{Why: fmt.Sprintf("group_replication plugin is %q, want ACTIVE (see the mysqld error log)", strings.TrimSpace(out))}, nil
+	}
+	return Status{Done: true}, nil
+}
+
+func (mysqlConfigStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	conf, rootCnf, err := mysqlConfFiles(env, n)
+	if err != nil {
+		return err
+	}
+	ex := env.SSH(n)
+	svc := guest.Quote(env.Profile.MySQLService)
+
+	// 1. Our option file; a change needs a restart to take effect.
+	changed, err := ex.Upload(ctx, conf)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", conf.Path, err)
+	}
+	// 2. Root's client option file (password inside, 0600).
+	if _, err := ex.Upload(ctx, rootCnf); err != nil {
+		return fmt.Errorf("write %s: %w", rootCnf.Path, err)
+	}
+	// 3. Enable mysqld; restart it only when the file changed, start it if stopped.
+	//    The first start of a fresh install initialises the datadir.
+	start := "systemctl start " + svc
+	if changed {
+		start = "if systemctl is-active --quiet " + svc + "; then systemctl restart " + svc + "; else systemctl start " + svc + "; fi"
+	}
+	script := fmt.Sprintf(`set -eu
+systemctl enable %[1]s
+%[2]s
+# mysqladmin ping exits 0 as soon as the server answers, even "access denied".
+i=0
+until mysqladmin --no-defaults --socket=%[3]s ping >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ "$i" -ge %[4]d ]; then
+		echo "mysqld did not accept connections within %[4]d s" >&2
+		exit 1
+	fi
+	sleep 1
+done
+`, svc, start, guest.Quote(env.Profile.MySQLSocket), dbMySQLWaitSeconds)
+	if _, err := dbRun(ctx, env, ex, script, nil); err != nil {
+		return fmt.Errorf("start %s: %w", env.Profile.MySQLService, err)
+	}
+	// 4. Root access through the option file.
+	return dbEnsureRootAccess(ctx, env, ex)
+}
+
+// dbEnsureRootAccess makes root@localhost accept the lab's root password.
+// A fresh EL install has root with an empty password; Debian's packages use
+// socket authentication, which ignores the password and is left alone.
+func dbEnsureRootAccess(ctx context.Context, env *Env, ex guest.Executor) error {
+	if _, err := dbSQL(ctx, env, ex, "SELECT 1"); err == nil {
+		return nil
+	}
+	noPass := "mysql --no-defaults --socket=" + guest.Quote(env.Profile.MySQLSocket) + " --user=root --batch --skip-column-names"
+	r, err := dbRun(ctx, env, ex, noPass, []byte("SELECT plugin FROM mysql.user WHERE user = 'root' AND host = 'localhost';\n"))
+	if err != nil {
+		return fmt.Errorf("root cannot log in to MySQL with the lab's password nor without one (was the root password changed by hand? "+
+			"put it in %s or reset it): %w", dbRootCnf, err)
+	}
+	if plugin := strings.TrimSpace(r.Stdout); plugin == "auth_socket" {
+		return fmt.Errorf("root uses socket authentication but %s does not work; check the socket path %s", dbRootCnf, env.Profile.MySQLSocket)
+	}
+	// Binary log off: a local admin change must not become an errant GTID.
+	sql := "SET SQL_LOG_BIN = 0;\nALTER USER 'root'@'localhost' IDENTIFIED WITH caching_sha2_password BY " +
+		dbSQLString(env.Secrets.MySQLRoot) + ";\nSET SQL_LOG_BIN = 1;\n"
+	if _, err := dbRun(ctx, env, ex, noPass, []byte(sql)); err != nil {
+		return fmt.Errorf("set the MySQL root password: %w", err)
+	}
+	if _, err := dbSQL(ctx, env, ex, "SELECT 1"); err != nil {
+		return fmt.Errorf("root still cannot log in with %s after setting its password: %w", dbRootCnf, err)
+	}
+	return nil
+}
+
+// ---- helpers shared by the DB-side steps ----
+
+var dbUUIDRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func dbGroupName(env *Env) string {
+	if env.Secrets == nil {
+		return ""
+	}
+	return env.Secrets.GroupName
+}
+
+func dbXComAddr(ip netip.Addr) string { return fmt.Sprintf("%s:%d", ip, dbXComPort) }
+
+// dbRender executes one embedded template.
+func dbRender(name string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := dbTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// dbOptionValue quotes a value for a MySQL option file. Quotes, backslashes
+// and control characters would be reinterpreted by the option parser, so
+// they are refused rather than escaped.
+func dbOptionValue(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("empty value (are the lab secrets loaded?)")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == '\'' {
+			return "", fmt.Errorf("secret contains a quote, backslash or control character, which a MySQL option file cannot hold; regenerate the lab secrets")
+		}
+	}
+	return `"` + s + `"`, nil
+}
+
+// dbSQLString quotes s as an SQL string literal (NO_BACKSLASH_ESCAPES off).
+func dbSQLString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`, "\x00", `\0`, "\n", `\n`, "\r", `\r`).Replace(s) + "'"
+}
+
+// dbRun runs a script with stdin on ex, hiding every lab secret from logs and errors.
+func dbRun(ctx context.Context, env *Env, ex guest.Executor, script string, stdin []byte) (guest.Result, error) {
+	var redact []string
+	if env.Secrets != nil {
+		redact = env.Secrets.Values()
+	}
+	return ex.Run(ctx, guest.Cmd{Script: script, Stdin: stdin, Redact: redact})
+}
+
+// dbProbe runs a read-only script: a non-zero exit is an answer (ok=false),
+// only a failure to run it at all is an error.
+func dbProbe(ctx context.Context, env *Env, ex guest.Executor, script string, stdin []byte) (string, bool, error) {
+	r, err := dbRun(ctx, env, ex, script, stdin)
+	var exit *guest.ExitError
+	if errors.As(err, &exit) {
+		return r.Stdout, false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return r.Stdout, true, nil
+}
+
+func dbSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// dbMySQLClient is the mysql client as root, credentials from root's 0600 option file.
+const dbMySQLClient = "mysql --defaults-extra-file=" + dbRootCnf + " --batch --skip-column-names"
+
+// dbSQL runs SQL (on stdin, never in argv) as MySQL root and returns its output.
+func dbSQL(ctx context.Context, env *Env, ex guest.Executor, sql string) (string, error) {
+	if !strings.HasSuffix(strings.TrimSpace(sql), ";") {
+		sql += ";"
+	}
+	r, err := dbRun(ctx, env, ex, dbMySQLClient, []byte(sql+"\n"))
+	if err != nil {
+		return "", err
+	}
+	return r.Stdout, nil
+}
+
+// dbFileCurrent reports whether f is on the guest with the same content,
+// mode and owner, without reading the content back (it may hold secrets).
+func dbFileCurrent(ctx context.Context, ex guest.Executor, f guest.File) (bool, string, error) {
+	script := fmt.Sprintf(`f=%s
+if [ -f "$f" ]; then
+	sha256sum <"$f" | cut -d' ' -f1
+	stat -c '%%a %%U:%%G' "$f"
+else
+	echo missing
+fi
+`, guest.Quote(f.Path))
+	r, err := ex.Run(ctx, guest.Cmd{Script: script})
+	if err != nil {
+		return false, "", fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	lines := strings.Fields(r.Stdout)
+	if len(lines) == 1 && lines[0] == "missing" {
+		return false, f.Path + " is missing", nil
+	}
+	owner := f.Owner
+	if owner == "" {
+		owner = "root:root"
+	}
+	want := []string{dbSHA256(f.Content), fmt.Sprintf("%o", f.Mode.Perm()), owner}
+	if len(lines) != 3 || lines[0] != want[0] {
+		return false, f.Path + " differs from the rendered file", nil
+	}
+	if lines[1] != want[1] || lines[2] != want[2] {
+		return false, fmt.Sprintf("%s has mode %s owner %s, want %s %s", f.Path, lines[1], lines[2], want[1], want[2]), nil
+	}
+	return true, "", nil
+}

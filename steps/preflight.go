@@ -1,0 +1,288 @@
+package steps
+
+// The lab-wide steps that run before any VM is touched.
+//
+// preflight reads: VBoxManage --version, list vms, the base VM's info and
+// its /VirtualBox/GuestAdd/Version property, the lab tag of every existing VM
+// named like a lab node, list bridgedifs. It writes nothing.
+//
+// base-snapshot reads the base VM's snapshots and state; writes (once) the
+// snapshot the clones are linked to, only on a powered-off base VM.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+
+	"labctl/lab"
+	"labctl/vbox"
+)
+
+// Ownership marks. clonevm copies a VM's extradata, so the clones are
+// tagged explicitly, right after cloning and before any other change.
+const (
+	TagLab  = "labctl/lab"  // = plan.Name on every VM of the lab
+	TagNode = "labctl/node" // = the node's hostname
+)
+
+// LabGroup is the VirtualBox group of the lab's VMs.
+func LabGroup(p *lab.Plan) string { return "/labctl/" + p.Name }
+
+// MinVersion is the oldest VirtualBox labctl drives.
+var MinVersion = vbox.Version{Major: 6, Minor: 1}
+
+// Preflight checks, before anything changes, that VirtualBox is recent
+// enough, the base VM exists, no foreign VM carries a lab VM's name and the
+// bridge adapter is up. A lab-wide step: it never applies anything.
+type Preflight struct{}
+
+var (
+	_ Step    = Preflight{}
+	_ LabWide = Preflight{}
+)
+
+// NewPreflight returns the preflight step.
+func NewPreflight() Step { return Preflight{} }
+
+func (Preflight) Name() string                  { return "preflight" }
+func (Preflight) Title() string                 { return "Checking VirtualBox, the base VM and the host network" }
+func (Preflight) Targets(p *lab.Plan) lab.Nodes { return nil }
+func (Preflight) LabWide() bool                 { return true }
+
+// Check returns Done or an error listing every problem found.
+func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+	p := env.Plan
+	v, err := env.VBox.Version(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("check the VirtualBox version: %w", err)
+	}
+	if v.Major < MinVersion.Major || (v.Major == MinVersion.Major && v.Minor < MinVersion.Minor) {
+		return Status{}, fmt.Errorf("VirtualBox %s is too old: labctl needs %d.%d or newer (7.x recommended); upgrade VirtualBox",
+			versionText(v), MinVersion.Major, MinVersion.Minor)
+	}
+	vms, err := env.VBox.ListVMs(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("list VMs: %w", err)
+	}
+
+	var problems *multierror.Error
+	bases := matchVMs(vms, p.Base.VM)
+	switch {
+	case len(bases) == 0:
+		return Status{}, fmt.Errorf("the base VM %q (base.vm in %s) is not registered in VirtualBox: list the VMs with `VBoxManage list vms` and set base.vm to one of them",
+			p.Base.VM, p.File)
+	case len(bases) > 1:
+		return Status{}, fmt.Errorf("%d VMs are named %q (base.vm in %s): set base.vm to the UUID of the one to clone (see `VBoxManage list vms`)",
+			len(bases), p.Base.VM, p.File)
+	}
+	base := bases[0]
+	if p.Nodes.Find(base.Name) != nil {
+		return Status{}, fmt.Errorf("the base VM %q is also a node of the lab in %s: give the nodes other VM names", base.Name, p.File)
+	}
+	checkGuestAdditions(ctx, env, base)
+
+	for _, n := range p.Nodes {
+		same := matchVMs(vms, n.VM)
+		if len(same) == 0 {
+			continue
+		}
+		if len(same) > 1 {
+			problems = multierror.Append(problems, fmt.Errorf("%d VMs are named %s: rename all but the lab's one", len(same), n.VM))
+			continue
+		}
+		owned, why, err := vmOwnedBy(ctx, env, n.VM)
+		if err != nil {
+			return Status{}, err
+		}
+		if !owned {
+			problems = multierror.Append(problems, fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s",
+				n.VM, p.Name, why, p.File))
+		}
+	}
+
+	ifs, err := env.VBox.BridgedIfs(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("list host interfaces: %w", err)
+	}
+	if err := checkBridge(p, ifs); err != nil {
+		problems = multierror.Append(problems, err)
+	}
+	if err := problems.ErrorOrNil(); err != nil {
+		return Status{}, fmt.Errorf("nothing was changed: %w", err)
+	}
+	return Status{Done: true}, nil
+}
+
+// Apply has nothing to do: Check either passes or stops the run. In a plan
+// it says what is checked.
+func (Preflight) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+	env.PlanNotef("check: VirtualBox >= %d.%d; base VM %q exists; lab VM names are free or tagged %s=%s; bridge adapter %q is up",
+		MinVersion.Major, MinVersion.Minor, env.Plan.Base.VM, TagLab, env.Plan.Name, env.Plan.BridgeAdapter)
+	return nil
+}
+
+func versionText(v vbox.Version) string {
+	if v.Raw != "" {
+		return v.Raw
+	}
+	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Build)
+}
+
+// matchVMs returns the registered VMs named (or with the UUID) ref.
+func matchVMs(vms []vbox.VM, ref string) []vbox.VM {
+	uuid := strings.Trim(strings.ToLower(ref), "{}")
+	var out []vbox.VM
+	for _, vm := range vms {
+		if vm.Name == ref || (uuid != "" && strings.ToLower(vm.UUID) == uuid) {
+			out = append(out, vm)
+		}
+	}
+	return out
+}
+
+// checkGuestAdditions warns when the base VM has never reported Guest
+// Additions: labctl configures the clones through guest control. The
+// property persists in the settings, so it is readable with the VM off.
+func checkGuestAdditions(ctx context.Context, env *Env, base vbox.VM) {
+	v, ok, err := env.VBox.GuestProperty(ctx, base.UUID, "/VirtualBox/GuestAdd/Version")
+	if err != nil {
+		fmt.Fprintf(logOf(env), "preflight: cannot read the base VM's Guest Additions version: %v\n", err)
+		return
+	}
+	if !ok || v == "" {
+		env.Warnf("the base VM %q has never reported VirtualBox Guest Additions: labctl needs them in the base image to configure the clones (install them, boot the base once, shut it down)", base.Name)
+		return
+	}
+	fmt.Fprintf(logOf(env), "preflight: base VM %s last reported Guest Additions %s\n", base.Name, v)
+}
+
+func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {
+	var names []string
+	for _, hi := range ifs {
+		if hi.Name == p.BridgeAdapter {
+			if hi.Status != "Up" {
+				return fmt.Errorf("the bridge adapter %q is %s: connect it, or set bridge_adapter in %s to an interface that is up (see `VBoxManage list bridgedifs`)",
+					hi.Name, strings.ToLower(hi.Status), p.File)
+			}
+			return nil
+		}
+		names = append(names, fmt.Sprintf("%q (%s)", hi.Name, hi.Status))
+	}
+	if p.BridgeAdapter == "" {
+		return fmt.Errorf("no bridge adapter is set: set bridge_adapter in %s to one of: %s", p.File, strings.Join(names, ", "))
+	}
+	return fmt.Errorf("the bridge adapter %q is not a host interface VirtualBox can bridge to: set bridge_adapter in %s to one of: %s",
+		p.BridgeAdapter, p.File, strings.Join(names, ", "))
+}
+
+// vmOwnedBy says whether an existing VM named vm belongs to this lab: it
+// carries the lab tag, or (a clone interrupted before it could be tagged)
+// no tag at all but the lab's own VM group, which only labctl's clonevm sets.
+func vmOwnedBy(ctx context.Context, env *Env, vm string) (bool, string, error) {
+	tag, err := env.VBox.GetExtraData(ctx, vm, TagLab)
+	if err != nil {
+		return false, "", fmt.Errorf("read the lab tag of %s: %w", vm, err)
+	}
+	switch tag {
+	case env.Plan.Name:
+		return true, "", nil
+	case "":
+		info, err := env.VBox.Info(ctx, vm)
+		if err != nil {
+			return false, "", fmt.Errorf("read %s: %w", vm, err)
+		}
+		if inGroup(info, LabGroup(env.Plan)) {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("it has no %s tag", TagLab), nil
+	default:
+		return false, fmt.Sprintf("it belongs to lab %q", tag), nil
+	}
+}
+
+func inGroup(info *vbox.VMInfo, group string) bool {
+	for _, g := range info.Groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}
+
+// logOf is the step log, or a sink when the Env has none.
+func logOf(env *Env) io.Writer {
+	if env.Log == nil {
+		return io.Discard
+	}
+	return env.Log
+}
+
+// BaseSnapshot makes sure the base VM has the snapshot the clones are
+// linked to, taking it only when the base has none and is powered off.
+type BaseSnapshot struct{}
+
+var (
+	_ Step    = BaseSnapshot{}
+	_ LabWide = BaseSnapshot{}
+	_ Needs   = BaseSnapshot{}
+)
+
+// NewBaseSnapshot returns the base-snapshot step.
+func NewBaseSnapshot() Step { return BaseSnapshot{} }
+
+func (BaseSnapshot) Name() string                  { return "base-snapshot" }
+func (BaseSnapshot) Title() string                 { return "Preparing the base VM's snapshot" }
+func (BaseSnapshot) Targets(p *lab.Plan) lab.Nodes { return nil }
+func (BaseSnapshot) LabWide() bool                 { return true }
+func (BaseSnapshot) Needs() []string               { return []string{"preflight"} }
+
+// Check reads the base VM's snapshots. What Apply would refuse (other
+// snapshots but not this one, or a running base) is an error here already,
+// so a dry run shows it.
+func (BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+	p := env.Plan
+	info, err := env.VBox.Info(ctx, p.Base.VM)
+	if errors.Is(err, vbox.ErrNotFound) {
+		return Status{}, fmt.Errorf("the base VM %q (base.vm in %s) is not registered: see `VBoxManage list vms`: %w", p.Base.VM, p.File, err)
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("read the base VM %q: %w", p.Base.VM, err)
+	}
+	var names []string
+	for _, s := range info.Snapshots {
+		if s.Name == p.Base.Snapshot || strings.EqualFold(s.UUID, p.Base.Snapshot) {
+			return Status{Done: true}, nil
+		}
+		names = append(names, fmt.Sprintf("%q", s.Name))
+	}
+	if len(names) > 0 {
+		return Status{}, fmt.Errorf("the base VM %q has no snapshot %q (it has %s): set base.snapshot in %s to one of them",
+			p.Base.VM, p.Base.Snapshot, strings.Join(names, ", "), p.File)
+	}
+	if info.State != vbox.StatePowerOff && info.State != vbox.StateAborted {
+		return Status{}, fmt.Errorf("the base VM %q has no snapshot to clone from and is %s: shut it down (so its disk is consistent) and run labctl up again; labctl will then take snapshot %q",
+			p.Base.VM, info.State, p.Base.Snapshot)
+	}
+	return Status{Why: fmt.Sprintf("take snapshot %q of the powered-off base VM %q", p.Base.Snapshot, p.Base.VM)}, nil
+}
+
+// Apply takes the snapshot (vbox.EnsureSnapshot re-checks the state first).
+func (BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+	p := env.Plan
+	if env.Mode == ModePlan {
+		env.PlanNotef("only when the base VM has no snapshot %q (and is powered off):", p.Base.Snapshot)
+		return env.VBox.TakeSnapshot(ctx, p.Base.VM, p.Base.Snapshot, "Taken by labctl: the lab's linked clones are based on it.", false)
+	}
+	created, err := vbox.EnsureSnapshot(ctx, env.VBox, p.Base.VM, p.Base.Snapshot)
+	if err != nil {
+		return fmt.Errorf("snapshot the base VM %q: %w", p.Base.VM, err)
+	}
+	if created {
+		fmt.Fprintf(logOf(env), "base-snapshot: took snapshot %q of %s\n", p.Base.Snapshot, p.Base.VM)
+	}
+	return nil
+}

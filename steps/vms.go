@@ -1,0 +1,457 @@
+package steps
+
+// The VM steps: the lab's six VMs as VirtualBox objects, up to the point
+// where guest control answers. They act through env.VBox only.
+//
+// clone-vms reads each node's VM and lab tag; writes a linked clone of the
+// base snapshot into group /labctl/<lab>, then at once the tags labctl/lab
+// and labctl/node, so a half-built lab is still recognisably ours.
+// configure-vms reads every lab VM's nic1/CPUs/memory/group (and the base's
+// MAC); writes the node tag, then nic1 bridged with a fresh unique MAC, CPUs,
+// memory and group, on a powered-off VM.
+// start-vms reads the VM state; starts it headless.
+// wait-guests reads GuestAdditionsRunLevel until it reaches 2.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"labctl/lab"
+	"labctl/vbox"
+)
+
+// ---- clone-vms
+
+// CloneVMs makes each node a linked clone of the base snapshot.
+type CloneVMs struct{}
+
+var _ Needs = CloneVMs{}
+
+// NewCloneVMs returns the clone-vms step.
+func NewCloneVMs() Step { return CloneVMs{} }
+
+func (CloneVMs) Name() string                  { return "clone-vms" }
+func (CloneVMs) Title() string                 { return "Cloning the lab VMs from the base snapshot" }
+func (CloneVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (CloneVMs) Needs() []string               { return []string{"preflight", "base-snapshot"} }
+
+// Check: done when the VM exists and carries this lab's tag. A VM of that
+// name that is not ours is an error, never a reason to clone over it.
+func (CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	_, err := env.VBox.Info(ctx, n.VM)
+	if errors.Is(err, vbox.ErrNotFound) {
+		return Status{Why: fmt.Sprintf("VM %s does not exist: clone it from %s snapshot %q", n.VM, env.Plan.Base.VM, env.Plan.Base.Snapshot)}, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	tag, err := env.VBox.GetExtraData(ctx, n.VM, TagLab)
+	if err != nil {
+		return Status{}, fmt.Errorf("read the lab tag of %s: %w", n.VM, err)
+	}
+	if tag == env.Plan.Name {
+		return Status{Done: true}, nil
+	}
+	owned, why, err := vmOwnedBy(ctx, env, n.VM)
+	if err != nil {
+		return Status{}, err
+	}
+	if !owned {
+		return Status{}, fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s", n.VM, env.Plan.Name, why, env.Plan.File)
+	}
+	return Status{Why: fmt.Sprintf("VM %s was cloned but not tagged: tag it %s=%s", n.VM, TagLab, env.Plan.Name)}, nil
+}
+
+// Apply clones (unless an untagged clone of ours is already there) and tags
+// at once: the tag is what `down` and every later run recognise.
+func (CloneVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	p := env.Plan
+	exists := false
+	if env.Mode != ModePlan {
+		_, err := env.VBox.Info(ctx, n.VM)
+		switch {
+		case err == nil:
+			exists = true
+		case !errors.Is(err, vbox.ErrNotFound):
+			return fmt.Errorf("read %s: %w", n.VM, err)
+		}
+	}
+	if !exists {
+		if _, err := env.VBox.CloneLinked(ctx, p.Base.VM, p.Base.Snapshot, n.VM, LabGroup(p)); err != nil {
+			return fmt.Errorf("clone %s from %s snapshot %q: %w", n.VM, p.Base.VM, p.Base.Snapshot, err)
+		}
+	}
+	if err := env.VBox.SetExtraData(ctx, n.VM, TagLab, p.Name); err != nil {
+		return fmt.Errorf("tag %s as part of lab %q: %w", n.VM, p.Name, err)
+	}
+	if err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname); err != nil {
+		return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
+	}
+	return nil
+}
+
+// ---- configure-vms
+
+// ConfigureVMs gives each clone its hardware and its own identity on the
+// LAN: nic1 bridged on the lab's adapter with a MAC no other lab VM (nor the
+// base) has, CPUs and memory from lab.toml, the lab's group.
+//
+// The MACs in use are read once per run (Prepare) and updated as this run
+// assigns new ones, so a node's check does not re-read every VM.
+type ConfigureVMs struct {
+	mu   sync.Mutex
+	base string            // the base VM's nic1 MAC
+	byVM map[string]string // lab VM name → nic1 MAC
+}
+
+var (
+	_ Needs    = (*ConfigureVMs)(nil)
+	_ Preparer = (*ConfigureVMs)(nil)
+)
+
+// NewConfigureVMs returns the configure-vms step.
+func NewConfigureVMs() Step { return &ConfigureVMs{} }
+
+func (*ConfigureVMs) Name() string                  { return "configure-vms" }
+func (*ConfigureVMs) Title() string                 { return "Configuring the VMs' network, CPUs and memory" }
+func (*ConfigureVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (*ConfigureVMs) Needs() []string               { return []string{"preflight", "clone-vms"} }
+
+// Prepare reads the nic1 MAC of the base and of every existing lab VM.
+func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
+	book := map[string]string{}
+	base := ""
+	if info, err := env.VBox.Info(ctx, env.Plan.Base.VM); err == nil {
+		base = nic1(info).MAC
+	} else if !errors.Is(err, vbox.ErrNotFound) {
+		return fmt.Errorf("read the base VM %q: %w", env.Plan.Base.VM, err)
+	}
+	for _, n := range env.Plan.Nodes {
+		info, err := env.VBox.Info(ctx, n.VM)
+		if errors.Is(err, vbox.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", n.VM, err)
+		}
+		book[n.VM] = strings.ToUpper(nic1(info).MAC)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.base, c.byVM = strings.ToUpper(base), book
+	return nil
+}
+
+// nic1 returns adapter 1 (a zero NIC when it is not configured).
+func nic1(info *vbox.VMInfo) vbox.NIC {
+	for _, nic := range info.NICs {
+		if nic.Slot == 1 {
+			return nic
+		}
+	}
+	return vbox.NIC{Slot: 1, Type: "none"}
+}
+
+// macProblem says why mac is not a MAC this VM may keep ("" when it may).
+func (c *ConfigureVMs) macProblem(vm, mac string) string {
+	mac = strings.ToUpper(mac)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case mac == "":
+		return "nic1 has no MAC address"
+	case mac == c.base:
+		return fmt.Sprintf("nic1 has the base VM's MAC %s", mac)
+	}
+	for other, m := range c.byVM {
+		if other != vm && m == mac {
+			return fmt.Sprintf("nic1 MAC %s is also %s's", mac, other)
+		}
+	}
+	return ""
+}
+
+// hwDiff lists how the VM differs from the node's settings; want holds the
+// modifyvm settings that would fix it (MAC left empty: chosen in Apply).
+func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs []string, want vbox.HardwareSettings, newMAC bool) {
+	p := env.Plan
+	nic := nic1(info)
+	if nic.Type != "bridged" || nic.BridgeAdapter != p.BridgeAdapter {
+		what := "nic1 is " + nic.Type
+		if nic.Type == "bridged" {
+			what = fmt.Sprintf("nic1 is bridged on %q", nic.BridgeAdapter)
+		}
+		diffs = append(diffs, fmt.Sprintf("%s, want bridged on %q", what, p.BridgeAdapter))
+		want.BridgeAdapter = p.BridgeAdapter
+	}
+	if why := c.macProblem(n.VM, nic.MAC); why != "" {
+		diffs = append(diffs, why+", want a fresh one")
+		newMAC = true
+	}
+	if info.CPUs != n.CPUs {
+		diffs = append(diffs, fmt.Sprintf("%d CPUs, want %d", info.CPUs, n.CPUs))
+		want.CPUs = n.CPUs
+	}
+	if info.MemoryMB != n.MemoryMB {
+		diffs = append(diffs, fmt.Sprintf("%d MB memory, want %d", info.MemoryMB, n.MemoryMB))
+		want.MemoryMB = n.MemoryMB
+	}
+	if g := LabGroup(p); !inGroup(info, g) {
+		diffs = append(diffs, fmt.Sprintf("group %s, want %s", strings.Join(info.Groups, ","), g))
+		want.Groups = g
+	}
+	return diffs, want, newMAC
+}
+
+func (c *ConfigureVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil {
+		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	c.ensureBook(info, n)
+	diffs, _, _ := c.hwDiff(env, n, info)
+	tag, err := env.VBox.GetExtraData(ctx, n.VM, TagNode)
+	if err != nil {
+		return Status{}, fmt.Errorf("read the node tag of %s: %w", n.VM, err)
+	}
+	if tag != n.Hostname {
+		diffs = append(diffs, fmt.Sprintf("%s is %q, want %q", TagNode, tag, n.Hostname))
+	}
+	if len(diffs) == 0 {
+		return Status{Done: true}, nil
+	}
+	return Status{Why: strings.Join(diffs, "; ")}, nil
+}
+
+// ensureBook keeps the MAC book current for this VM (and usable when the
+// Runner did not call Prepare, e.g. a step used on its own).
+func (c *ConfigureVMs) ensureBook(info *vbox.VMInfo, n *lab.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byVM == nil {
+		c.byVM = map[string]string{}
+	}
+	c.byVM[n.VM] = strings.ToUpper(nic1(info).MAC)
+}
+
+func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	if env.Mode == ModePlan {
+		mac, err := c.claimMAC(n.VM)
+		if err != nil {
+			return err
+		}
+		if err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname); err != nil {
+			return err
+		}
+		return env.VBox.ModifyVM(ctx, n.VM, vbox.HardwareSettings{
+			BridgeAdapter: env.Plan.BridgeAdapter, MAC: mac, CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: LabGroup(env.Plan),
+		})
+	}
+	// The node tag first: setextradata works in any state, and the lab tag is
+	// already there from clone-vms.
+	if tag, err := env.VBox.GetExtraData(ctx, n.VM, TagNode); err != nil {
+		return fmt.Errorf("read the node tag of %s: %w", n.VM, err)
+	} else if tag != n.Hostname {
+		if err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname); err != nil {
+			return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
+		}
+	}
+	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	diffs, want, newMAC := c.hwDiff(env, n, info)
+	if len(diffs) == 0 {
+		return nil
+	}
+	if info.State != vbox.StatePowerOff && info.State != vbox.StateAborted {
+		return fmt.Errorf("%s is %s but its settings differ from %s (%s): VirtualBox changes them only on a powered-off VM; shut it down (`VBoxManage controlvm %s acpipowerbutton`) and run labctl up again",
+			n.VM, info.State, env.Plan.File, strings.Join(diffs, "; "), n.VM)
+	}
+	if newMAC {
+		if want.MAC, err = c.claimMAC(n.VM); err != nil {
+			return err
+		}
+	}
+	if err := env.VBox.ModifyVM(ctx, n.VM, want); err != nil {
+		return fmt.Errorf("configure %s (%s): %w", n.VM, strings.Join(diffs, "; "), err)
+	}
+	return nil
+}
+
+// claimMAC picks a random MAC in VirtualBox's own range (080027, what
+// `--macaddress1 auto` uses) that no lab VM nor the base has, and books it
+// for vm so concurrent nodes cannot pick the same one.
+func (c *ConfigureVMs) claimMAC(vm string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byVM == nil {
+		c.byVM = map[string]string{}
+	}
+	for range 100 {
+		b := make([]byte, 3)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("generate a MAC address: %w", err)
+		}
+		mac := "080027" + strings.ToUpper(hex.EncodeToString(b))
+		taken := mac == c.base
+		for _, m := range c.byVM {
+			taken = taken || m == mac
+		}
+		if !taken {
+			c.byVM[vm] = mac
+			return mac, nil
+		}
+	}
+	return "", errors.New("could not find a free MAC address")
+}
+
+// ---- start-vms
+
+// StartVMs starts every lab VM headless.
+type StartVMs struct{}
+
+var _ Needs = StartVMs{}
+
+// NewStartVMs returns the start-vms step.
+func NewStartVMs() Step { return StartVMs{} }
+
+func (StartVMs) Name() string                  { return "start-vms" }
+func (StartVMs) Title() string                 { return "Starting the VMs (headless)" }
+func (StartVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (StartVMs) Needs() []string               { return []string{"preflight", "configure-vms"} }
+
+func (StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil {
+		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	switch info.State {
+	case vbox.StateRunning:
+		return Status{Done: true}, nil
+	case vbox.StatePaused:
+		return Status{}, fmt.Errorf("%s is paused: resume it (`VBoxManage controlvm %s resume`) or power it off, then run labctl up again", n.VM, n.VM)
+	}
+	return Status{Why: fmt.Sprintf("VM is %s: start it headless", info.State)}, nil
+}
+
+func (StartVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	if env.Mode != ModePlan {
+		info, err := env.VBox.Info(ctx, n.VM)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", n.VM, err)
+		}
+		switch info.State {
+		case vbox.StateRunning:
+			return nil
+		case vbox.StatePowerOff, vbox.StateAborted, vbox.StateSaved:
+		default:
+			return fmt.Errorf("%s is %s: wait until it is running or powered off, then run labctl up again", n.VM, info.State)
+		}
+	}
+	if err := env.VBox.Start(ctx, n.VM); err != nil {
+		return fmt.Errorf("start %s: %w", n.VM, err)
+	}
+	return nil
+}
+
+// ---- wait-guests
+
+// WaitGuests waits until each VM's Guest Additions run (run level >= 2,
+// from showvminfo: no guest property carries the run level).
+type WaitGuests struct {
+	// Every is the polling interval (default 1s).
+	Every time.Duration
+}
+
+var _ Needs = WaitGuests{}
+
+// NewWaitGuests returns the wait-guests step.
+func NewWaitGuests() Step { return WaitGuests{} }
+
+func (WaitGuests) Name() string                  { return "wait-guests" }
+func (WaitGuests) Title() string                 { return "Waiting for the guests' Guest Additions" }
+func (WaitGuests) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (WaitGuests) Needs() []string               { return []string{"start-vms"} }
+
+// guestReadyLevel: 2 = userland, where VBoxService (guest control) runs.
+const guestReadyLevel = 2
+
+func (WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil {
+		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+		return Status{Done: true}, nil
+	}
+	if info.State != vbox.StateRunning {
+		return Status{Why: fmt.Sprintf("VM is %s, not running", info.State)}, nil
+	}
+	return Status{Why: fmt.Sprintf("Guest Additions not up yet (run level %d, want %d)", info.GuestAddRunLvl, guestReadyLevel)}, nil
+}
+
+func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	limit := env.GuestWait
+	if limit <= 0 {
+		limit = DefaultGuestWait
+	}
+	if env.Mode == ModePlan {
+		env.PlanNotef("wait until `showvminfo %s` reports GuestAdditionsRunLevel >= %d (at most %s)", n.VM, guestReadyLevel, shortDuration(limit))
+		return nil
+	}
+	every := w.Every
+	if every <= 0 {
+		every = time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	last := -1
+	for {
+		info, err := env.VBox.Info(wctx, n.VM)
+		switch {
+		case err == nil:
+			if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+				return nil
+			}
+			if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
+				return fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)
+			}
+			if info.GuestAddRunLvl != last {
+				last = info.GuestAddRunLvl
+				fmt.Fprintf(logOf(env), "wait-guests: %s: Guest Additions run level %d\n", n.VM, last)
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() == nil:
+			return fmt.Errorf("read %s: %w", n.VM, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wctx.Done():
+			return fmt.Errorf("Guest Additions did not start in %s within %s: is the base VM's Guest Additions installed, and does the VM boot? (its console shows why)", n.VM, shortDuration(limit))
+		case <-tick.C:
+		}
+	}
+}
+
+// shortDuration prints 5m rather than 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,363 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"labctl/internal/vboxtest"
+	"labctl/lab"
+	"labctl/vbox"
+)
+
+// vmtPlan is a six-node lab on the fake's host interface.
+func vmtPlan() *lab.Plan {
+	p := &lab.Plan{
+		Name: "vmt", File: "lab.toml",
+		Base:          lab.Base{VM: vboxtest.BaseVM, Snapshot: "labctl-base", User: vboxtest.GuestUser},
+		BridgeAdapter: vboxtest.BridgeIf,
+		Network:       netip.MustParsePrefix("192.0.2.0/24"),
+	}
+	add := func(vm string, role lab.Role, idx int, ip string, cpus, mem int) {
+		p.Nodes = append(p.Nodes, &lab.Node{VM: vm, Hostname: strings.ToLower(vm), Role: role, Index: idx,
+			IP: netip.MustParseAddr(ip), CPUs: cpus, MemoryMB: mem})
+	}
+	add("SQL-ONE", lab.RoleDB, 1, "192.0.2.100", 2, 2048)
+	add("SQL-TWO", lab.RoleDB, 2, "192.0.2.101", 2, 2048)
+	add("SQL-THREE", lab.RoleDB, 3, "192.0.2.102", 2, 2048)
+	add("SERVER-ONE", lab.RoleWeb, 1, "192.0.2.160", 1, 1024)
+	add("SERVER-TWO", lab.RoleWeb, 2, "192.0.2.161", 1, 1024)
+	add("LOAD-BALANCER", lab.RoleLB, 1, "192.0.2.162", 1, 512)
+	return p
+}
+
+// vmtSetup returns a fresh fake VirtualBox and an Env driving it through
+// the real vbox.Client (argv built by vbox, never by steps).
+func vmtSetup(t *testing.T, opts ...vboxtest.Option) (*vboxtest.Fake, *Env) {
+	t.Helper()
+	f := vboxtest.New(t, append([]vboxtest.Option{vboxtest.WithGuestAdditionsDelay(150 * time.Millisecond)}, opts...)...)
+	c := vbox.New(vbox.ExecRunner{Path: f.Bin})
+	c.Retry = vbox.Retry{Tries: 5, Delay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+	return f, &Env{Plan: vmtPlan(), VBox: c, GuestWait: 20 * time.Second}
+}
+
+// vmtPhase is VMPhase with a fast guest poll.
+func vmtPhase() []Step {
+	ph := VMPhase()
+	ph[len(ph)-1] = WaitGuests{Every: 50 * time.Millisecond}
+	return ph
+}
+
+func vmtRun(t *testing.T, env *Env, mode Mode) (Summary, error, string) {
+	t.Helper()
+	var out, log bytes.Buffer
+	r := &Runner{Steps: vmtPhase(), Mode: mode, Concurrency: 6, Out: &out, Log: &log, LogPath: "/state/up.log"}
+	sum, err := r.Run(context.Background(), env)
+	if testing.Verbose() {
+		t.Logf("output:\n%s\nlog:\n%s", out.String(), log.String())
+	}
+	return sum, err, out.String()
+}
+
+// vmtAssertLab checks the six clones: tagged, linked to the base snapshot,
+// bridged with six distinct fresh MACs, sized per node, running.
+func vmtAssertLab(t *testing.T, f *vboxtest.Fake, p *lab.Plan) {
+	t.Helper()
+	st := f.State()
+	base := st.VM(vboxtest.BaseVM)
+	if base == nil || !strings.Contains(strings.Join(base.SnapshotNames(), ","), "labctl-base") {
+		t.Fatalf("base VM has no labctl-base snapshot: %+v", base)
+	}
+	macs := map[string]string{base.NICs[0].MAC: vboxtest.BaseVM}
+	for _, n := range p.Nodes {
+		v := st.VM(n.VM)
+		if v == nil {
+			t.Errorf("%s was not created", n.VM)
+			continue
+		}
+		if v.ExtraData[TagLab] != p.Name || v.ExtraData[TagNode] != n.Hostname {
+			t.Errorf("%s tags = %v", n.VM, v.ExtraData)
+		}
+		if v.LinkedFrom == nil || v.LinkedFrom.Snapshot == "" {
+			t.Errorf("%s is not a linked clone: %+v", n.VM, v.LinkedFrom)
+		}
+		if strings.Join(v.Groups, ",") != "/labctl/vmt" {
+			t.Errorf("%s groups = %v", n.VM, v.Groups)
+		}
+		nic := v.NICs[0]
+		if nic.Type != "bridged" || nic.BridgeAdapter != vboxtest.BridgeIf {
+			t.Errorf("%s nic1 = %+v", n.VM, nic)
+		}
+		if other, dup := macs[nic.MAC]; dup {
+			t.Errorf("%s has MAC %s, like %s", n.VM, nic.MAC, other)
+		}
+		macs[nic.MAC] = n.VM
+		if !strings.HasPrefix(nic.MAC, "080027") || len(nic.MAC) != 12 {
+			t.Errorf("%s MAC %q is not a VirtualBox MAC", n.VM, nic.MAC)
+		}
+		if v.CPUs != n.CPUs || v.MemoryMB != n.MemoryMB {
+			t.Errorf("%s has %d CPUs/%d MB, want %d/%d", n.VM, v.CPUs, v.MemoryMB, n.CPUs, n.MemoryMB)
+		}
+		if v.State != "running" {
+			t.Errorf("%s is %s", n.VM, v.State)
+		}
+	}
+	if err := f.UnrelatedUntouched(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
+	// Guest Additions take a while: wait-guests really polls.
+	f, env := vmtSetup(t, vboxtest.WithGuestAdditionsDelay(1500*time.Millisecond))
+	sum, err, out := vmtRun(t, env, ModeApply)
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	vmtAssertLab(t, f, env.Plan)
+	changed := map[string]int{}
+	for _, s := range sum.Steps {
+		changed[s.Name] = s.Changed
+	}
+	// configure-vms changes only the nodes whose size differs from the base
+	// (1 CPU, 1024 MB): the clone already has a fresh VirtualBox MAC.
+	want := map[string]int{"preflight": 0, "base-snapshot": 1, "clone-vms": 6, "configure-vms": 4, "start-vms": 6, "wait-guests": 6}
+	if fmt.Sprint(changed) != fmt.Sprint(want) {
+		t.Errorf("changed per step = %v, want %v:\n%s", changed, want, out)
+	}
+	first := len(f.MutatingCalls())
+	if first == 0 {
+		t.Fatal("the fake saw no mutating call")
+	}
+
+	sum, err, out = vmtRun(t, env, ModeApply)
+	if err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	if again := f.MutatingCalls(); len(again) != first {
+		t.Errorf("second run issued mutating calls: %q", again[first:])
+	}
+	if c, al := sum.Totals(); c != 0 || al != 6 {
+		t.Errorf("second run: %d changed, %d already (want 0, 6):\n%s", c, al, out)
+	}
+	vmtAssertLab(t, f, env.Plan)
+
+	// A dry run of the finished lab finds nothing to do, and changes nothing.
+	sum, err, _ = vmtRun(t, env, ModeDryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	sum.Print(&buf, env.Plan)
+	if !strings.Contains(buf.String(), "No changes") {
+		t.Errorf("dry-run on a built lab: %s", buf.String())
+	}
+	if again := f.MutatingCalls(); len(again) != first {
+		t.Errorf("dry-run issued mutating calls: %q", again[first:])
+	}
+}
+
+func TestVMPhaseDryRunOnFreshHostChangesNothing(t *testing.T) {
+	f, env := vmtSetup(t)
+	sum, err, _ := vmtRun(t, env, ModeDryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := f.MutatingCalls(); len(m) != 0 {
+		t.Fatalf("dry-run mutated: %q", m)
+	}
+	var buf bytes.Buffer
+	sum.Print(&buf, env.Plan)
+	got := buf.String()
+	for _, want := range []string{
+		`take snapshot "labctl-base" of the powered-off base VM "AlmaLinux-8.4"`,
+		"SQL-ONE:\n  - Cloning the lab VMs from the base snapshot: VM SQL-ONE does not exist",
+		"then: Configuring the VMs' network, CPUs and memory, Starting the VMs (headless), Waiting for the guests' Guest Additions",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dry-run report lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestVMPhaseRefusesForeignVMWithLabNameAndTouchesNothing(t *testing.T) {
+	f, env := vmtSetup(t)
+	// Someone's own VM happens to be called SQL-TWO.
+	if r := f.Run("clonevm", "ubuntu-22.04", "--snapshot", "clean-install", "--options", "link", "--name", "SQL-TWO", "--register"); r.Code != 0 {
+		t.Fatalf("setup clonevm: %+v", r)
+	}
+	before := f.State().VM("SQL-TWO")
+	mutBefore := len(f.MutatingCalls())
+
+	_, err, _ := vmtRun(t, env, ModeApply)
+	if err == nil {
+		t.Fatal("up went ahead with a foreign VM named SQL-TWO")
+	}
+	for _, want := range []string{`a VM named SQL-TWO exists but is not part of lab "vmt"`, "rename it", "nothing was changed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if m := f.MutatingCalls(); len(m) != mutBefore {
+		t.Errorf("mutating calls after the refusal: %q", m[mutBefore:])
+	}
+	after := f.State().VM("SQL-TWO")
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("SQL-TWO changed:\n%+v\n%+v", before, after)
+	}
+	if f.State().VM("SQL-ONE") != nil {
+		t.Error("SQL-ONE was created despite the refusal")
+	}
+	if err := f.UnrelatedUntouched(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestVMPhaseRetriesTransientLockOnModifyVM(t *testing.T) {
+	f, env := vmtSetup(t)
+	f.AddFault(vboxtest.Fault{Match: "modifyvm SQL-ONE", Kind: "lock", Times: 2})
+	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("up with a transient lock: %v\n%s", err, out)
+	}
+	n := 0
+	for _, a := range f.Argv() {
+		if len(a) > 1 && a[0] == "modifyvm" && a[1] == "SQL-ONE" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("modifyvm SQL-ONE ran %d times, want 3 (2 locked + 1 success)", n)
+	}
+	if len(f.Faults()) != 0 {
+		t.Errorf("faults left: %+v", f.Faults())
+	}
+	vmtAssertLab(t, f, env.Plan)
+}
+
+func TestVMPhaseOneCloneFailsOthersCompleteRerunConverges(t *testing.T) {
+	f, env := vmtSetup(t)
+	const msg = "Could not create the clone medium '/vms/SERVER-TWO/Snapshots/{x}.vdi' (VERR_DISK_FULL)"
+	f.AddFault(vboxtest.Fault{Match: "--name SERVER-TWO", Kind: "fail", Times: 1, Message: msg})
+	_, err, _ := vmtRun(t, env, ModeApply)
+	if err == nil {
+		t.Fatal("no error for the failed clone")
+	}
+	if !strings.Contains(err.Error(), "clone-vms: SERVER-TWO: clone SERVER-TWO") || !strings.Contains(err.Error(), "VERR_DISK_FULL") {
+		t.Errorf("error does not name the VM and VirtualBox's message: %v", err)
+	}
+	var re *RunError
+	if !errors.As(err, &re) || re.Step != "clone-vms" {
+		t.Errorf("failed step = %+v", re)
+	}
+	st := f.State()
+	for _, n := range env.Plan.Nodes {
+		v := st.VM(n.VM)
+		if n.VM == "SERVER-TWO" {
+			if v != nil {
+				t.Errorf("SERVER-TWO exists after its clone failed")
+			}
+			continue
+		}
+		if v == nil || v.ExtraData[TagLab] != "vmt" {
+			t.Errorf("%s was not cloned and tagged although only SERVER-TWO failed", n.VM)
+		} else if v.State != "poweroff" {
+			t.Errorf("%s is %s: the run must stop after the failed step", n.VM, v.State)
+		}
+	}
+
+	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, out)
+	}
+	vmtAssertLab(t, f, env.Plan)
+}
+
+func TestVMPhaseResumesHalfTaggedClone(t *testing.T) {
+	// A clone interrupted between clonevm and setextradata: untagged but in
+	// the lab's group. It is ours; up tags it instead of refusing.
+	f, env := vmtSetup(t)
+	if r := f.Run("snapshot", vboxtest.BaseVM, "take", "labctl-base"); r.Code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if r := f.Run("clonevm", vboxtest.BaseVM, "--snapshot", "labctl-base", "--options", "link", "--name", "SQL-ONE", "--groups", "/labctl/vmt", "--register"); r.Code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	vmtAssertLab(t, f, env.Plan)
+}
+
+func TestPreflightRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []vboxtest.Option
+		edit func(p *lab.Plan)
+		want []string
+	}{
+		{"old VirtualBox", []vboxtest.Option{vboxtest.WithVersion("6.0.24r139119")}, nil,
+			[]string{"6.0.24", "6.1 or newer"}},
+		{"no base VM", nil, func(p *lab.Plan) { p.Base.VM = "Alma-typo" },
+			[]string{`the base VM "Alma-typo" (base.vm in lab.toml) is not registered`, "VBoxManage list vms"}},
+		{"adapter down", []vboxtest.Option{vboxtest.WithBridgedIfs(vboxtest.HostIf{Name: "eth0", Status: "Down", IPAddress: "192.0.2.10", NetworkMask: "255.255.255.0", HWAddress: "02:00:00:00:00:01"})}, nil,
+			[]string{`the bridge adapter "eth0" is down`, "bridge_adapter"}},
+		{"unknown adapter", nil, func(p *lab.Plan) { p.BridgeAdapter = "wlan9" },
+			[]string{`the bridge adapter "wlan9" is not a host interface`, `"eth0" (Up)`}},
+		{"VM of another lab", nil, func(p *lab.Plan) { p.Nodes[3].VM = "web-01" },
+			[]string{`a VM named web-01 exists but is not part of lab "vmt" (it belongs to lab "other-lab")`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, env := vmtSetup(t, c.opts...)
+			if c.edit != nil {
+				c.edit(env.Plan)
+			}
+			_, err, _ := vmtRun(t, env, ModeApply)
+			if err == nil {
+				t.Fatal("preflight passed")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if m := f.MutatingCalls(); len(m) != 0 {
+				t.Errorf("mutating calls after a failed preflight: %q", m)
+			}
+		})
+	}
+}
+
+func TestWaitGuestsTimesOutClearly(t *testing.T) {
+	_, env := vmtSetup(t, vboxtest.WithGuestAdditionsDelay(time.Hour))
+	env.GuestWait = 300 * time.Millisecond
+	_, err, _ := vmtRun(t, env, ModeApply)
+	if err == nil {
+		t.Fatal("no timeout")
+	}
+	if !strings.Contains(err.Error(), "Guest Additions did not start in SQL-ONE within 300ms") ||
+		!strings.Contains(err.Error(), "is the base VM's Guest Additions installed") {
+		t.Errorf("error: %v", err)
+	}
+}
+
+func TestConfigureVMsNeedsPowerCycleWhenRunning(t *testing.T) {
+	f, env := vmtSetup(t)
+	if _, err, _ := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatal(err)
+	}
+	env.Plan.Nodes[0].MemoryMB = 4096 // lab.toml changed after the VM was started
+	_, err, _ := vmtRun(t, env, ModeApply)
+	if err == nil || !strings.Contains(err.Error(), "SQL-ONE is running but its settings differ") ||
+		!strings.Contains(err.Error(), "2048 MB memory, want 4096") || !strings.Contains(err.Error(), "shut it down") {
+		t.Fatalf("err = %v", err)
+	}
+	if v := f.State().VM("SQL-ONE"); v.MemoryMB != 2048 || v.State != "running" {
+		t.Errorf("SQL-ONE changed: %d MB, %s", v.MemoryMB, v.State)
+	}
+}
