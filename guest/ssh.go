@@ -373,13 +373,10 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	select {
 	case runErr = <-done:
 	case <-ctx.Done():
-		s.kill(c, sess, pidFile)
-		select {
-		case runErr = <-done:
-		case <-time.After(2 * time.Second):
-			s.drop(c) // the server ignored us: give up the whole connection
-			runErr = <-done
-		}
+		// Return now; stop the guest side in the background.
+		go s.kill(c, sess, pidFile, done)
+		return Result{ExitCode: -1}, fmt.Errorf("%s (%s): cancelled: %w",
+			Redact(firstLine(cmd.Script), secrets), s, ctx.Err())
 	}
 	code, err := exitCode(ctx, s.Node, runErr)
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: code}
@@ -400,20 +397,27 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 
 // kill stops a cancelled command: the "signal" request (honoured by
 // servers that allow it), then KILL to its process group from a second
-// session, then closing the session.
-func (s *SSH) kill(c *ssh.Client, sess *ssh.Session, pidFile string) {
+// session (sshd refuses signals for root), then closing the session. If
+// the command still has not ended, the connection is dropped.
+func (s *SSH) kill(c *ssh.Client, sess *ssh.Session, pidFile string, done <-chan error) {
 	_ = sess.Signal(ssh.SIGKILL)
 	if k, err := c.NewSession(); err == nil {
 		script := fmt.Sprintf(`g=$(cat %[1]s 2>/dev/null) && [ -n "$g" ] && kill -KILL -- "-$g"; rm -f %[1]s`, pidFile)
-		done := make(chan struct{})
-		go func() { _ = k.Run(sudoWrap(s.User, "sh -c "+Quote(script))); close(done) }()
+		killed := make(chan struct{})
+		go func() { _ = k.Run(sudoWrap(s.User, "sh -c "+Quote(script))); close(killed) }()
 		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
+		case <-killed:
+		case <-time.After(10 * time.Second):
 		}
 		k.Close()
 	}
 	sess.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.drop(c)
+		<-done
+	}
 }
 
 func randHex(n int) string {

@@ -222,12 +222,20 @@ func TestSSHRealServer(t *testing.T) {
 	})
 	t.Run("cancel mid-command", func(t *testing.T) {
 		start := time.Now()
-		_, err := s.Run(ctx(500*time.Millisecond), Cmd{Script: "sleep 30"})
+		_, err := s.Run(ctx(500*time.Millisecond), Cmd{Script: "sleep 30.4242; echo not reached"})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v\nsshd log:\n%s", err, d.log.String())
 		}
 		if el := time.Since(start); el > 2*time.Second {
 			t.Fatalf("cancellation took %v", el)
+		}
+		// The guest side is killed too, not left running.
+		deadline := time.Now().Add(15 * time.Second)
+		for procRunning("sleep\x0030.4242") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cancelled command still runs in the guest\nsshd log:\n%s", d.log.String())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 	t.Run("server restart survived by reconnect", func(t *testing.T) {
@@ -253,4 +261,16 @@ func TestSSHRealServer(t *testing.T) {
 			t.Fatalf("got %v after %v", err, time.Since(start))
 		}
 	})
+}
+
+// procRunning reports whether a process with this exact NUL-joined cmdline exists.
+func procRunning(cmdline string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.TrimRight(string(b), "\x00") == cmdline {
+			return true
+		}
+	}
+	return false
 }

@@ -238,7 +238,7 @@ func (dbDownExec) Run(context.Context, guest.Cmd) (guest.Result, error) {
 	return guest.Result{}, errors.New("ssh: connect to host: no route to host")
 }
 func (dbDownExec) Upload(context.Context, guest.File) (bool, error) { return false, errors.New("down") }
-func (dbDownExec) String() string                                  { return "down" }
+func (dbDownExec) String() string                                   { return "down" }
 
 func TestGroupReplicationOutageWithSilentMemberRefusesToGuess(t *testing.T) {
 	fl, env := dbFormedLab(t, "el8")

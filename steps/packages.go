@@ -17,7 +17,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"labctl/guest"
@@ -75,12 +74,12 @@ func (packagesStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 		return Status{}, fmt.Errorf("profile %s lists no packages for role %s", env.Profile.Name, n.Role)
 	}
 	ex := env.SSH(n)
-	out, ok, err := dbProbe(ctx, env, ex, env.Profile.PackageQuery+" "+pkgQuoted(pkgs), nil)
+	r, err := dbRun(ctx, env, ex, pkgMissingScript(env.Profile, pkgs), nil)
 	if err != nil {
 		return Status{}, fmt.Errorf("query installed packages: %w", err)
 	}
-	if !ok {
-		return Status{Why: "not installed: " + pkgMissing(out, pkgs)}, nil
+	if missing := strings.Fields(r.Stdout); len(missing) > 0 {
+		return Status{Why: "not installed: " + strings.Join(missing, " ")}, nil
 	}
 	if n.Role == lab.RoleDB {
 		if r, err := dbRun(ctx, env, ex, pkgFindPlugin, nil); err != nil || strings.TrimSpace(r.Stdout) == "" {
@@ -90,22 +89,23 @@ func (packagesStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 	return Status{Done: true}, nil
 }
 
-// pkgMissing names the packages the query output reports as absent; rpm
-// says "package X is not installed", dpkg-query "no packages found matching X".
-func pkgMissing(out string, pkgs []string) string {
-	var miss []string
-	for _, p := range pkgs {
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, p) && (strings.Contains(l, "not installed") || strings.Contains(l, "no packages found")) {
-				miss = append(miss, p)
-				break
-			}
-		}
-	}
-	if len(miss) == 0 {
-		return strings.Join(pkgs, " ")
-	}
-	return strings.Join(miss, " ")
+// pkgMissingScript prints the packages that are not installed, one per
+// line. The profile's query prints nothing (rpm --quiet) or "installed"
+// (dpkg-query's status) for an installed package; dpkg-query exits 0 for
+// a removed one too, printing another status.
+func pkgMissingScript(prof *guest.Profile, pkgs []string) string {
+	return fmt.Sprintf(`set -- %s
+for p in "$@"; do
+	if ! st=$(%s "$p" 2>/dev/null); then
+		echo "$p"
+		continue
+	fi
+	case "$st" in
+	"" | installed) ;;
+	*) echo "$p" ;;
+	esac
+done
+`, pkgQuoted(pkgs), prof.PackageQuery)
 }
 
 func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
@@ -143,47 +143,37 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 // pkgUseMirror points the package manager at the classroom mirror only.
 func pkgUseMirror(ctx context.Context, env *Env, ex guest.Executor) error {
 	prof := env.Profile
-	u, err := url.Parse(env.Plan.PackageMirror)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
-		return fmt.Errorf("mirror %q is not an http(s) or file URL", env.Plan.PackageMirror)
-	}
-	if prof.MirrorConfPath == "" {
-		return fmt.Errorf("profile %s does not support a package mirror", prof.Name)
-	}
-	mirror := strings.TrimRight(env.Plan.PackageMirror, "/")
-	var body []byte
+	suite := ""
 	var disableOthers string
 	switch {
 	case strings.HasPrefix(prof.Name, "el"):
-		body, err = dbRender("mirror-el.repo.tmpl", map[string]any{"URL": mirror, "GPGKey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux"})
 		// Other repositories off: an unreachable enabled repository makes every dnf call fail.
 		disableOthers = fmt.Sprintf(`for f in /etc/yum.repos.d/*.repo; do
 	[ "$f" = %s ] || sed -i 's/^enabled[[:space:]]*=[[:space:]]*1/enabled=0/' "$f"
 done
 `, guest.Quote(prof.MirrorConfPath))
 	case prof.Name == "debian":
-		suite, serr := pkgDebianSuite(ctx, env, ex)
-		if serr != nil {
-			return serr
+		var err error
+		if suite, err = pkgDebianSuite(ctx, env, ex); err != nil {
+			return err
 		}
-		body, err = dbRender("mirror-debian.list.tmpl", map[string]any{"URL": mirror, "Suite": suite})
-		// Keep the old sources, disabled, for the instructor to restore.
+		// Keep the old sources, renamed, for the instructor to restore.
 		disableOthers = fmt.Sprintf(`for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] && [ "$f" != %s ] && mv -f "$f" "$f.labctl-disabled"
+	if [ -f "$f" ] && [ "$f" != %s ]; then mv -f "$f" "$f.labctl-disabled"; fi
 done
-true
 `, guest.Quote(prof.MirrorConfPath))
-	default:
-		return fmt.Errorf("profile %s has no mirror template", prof.Name)
 	}
+	f, err := prof.MirrorConfig(env.Plan.PackageMirror, suite)
 	if err != nil {
 		return err
 	}
-	if _, err := ex.Upload(ctx, guest.File{Path: prof.MirrorConfPath, Content: body, Mode: 0o644}); err != nil {
-		return fmt.Errorf("write %s: %w", prof.MirrorConfPath, err)
+	if _, err := ex.Upload(ctx, f); err != nil {
+		return fmt.Errorf("write %s: %w", f.Path, err)
 	}
-	if _, err := dbRun(ctx, env, ex, "set -eu\n"+disableOthers, nil); err != nil {
-		return fmt.Errorf("disable the online sources: %w", err)
+	if disableOthers != "" {
+		if _, err := dbRun(ctx, env, ex, "set -eu\n"+disableOthers, nil); err != nil {
+			return fmt.Errorf("disable the online sources: %w", err)
+		}
 	}
 	return nil
 }
@@ -198,6 +188,7 @@ func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, e
 	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } }'
 	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '$1 == "Suites:" { print $2; exit }'
+	sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null
 	for f in /etc/apt/sources.list.labctl-disabled /etc/apt/sources.list.d/*.labctl-disabled; do
 		[ -f "$f" ] && awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } } $1 == "Suites:" { print $2; exit }' "$f"
 	done

@@ -124,10 +124,15 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	changed := map[string]int{}
 	for _, s := range sum.Steps {
 		changed[s.Name] = s.Changed
+		if s.Changed+s.Already != 6 && s.Name != "preflight" && s.Name != "base-snapshot" {
+			t.Errorf("step %s handled %d nodes", s.Name, s.Changed+s.Already)
+		}
 	}
+	// wait-guests may find a node already up on a slow machine: not compared.
+	delete(changed, "wait-guests")
 	// configure-vms changes only the nodes whose size differs from the base
 	// (1 CPU, 1024 MB): the clone already has a fresh VirtualBox MAC.
-	want := map[string]int{"preflight": 0, "base-snapshot": 1, "clone-vms": 6, "configure-vms": 4, "start-vms": 6, "wait-guests": 6}
+	want := map[string]int{"preflight": 0, "base-snapshot": 1, "clone-vms": 6, "configure-vms": 4, "start-vms": 6}
 	if fmt.Sprint(changed) != fmt.Sprint(want) {
 		t.Errorf("changed per step = %v, want %v:\n%s", changed, want, out)
 	}

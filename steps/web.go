@@ -343,6 +343,7 @@ func webDownload(ctx context.Context, url, file string) error {
 // webLayout is where the web-side steps put things on a node, derived from the profile.
 type webLayout struct {
 	WebRoot       string
+	NginxDir      string // /etc/nginx: mime.types, fastcgi_params
 	NginxConf     string // the whole nginx.conf
 	SiteConf      string // the WordPress server block (web nodes)
 	LBConf        string // the load balancer's server block
@@ -376,6 +377,7 @@ func webLayoutFor(env *Env) (webLayout, error) {
 	nginxDir := path.Dir(p.NginxConfDir)
 	return webLayout{
 		WebRoot:       p.WebRoot,
+		NginxDir:      nginxDir,
 		NginxConf:     nginxDir + "/nginx.conf",
 		SiteConf:      p.NginxConfDir + "/labctl-wordpress.conf",
 		LBConf:        p.NginxConfDir + "/labctl-lb.conf",

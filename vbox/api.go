@@ -42,8 +42,9 @@ type API interface {
 	// WaitGuestProperty polls GuestProperty until it is set and accept(value) is
 	// true, or ctx ends. Polling (not `guestproperty wait`) avoids its traps.
 	WaitGuestProperty(ctx context.Context, vm, name string, every time.Duration, accept func(string) bool) (string, error)
-	// GuestRun runs `guestcontrol VM run --exe EXE --username U --passwordfile F [--timeout MS] -- ARGV...`
-	// with stdin, mapping VBoxManage's exit codes back to the guest's.
+	// GuestRun runs `guestcontrol VM run --username U --passwordfile F --timeout MS --wait-stdout
+	// --wait-stderr -- EXE ARGS...` with stdin (no --exe: 6.1 and 7.x disagree on argv[0] with it),
+	// mapping VBoxManage's exit codes back to the guest's.
 	GuestRun(ctx context.Context, vm string, cred Credentials, timeout time.Duration, stdin []byte, exe string, args ...string) (GuestRunResult, error)
 }
 

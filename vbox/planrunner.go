@@ -20,7 +20,7 @@ type PlanRunner struct {
 	// interface that is up.
 	BridgedIfs []HostIf
 	// GuestIP answers /VirtualBox/GuestInfo/Net/0/V4/IP for a running VM;
-	// by default an address from the documentation range 192.0.2.0/24.
+	// by default a DHCP-like address (.200-.249) in the first interface's subnet.
 	GuestIP func(vm string) string
 
 	mu    sync.Mutex
@@ -260,13 +260,27 @@ func (p *PlanRunner) guestProperty(v *planVM, name string) string {
 		if p.GuestIP != nil {
 			return p.GuestIP(v.name)
 		}
-		return "192.0.2." + strconv.Itoa(10+int(planMAC(v.name)[11]%64))
+		return p.dhcpAddress(v)
 	case "/VirtualBox/GuestInfo/Net/0/MAC":
 		return v.mac
 	case "/VirtualBox/GuestInfo/Net/0/Status":
 		return "Up"
 	}
 	return ""
+}
+
+// dhcpAddress is what a freshly booted bridged guest would report: an
+// address in the host interface's /24, stable per VM name.
+func (p *PlanRunner) dhcpAddress(v *planVM) string {
+	prefix := "192.0.2."
+	for _, h := range p.BridgedIfs {
+		if h.Status == "Up" && strings.Count(h.IPAddress, ".") == 3 {
+			prefix = h.IPAddress[:strings.LastIndex(h.IPAddress, ".")+1]
+			break
+		}
+	}
+	sum := sha1.Sum([]byte("labctl-plan-ip:" + v.name))
+	return prefix + strconv.Itoa(200+int(sum[0])%50)
 }
 
 func (p *PlanRunner) list(what string) Result {

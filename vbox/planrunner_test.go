@@ -69,7 +69,7 @@ func TestPlanRunnerFlow(t *testing.T) {
 		t.Fatalf("clone info %+v %v", info, err)
 	}
 	ip, err := c.WaitGuestProperty(ctx, "SQL-ONE", "/VirtualBox/GuestInfo/Net/0/V4/IP", time.Millisecond, nil)
-	if err != nil || !strings.HasPrefix(ip, "192.0.2.") {
+	if err != nil || !strings.HasPrefix(ip, "192.168.1.2") {
 		t.Fatalf("guest ip %q %v", ip, err)
 	}
 	res, err := c.GuestRun(ctx, "SQL-ONE", Credentials{User: "root", Password: "pw"}, time.Minute, []byte("x"), "/bin/true")

@@ -142,6 +142,10 @@ umount "$R/proc"
 : >"$R/etc/machine-id"                # each clone gets its own at first boot
 rm -f "$R/var/lib/dbus/machine-id"
 echo labctl-base >"$R/etc/hostname"
+# systemd-networkd configures the network (labctl detects what runs);
+# nothing waits for "online": the lab network has no DHCP server.
+in_root systemctl enable systemd-networkd.service >/dev/null 2>&1
+in_root systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 # No DNS server exists on the lab bridge: names come from /etc/hosts.
 echo '# no DNS server on the lab network' >"$R/etc/resolv.conf"
 # Unattended apt runs would race the lab's own package installs.
@@ -164,10 +168,8 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 EOF
 ln -sf /etc/systemd/system/ssh-hostkeys.service "$R/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
-# Machines reach only the lab bridge: their only package source is the lab's
-# mirror setting, whose repository is signed with this key.
-: >"$R/etc/apt/sources.list"
-rm -f "$R"/etc/apt/sources.list.d/*
+# The lab's package mirror setting replaces the online sources (which the
+# machines cannot reach); its repository is signed with this key.
 cp "$BUILD/repo/key.asc" "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
 chmod 644 "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
 in_root apt-get -q -y clean

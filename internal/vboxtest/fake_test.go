@@ -358,7 +358,7 @@ func TestFaults(t *testing.T) {
 		t.Error("failed startvm changed the state")
 	}
 
-	f.AddFault(Fault{Match: "getextradata DB", Kind: "exit", ExitCode: 137, Times: 2})
+	f.AddFault(Fault{Match: "/^getextradata DB labctl/", Kind: "exit", ExitCode: 137, Times: 2})
 	expect(t, f, 137, "getextradata", "DB", "labctl/lab")
 	expect(t, f, 137, "getextradata", "DB", "labctl/lab")
 	expect(t, f, 0, "getextradata", "DB", "labctl/lab")

@@ -3,6 +3,19 @@
 // FAKEVBOX_HOME per test. The fake keeps its VMs in FAKEVBOX_HOME/state.json,
 // logs every argv to FAKEVBOX_HOME/argv.log and reads injected faults from
 // FAKEVBOX_HOME/faults.json; this package reads and steers all three.
+//
+// Guests: `guestcontrol VM run` executes the guest argv as a host process
+// whose working directory is the VM's guest root (GuestRoot, also in
+// $FAKEGUEST_ROOT), with PATH = $FAKEGUEST_ROOT/.fakeguest/bin,
+// $FAKEVBOX_HOME/guestbin, then the host's PATH (drop stub tools there), and
+// stdin passed through. A guest command that writes an address to
+// $FAKEGUEST_ROOT/.fakeguest/net0-ipv4 changes what the Guest Additions
+// report as /VirtualBox/GuestInfo/Net/0/V4/IP. Clones copy the guest root
+// and the credentials of the snapshot/VM they come from.
+//
+// Project rules the fake enforces by failing (exit 99, "VIOLATION" on
+// stderr, recorded for Violations): a guest password anywhere on argv,
+// guestcontrol --password, and a --passwordfile readable by group/others.
 package vboxtest
 
 import (
@@ -270,7 +283,7 @@ func (f *Fake) Violations() []string {
 
 // Fault is one injected failure rule; see testdata/fakevbox.
 type Fault struct {
-	Match    string `json:"match,omitempty"` // substring of the space-joined argv (after global options)
+	Match    string `json:"match,omitempty"` // substring of the space-joined argv (after global options); "/re/" = regex
 	Regex    string `json:"regex,omitempty"` // or a regular expression over it
 	Kind     string `json:"kind"`            // "fail" | "lock" | "slow" | "exit"
 	Times    int    `json:"times"`           // uses left; 0 = always

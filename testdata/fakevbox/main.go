@@ -24,7 +24,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 // Fault is one rule of faults.json.
 type Fault struct {
-	Match    string `json:"match,omitempty"` // substring of the space-joined argv
+	Match    string `json:"match,omitempty"` // substring of the space-joined argv ("/re/" = regex)
 	Regex    string `json:"regex,omitempty"` // or a regular expression over it
 	Kind     string `json:"kind"`            // fail | lock | slow | exit
 	Times    int    `json:"times"`           // remaining uses; 0 = always
@@ -34,8 +34,12 @@ type Fault struct {
 }
 
 func (f Fault) matches(joined string) bool {
-	if f.Regex != "" {
-		re, err := regexp.Compile(f.Regex)
+	expr := f.Regex
+	if expr == "" && len(f.Match) > 2 && strings.HasPrefix(f.Match, "/") && strings.HasSuffix(f.Match, "/") {
+		expr = f.Match[1 : len(f.Match)-1] // "/re/" in match is a regex too
+	}
+	if expr != "" {
+		re, err := regexp.Compile(expr)
 		return err == nil && re.MatchString(joined)
 	}
 	return f.Match != "" && strings.Contains(joined, f.Match)
@@ -111,7 +115,10 @@ func run(args []string) int {
 			return 1
 		case "lock":
 			if vmForLock == nil {
-				vmForLock = &VM{Name: vmOperand(cmdArgs)}
+				vmForLock = &VM{Name: "?"}
+				if len(cmdArgs) > 1 {
+					vmForLock.Name = vmOperand(cmdArgs)
+				}
 			}
 			return lockError(cmdArgs[0], vmForLock)
 		case "exit":
@@ -270,8 +277,12 @@ func consumeFaults(joined string) ([]Fault, error) {
 // scanSecrets reports a guest password appearing anywhere in argv (visible
 // to every local user through ps): labctl must use --passwordfile.
 func scanSecrets(st *Store, args []string) string {
+	// guestcontrol's --password takes the password itself (startvm's 7.0
+	// --password takes a file name, which is harmless).
+	g := stripGlobal(args)
+	guestctl := len(g) > 0 && g[0] == "guestcontrol"
 	for i, a := range args {
-		if a == "--password" || strings.HasPrefix(a, "--password=") || strings.HasPrefix(a, "--password:") {
+		if guestctl && (a == "--password" || strings.HasPrefix(a, "--password=") || strings.HasPrefix(a, "--password:")) {
 			return fmt.Sprintf("argv[%d] is %q: a guest password on the command line is visible to every local user; use --passwordfile with a 0600 file", i+1, "--password")
 		}
 	}

@@ -328,13 +328,6 @@ func (v *VM) dropTransient() {
 
 func (v *VM) dir() string { return filepath.Dir(v.CfgFile) }
 
-func (v *VM) primaryGroup() string {
-	if len(v.Groups) == 0 {
-		return "/"
-	}
-	return v.Groups[0]
-}
-
 // findSnapshot by name (first in depth-first order) or UUID.
 func (v *VM) findSnapshot(op string) *Snapshot {
 	var found *Snapshot

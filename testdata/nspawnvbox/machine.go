@@ -280,17 +280,26 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 		}
 		rt.NspawnPID, rt.InitPID = cmd.Process.Pid, 0
 		_ = s.writeRuntime(vm, rt)
+		exited := make(chan struct{})
+		found := make(chan struct{})
 		go func(pid int) {
+			defer close(found)
 			for i := 0; i < 600; i++ {
 				if init := findInit(rt.Cgroup, pid); init > 0 {
 					rt.InitPID = init
 					_ = s.writeRuntime(vm, rt)
 					return
 				}
-				time.Sleep(50 * time.Millisecond)
+				select {
+				case <-exited:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
 			}
 		}(cmd.Process.Pid)
 		err := cmd.Wait()
+		close(exited)
+		<-found
 		code := cmd.ProcessState.ExitCode()
 		fmt.Fprintf(console, "=== %s nspawnvbox: systemd-nspawn exited: %v\n", time.Now().UTC().Format(time.RFC3339), err)
 		// 133: the guest rebooted; a VM stays powered on across a reboot.

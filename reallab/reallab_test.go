@@ -1,0 +1,396 @@
+package reallab
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The lab under test: the default lab's six roles on the private bridge.
+var (
+	dbNodes  = []string{"SQL-ONE", "SQL-TWO", "SQL-THREE"}
+	webNodes = []string{"SERVER-ONE", "SERVER-TWO"}
+	lbNode   = "LOAD-BALANCER"
+	nodeIP   = map[string]string{
+		"SQL-ONE": "10.231.0.11", "SQL-TWO": "10.231.0.12", "SQL-THREE": "10.231.0.13",
+		"SERVER-ONE": "10.231.0.21", "SERVER-TWO": "10.231.0.22", "LOAD-BALANCER": "10.231.0.30",
+	}
+	nodeHost = map[string]string{
+		"SQL-ONE": "sql-one", "SQL-TWO": "sql-two", "SQL-THREE": "sql-three",
+		"SERVER-ONE": "server-one", "SERVER-TWO": "server-two", "LOAD-BALANCER": "load-balancer",
+	}
+	vip       = "10.231.0.100"
+	siteTitle = "Real Lab WordPress"
+)
+
+func allNodes() []string { return append(append(append([]string{}, dbNodes...), webNodes...), lbNode) }
+
+// writeLab writes the lab.toml for the debian profile on the private network.
+func writeLab(t *testing.T, e *Env) string {
+	t.Helper()
+	archive := filepath.Join(e.Cache, "wordpress.tar.gz")
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	var nodes strings.Builder
+	for _, n := range allNodes() {
+		role := "db"
+		switch {
+		case strings.HasPrefix(n, "SERVER"):
+			role = "web"
+		case n == lbNode:
+			role = "lb"
+		}
+		fmt.Fprintf(&nodes, "\n[[nodes]]\nvm = %q\nhostname = %q\nip = %q\nrole = %q\n", n, nodeHost[n], nodeIP[n], role)
+	}
+	toml := fmt.Sprintf(`name = "reallab"
+state_dir = ""
+
+[base]
+vm = %q
+snapshot = "labctl-base"
+user = "root"
+password_file = %q
+profile = "debian"
+ssh_user = "root"
+
+[network]
+bridge_adapter = %q
+network = %q
+gateway = %q
+dns = [%q]
+vip = %q
+vip_hostname = "sql-vip"
+
+[roles.db]
+cpus = 1
+memory_mb = 1024
+
+[roles.web]
+cpus = 1
+memory_mb = 512
+
+[roles.lb]
+cpus = 1
+memory_mb = 512
+%s
+[packages]
+mirror = %q
+
+[wordpress]
+archive = %q
+sha256 = %q
+title = %q
+admin_user = "admin"
+admin_email = "admin@example.com"
+
+[mysql]
+member_expel_timeout = 5
+
+[keepalived]
+router_id = 0
+`, e.BaseName, e.PassFile, BridgeName, Network, BridgeIP, BridgeIP, vip, nodes.String(), e.RepoURL, archive, hex.EncodeToString(sum[:]), siteTitle)
+	path := filepath.Join(e.Work, "lab.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// labctl runs the unmodified labctl against the backend; output goes to the
+// test log as it comes and is returned.
+type labctlRunner struct {
+	bin, lab, state string
+	env             *Env
+}
+
+func (l labctlRunner) run(t *testing.T, limit time.Duration, args ...string) (string, time.Duration, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	full := append([]string{"--lab", l.lab, "--vboxmanage", l.env.Backend}, args...)
+	cmd := exec.CommandContext(ctx, l.bin, full...)
+	cmd.Env = append(l.env.BackendEnv(), "LABCTL_STATE_DIR="+l.state)
+	var buf bytes.Buffer
+	w := io.MultiWriter(&buf, os.Stdout)
+	cmd.Stdout, cmd.Stderr = w, w
+	fmt.Printf("\n$ labctl %s\n", strings.Join(args, " "))
+	start := time.Now()
+	err := cmd.Run()
+	return buf.String(), time.Since(start), err
+}
+
+// TestLabctlUp is issue 6 end to end: the unmodified `labctl up` builds the
+// lab in real machines, then re-up, verify, a failover drill, snapshot
+// restore and down are checked against the live systems.
+func TestLabctlUp(t *testing.T) {
+	e := newEnv(t)
+	bin := filepath.Join(e.Work, "bin", "labctl")
+	start := time.Now()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = e.RepoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build labctl: %v\n%s", err, out)
+	}
+	record("labctl build", time.Since(start))
+	l := labctlRunner{bin: bin, lab: writeLab(t, e), state: filepath.Join(e.Work, "state"), env: e}
+	t.Cleanup(func() {
+		// Always try the product's own teardown first; Env.Close then removes anything left.
+		_, _, _ = l.run(t, 5*time.Minute, "down", "--yes")
+	})
+
+	out, d, err := l.run(t, 25*time.Minute, "up")
+	record("labctl up (fresh lab)", d)
+	if err != nil {
+		t.Fatalf("labctl up: %v", err)
+	}
+	if !strings.Contains(out, "How to reach WordPress: http://"+nodeIP[lbNode]+"/") {
+		t.Errorf("up summary does not say how to reach WordPress")
+	}
+	checkLab(t, e)
+
+	out, d, err = l.run(t, 10*time.Minute, "up")
+	record("labctl up again (converged lab)", d)
+	if err != nil {
+		t.Fatalf("second labctl up: %v", err)
+	}
+	if !regexp.MustCompile(`: 0 step\(s\) changed something`).MatchString(out) {
+		t.Errorf("second up changed something; summary:\n%s", lastLines(out, 5))
+	}
+	if _, d, err := l.run(t, 5*time.Minute, "verify"); err != nil {
+		t.Errorf("labctl verify: %v", err)
+	} else {
+		record("labctl verify", d)
+	}
+
+	drill(t, e)
+	_, d, err = l.run(t, 10*time.Minute, "up")
+	record("labctl up after the drill (rejoin)", d)
+	if err != nil {
+		t.Fatalf("labctl up after the drill: %v", err)
+	}
+	checkLab(t, e)
+
+	if _, d, err := l.run(t, 10*time.Minute, "snapshot", "take", "reallab-s1"); err != nil {
+		t.Fatalf("labctl snapshot take: %v", err)
+	} else {
+		record("labctl snapshot take (6 VMs, live)", d)
+	}
+	primary := primaryNode(t, e)
+	mustGuest(t, e, primary, `mysql --defaults-extra-file=/root/.my.cnf -e "INSERT INTO drill.t (v) VALUES ('after-snapshot')"`)
+	_, d, err = l.run(t, 20*time.Minute, "snapshot", "restore", "reallab-s1")
+	record("labctl snapshot restore (full outage + converge)", d)
+	if err != nil {
+		t.Fatalf("labctl snapshot restore: %v", err)
+	}
+	_, d, err = l.run(t, 10*time.Minute, "up")
+	record("labctl up after restore", d)
+	if err != nil {
+		t.Fatalf("labctl up after restore: %v", err)
+	}
+	checkLab(t, e)
+	p := primaryNode(t, e)
+	if n := strings.TrimSpace(mustGuest(t, e, p, `mysql --defaults-extra-file=/root/.my.cnf -NBe "SELECT COUNT(*) FROM drill.t WHERE v='after-snapshot'"`)); n != "0" {
+		t.Errorf("row written after the snapshot survived the restore: count %s", n)
+	}
+
+	_, d, err = l.run(t, 10*time.Minute, "down", "--yes")
+	record("labctl down --yes", d)
+	if err != nil {
+		t.Fatalf("labctl down: %v", err)
+	}
+	vms := ParseListVMs(vbox(t, e, "list", "vms").Stdout)
+	if len(vms) != 1 || vms[0][0] != e.BaseName {
+		t.Errorf("after down, VMs left: %v (want only the base %s)", vms, e.BaseName)
+	}
+	if left := e.Leftovers(false); len(left) > 0 {
+		t.Errorf("after down, left on the host: %v", left)
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+const mysqlRoot = "mysql --defaults-extra-file=/root/.my.cnf -NB"
+
+// members returns "host state role" rows of the group as seen by node.
+func members(t *testing.T, e *Env, node string) []string {
+	t.Helper()
+	r := guest(t, e, node, "", mysqlRoot+` -e "SELECT MEMBER_HOST, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members"`)
+	if r.Code != 0 {
+		return nil
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			rows = append(rows, strings.Join(f, " "))
+		}
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+// primaryNode is the DB node whose own member row says PRIMARY.
+func primaryNode(t *testing.T, e *Env) string {
+	t.Helper()
+	var prim []string
+	for _, n := range dbNodes {
+		r := guest(t, e, n, "", mysqlRoot+` -e "SELECT MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID=@@server_uuid"`)
+		if strings.TrimSpace(r.Stdout) == "ONLINE\tPRIMARY" {
+			prim = append(prim, n)
+		}
+	}
+	if len(prim) != 1 {
+		t.Fatalf("want exactly one ONLINE PRIMARY, got %v", prim)
+	}
+	return prim[0]
+}
+
+// vipHolders lists the DB nodes that carry the VIP on host0.
+func vipHolders(t *testing.T, e *Env) []string {
+	t.Helper()
+	var holders []string
+	for _, n := range dbNodes {
+		r := guest(t, e, n, "", "ip -4 -o addr show dev host0")
+		if strings.Contains(r.Stdout, " "+vip+"/") {
+			holders = append(holders, n)
+		}
+	}
+	return holders
+}
+
+// checkLab asserts issue 6 item 3 against the live machines.
+func checkLab(t *testing.T, e *Env) {
+	t.Helper()
+	// Three ONLINE members, one PRIMARY, seen alike from every member.
+	for _, n := range dbNodes {
+		rows := members(t, e, n)
+		online, primaries := 0, 0
+		for _, r := range rows {
+			if strings.Contains(r, " ONLINE ") {
+				online++
+			}
+			if strings.HasSuffix(r, " PRIMARY") {
+				primaries++
+			}
+		}
+		if len(rows) != 3 || online != 3 || primaries != 1 {
+			t.Errorf("%s sees the group as %v: want 3 ONLINE, 1 PRIMARY", n, rows)
+		}
+	}
+	primary := primaryNode(t, e)
+	if h := vipHolders(t, e); len(h) != 1 || h[0] != primary {
+		t.Errorf("VIP %s on %v, want only on the primary %s", vip, h, primary)
+	}
+	// WordPress through the load balancer, served by both web machines.
+	client := &http.Client{Timeout: 15 * time.Second}
+	upstreams := map[string]int{}
+	for i := 0; i < 12; i++ {
+		resp, err := client.Get("http://" + nodeIP[lbNode] + "/")
+		if err != nil {
+			t.Errorf("GET through the load balancer: %v", err)
+			break
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET http://%s/: status %d", nodeIP[lbNode], resp.StatusCode)
+			break
+		}
+		if !bytes.Contains(body, []byte(siteTitle)) {
+			t.Errorf("WordPress page has no title %q: %.300s", siteTitle, body)
+			break
+		}
+		upstreams[resp.Header.Get("X-Upstream")]++
+	}
+	for _, w := range webNodes {
+		seen := false
+		for u := range upstreams {
+			if u != "" && (strings.Contains(u, nodeIP[w]) || strings.Contains(strings.ToLower(u), nodeHost[w])) {
+				seen = true
+			}
+		}
+		if !seen {
+			t.Errorf("web node %s served no request through the LB (X-Upstream seen: %v)", w, upstreams)
+		}
+	}
+	// Every node resolves and reaches every other by name.
+	for _, n := range allNodes() {
+		var script strings.Builder
+		for _, o := range allNodes() {
+			fmt.Fprintf(&script, "[ \"$(getent hosts %s | awk '{print $1}')\" = %s ] || { echo 'bad %s'; exit 1; }\n", nodeHost[o], nodeIP[o], nodeHost[o])
+			if o != n {
+				fmt.Fprintf(&script, "ping -c1 -W2 %s >/dev/null || { echo 'unreachable %s'; exit 1; }\n", nodeHost[o], nodeHost[o])
+			}
+		}
+		if r := guest(t, e, n, "", script.String()); r.Code != 0 {
+			t.Errorf("%s: names: %s%s", n, r.Stdout, r.Stderr)
+		}
+	}
+}
+
+// drill kills the primary's mysqld and measures how long the VIP takes to
+// reach the new primary; rows committed before the kill must all be there.
+func drill(t *testing.T, e *Env) {
+	t.Helper()
+	old := primaryNode(t, e)
+	mustGuest(t, e, old, mysqlRoot+` -e "CREATE DATABASE IF NOT EXISTS drill; CREATE TABLE IF NOT EXISTS drill.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40)); INSERT INTO drill.t (v) SELECT 'before-kill' FROM performance_schema.global_variables LIMIT 50"`)
+	want := strings.TrimSpace(mustGuest(t, e, old, mysqlRoot+` -e "SELECT COUNT(*) FROM drill.t WHERE v='before-kill'"`))
+	start := time.Now()
+	mustGuest(t, e, old, "kill -9 $(pidof mysqld)")
+	var moved time.Duration
+	for time.Since(start) < 90*time.Second {
+		h := vipHolders(t, e)
+		if len(h) == 1 && h[0] != old {
+			moved = time.Since(start)
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if moved == 0 {
+		t.Fatalf("drill: the VIP did not leave %s within 90 s (holders: %v)", old, vipHolders(t, e))
+	}
+	record("drill: kill -9 primary mysqld -> VIP on new primary", moved)
+	newP := vipHolders(t, e)[0]
+	// The VIP holder must be the writable primary, with every committed row.
+	var writable time.Duration
+	for time.Since(start) < 120*time.Second {
+		r := guest(t, e, newP, "", mysqlRoot+` -e "INSERT INTO drill.t (v) VALUES ('after-failover')"`)
+		if r.Code == 0 {
+			writable = time.Since(start)
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if writable == 0 {
+		t.Fatalf("drill: new VIP holder %s never accepted a write", newP)
+	}
+	record("drill: kill -9 primary mysqld -> write on new primary", writable)
+	got := strings.TrimSpace(mustGuest(t, e, newP, mysqlRoot+` -e "SELECT COUNT(*) FROM drill.t WHERE v='before-kill'"`))
+	if got != want {
+		t.Errorf("drill: %s rows written before the kill, %s present on the new primary", want, got)
+	}
+	if n, _ := strconv.Atoi(want); n == 0 {
+		t.Errorf("drill wrote no rows before the kill")
+	}
+}

@@ -1,0 +1,141 @@
+package steps
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// kaTestConfig renders SQL-ONE's keepalived files for iface with the check
+// script placed under dir, and returns the config path.
+func kaTestConfig(t *testing.T, profile, iface, dir string) string {
+	t.Helper()
+	p := dbTestPlan()
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile(profile))
+	files, err := kaRender(fl.env(p), p.DB()[0], iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "check_primary.sh")
+	if err := os.WriteFile(script, files.Script.Content, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.ReplaceAll(string(files.Config.Content), `"`+kaCheckScript+`"`, `"`+script+`"`)
+	if conf == string(files.Config.Content) {
+		t.Fatal("check script path not found in the rendered config")
+	}
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// kaConfigTest runs `keepalived -t -f conf` in a new network namespace that
+// has an interface iface carrying SQL-ONE's address (keepalived -t checks
+// the interfaces of the namespace it runs in). No packet is sent.
+func kaConfigTest(t *testing.T, ka, conf, iface string) (string, error) {
+	script := `set -e
+ip link set lo up
+ip link add "$1" type veth peer name "$1p"
+ip addr add 192.168.1.100/24 dev "$1"
+ip link set "$1" up
+exec "$2" -t -f "$3"
+`
+	out, err := exec.Command("unshare", "-n", "sh", "-c", script, "sh", iface, ka, conf).CombinedOutput()
+	return string(out), err
+}
+
+func TestKeepalivedConfigPassesKeepalivedT(t *testing.T) {
+	ka, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Skip("keepalived not installed (apt-get install -y keepalived)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a private network namespace")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare not installed")
+	}
+	for _, profile := range []string{"el8", "debian"} {
+		dir := t.TempDir()
+		conf := kaTestConfig(t, profile, "labka0", dir)
+		if out, err := kaConfigTest(t, ka, conf, "labka0"); err != nil {
+			t.Errorf("%s: keepalived -t rejects the rendered config: %v\n%s", profile, err, out)
+		}
+	}
+	// The checker is effective: the wrong interface, and a missing check
+	// script, are both refused.
+	dir := t.TempDir()
+	conf := kaTestConfig(t, "el8", "labka0", dir)
+	if out, err := kaConfigTest(t, ka, conf, "other0"); err == nil {
+		t.Errorf("keepalived -t accepted a config for an interface that does not exist:\n%s", out)
+	}
+	if err := os.Remove(filepath.Join(dir, "check_primary.sh")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kaConfigTest(t, ka, conf, "labka0"); err == nil {
+		t.Errorf("keepalived -t accepted a config whose check script is missing:\n%s", out)
+	}
+}
+
+func TestKeepalivedConfigContent(t *testing.T) {
+	p := dbTestPlan()
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
+	files, err := kaRender(fl.env(p), p.DB()[1], "enp0s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(files.Config.Content)
+	for _, want := range []string{
+		"unicast_src_ip 192.168.1.101", "192.168.1.100\n", "192.168.1.102\n", "virtual_router_id 173",
+		"192.168.1.150/24 dev enp0s3", "interface enp0s3", "enable_script_security", "init_fail", "state BACKUP",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q", want)
+		}
+	}
+	// Keywords that would break "only the primary holds the VIP" (a weight
+	// lets a failing node stay MASTER) or the unicast/no-auth design.
+	for _, bad := range []string{"auth_type", "authentication", "vrrp_strict", "nopreempt", "weight", "state MASTER"} {
+		if regexp.MustCompile(`(?m)^\s*` + bad + `\b`).MatchString(conf) {
+			t.Errorf("config has the keyword %q", bad)
+		}
+	}
+	if strings.Contains(conf, "        192.168.1.101\n") {
+		t.Error("a node must not list itself as a unicast peer")
+	}
+	if files.OptionFile.Mode != 0o600 || files.Script.Mode != 0o700 {
+		t.Errorf("modes: option file %o, script %o", files.OptionFile.Mode, files.Script.Mode)
+	}
+	if strings.Contains(string(files.Script.Content), p.Name) && strings.Contains(string(files.Script.Content), dbTestSecrets().Verifier) {
+		t.Error("check script holds the verifier password")
+	}
+}
+
+func TestKeepalivedReloadsOnlyOnChange(t *testing.T) {
+	fl, env := dbFormedLab(t, "el8")
+	for _, n := range env.Plan.DB() {
+		if fl.nodes[n.VM].reloads != 0 {
+			t.Errorf("%s: reloaded on first start", n.VM)
+		}
+	}
+	env.Plan.VRRPRouterID = 174
+	dbConverge(t, env, Keepalived())
+	for _, n := range env.Plan.DB() {
+		if fl.nodes[n.VM].reloads != 1 {
+			t.Errorf("%s: %d reloads after a router id change, want 1", n.VM, fl.nodes[n.VM].reloads)
+		}
+	}
+	// Every activation tested the staged config with keepalived -t first.
+	for _, s := range fl.nodes["SQL-ONE"].scripts {
+		if strings.Contains(s, "systemctl reload") && !strings.Contains(s, `keepalived -t -f "$new"`) {
+			t.Errorf("reload without keepalived -t: %s", s)
+		}
+	}
+	_ = context.Background
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Web node SERVER-ONE: WordPress's writable folder, then php-fpm and nginx
+# validated before they are (re)loaded.
+set -eu
+root='/usr/share/nginx/wordpress'
+install -d -o apache -g apache -m 0755 "$root/wp-content/uploads"
+# Files unpacked after the SELinux step get their labels here.
+restorecon -R "$root"
+php -l "$root/wp-config.php" >&2
+php-fpm -t
+nginx -t
+systemctl enable php-fpm nginx
+systemctl reload-or-restart php-fpm
+systemctl reload-or-restart nginx

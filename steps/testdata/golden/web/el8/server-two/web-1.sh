@@ -1,0 +1,35 @@
+#!/bin/sh
+# Read-only: facts for labctl's check; changes nothing.
+echo '@@ file /etc/nginx/nginx.conf'
+{ if [ -f '/etc/nginx/nginx.conf' ]; then echo "$(sha256sum <'/etc/nginx/nginx.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/nginx/nginx.conf')"; fi
+} 2>/dev/null || true
+echo '@@ file /etc/nginx/conf.d/labctl-wordpress.conf'
+{ if [ -f '/etc/nginx/conf.d/labctl-wordpress.conf' ]; then echo "$(sha256sum <'/etc/nginx/conf.d/labctl-wordpress.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/nginx/conf.d/labctl-wordpress.conf')"; fi
+} 2>/dev/null || true
+echo '@@ file /etc/php-fpm.d/www.conf'
+{ if [ -f '/etc/php-fpm.d/www.conf' ]; then echo "$(sha256sum <'/etc/php-fpm.d/www.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/php-fpm.d/www.conf')"; fi
+} 2>/dev/null || true
+echo '@@ file /usr/share/nginx/wordpress/wp-config.php'
+{ if [ -f '/usr/share/nginx/wordpress/wp-config.php' ]; then echo "$(sha256sum <'/usr/share/nginx/wordpress/wp-config.php' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/usr/share/nginx/wordpress/wp-config.php')"; fi
+} 2>/dev/null || true
+echo '@@ wordpress'
+{ sed -n "s/^\$wp_version = '\(.*\)';/\1/p" '/usr/share/nginx/wordpress/wp-includes/version.php'
+} 2>/dev/null || true
+echo '@@ uploads'
+{ stat -c %U:%G '/usr/share/nginx/wordpress/wp-content/uploads'
+} 2>/dev/null || true
+echo '@@ active php-fpm'
+{ systemctl is-active 'php-fpm'
+} 2>/dev/null || true
+echo '@@ enabled php-fpm'
+{ systemctl is-enabled 'php-fpm'
+} 2>/dev/null || true
+echo '@@ active nginx'
+{ systemctl is-active 'nginx'
+} 2>/dev/null || true
+echo '@@ enabled nginx'
+{ systemctl is-enabled 'nginx'
+} 2>/dev/null || true
+echo '@@ relabel'
+{ restorecon -R -n -v '/usr/share/nginx/wordpress' | head -n 3
+} 2>/dev/null || true

@@ -1,0 +1,524 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"labctl/guest"
+	"labctl/lab"
+)
+
+// wtWebSteps are the web-side steps in pipeline order.
+func wtWebSteps() []Step {
+	return []Step{Firewall(), SELinux(), Web(), LoadBalancer(), WordPressInstall(), Verify()}
+}
+
+// wtRunFlow runs every web-side step over a fresh fake lab the way the runner
+// does (Check, Apply where not done, re-Check) and returns the lab and
+// everything the guests received: uploaded files under files/, scripts as
+// <step>-N.sh, programs piped to them as <step>-N.stdin (secrets excluded).
+func wtRunFlow(t *testing.T, profile string) (*wtLab, map[string][]byte) {
+	t.Helper()
+	l := wtFakeLab(t, profile)
+	wtHealthyLab(l)
+	ctx := context.Background()
+	for _, st := range wtWebSteps() {
+		for _, g := range l.guests {
+			g.label = st.Name() // verify also probes nodes it does not target
+		}
+		for _, n := range st.Targets(l.env.Plan) {
+			s, err := st.Check(ctx, l.env, n)
+			if err != nil {
+				t.Fatalf("%s %s: check: %v", st.Name(), n.VM, err)
+			}
+			if s.Done {
+				continue
+			}
+			if err := st.Apply(ctx, l.env, n); err != nil {
+				t.Fatalf("%s %s: apply: %v", st.Name(), n.VM, err)
+			}
+			if s, err = st.Check(ctx, l.env, n); err != nil || !s.Done {
+				t.Fatalf("%s %s: re-check after apply: done=%v why=%q err=%v", st.Name(), n.VM, s.Done, s.Why, err)
+			}
+		}
+	}
+	wtNoSecretInScripts(t, l)
+
+	out := map[string][]byte{}
+	for _, g := range l.guests {
+		host := g.node.Hostname
+		for _, f := range g.ups {
+			if strings.HasSuffix(f.Path, ".tar.gz") {
+				continue
+			}
+			out[host+"/files"+f.Path] = f.Content
+		}
+		seen := map[string]bool{}
+		count := map[string]int{}
+		for i, c := range g.cmds {
+			if seen[c.Script+"\x00"+string(c.Stdin)] {
+				continue
+			}
+			seen[c.Script+"\x00"+string(c.Stdin)] = true
+			count[g.labels[i]]++
+			name := fmt.Sprintf("%s/%s-%d", host, g.labels[i], count[g.labels[i]])
+			out[name+".sh"] = []byte(c.Script)
+			if bytes.HasPrefix(c.Stdin, []byte("<?php")) {
+				out[name+".stdin.php"] = c.Stdin
+			}
+		}
+	}
+	return l, out
+}
+
+func TestWebStepsConvergeAndMatchGolden(t *testing.T) {
+	for _, profile := range []string{"el8", "debian"} {
+		t.Run(profile, func(t *testing.T) {
+			_, got := wtRunFlow(t, profile)
+			dir := filepath.Join("testdata", "golden", "web", profile)
+			if wtUpdate() {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				for name, content := range got {
+					p := filepath.Join(dir, filepath.FromSlash(name))
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(p, content, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return
+			}
+			want := map[string]bool{}
+			err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(dir, p)
+				want[filepath.ToSlash(rel)] = true
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("golden files missing (run go test ./steps -run TestWebSteps -update): %v", err)
+			}
+			for name, content := range got {
+				g, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+				if err != nil {
+					t.Errorf("%s: no golden file (run with -update): %v", name, err)
+					continue
+				}
+				if !bytes.Equal(g, content) {
+					t.Errorf("%s differs from its golden file (run with -update if intended):\n--- got\n%s", name, content)
+				}
+			}
+			for name := range want {
+				if _, ok := got[name]; !ok {
+					t.Errorf("golden file %s is no longer produced (run with -update)", name)
+				}
+			}
+		})
+	}
+}
+
+// wtNeed skips the test when a checker program is missing.
+func wtNeed(t *testing.T, prog, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s not installed (CI installs it: apt-get install -y %s)", prog, pkg)
+	}
+	return p
+}
+
+func wtSorted(m map[string][]byte, keep func(string) bool) []string {
+	var out []string
+	for k := range m {
+		if keep(k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestWebScriptsPassShellcheck(t *testing.T) {
+	sc := wtNeed(t, "shellcheck", "shellcheck")
+	for _, profile := range []string{"el8", "debian"} {
+		_, got := wtRunFlow(t, profile)
+		names := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, ".sh") })
+		if len(names) < 10 {
+			t.Fatalf("%s: only %d scripts rendered", profile, len(names))
+		}
+		for _, name := range names {
+			f := filepath.Join(t.TempDir(), "s.sh")
+			if err := os.WriteFile(f, got[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Scripts run under /bin/sh; the step scripts have no shebang of their own.
+			out, err := exec.Command(sc, "-s", "sh", "-S", "warning", f).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s/%s: shellcheck: %v\n%s\n--- script\n%s", profile, name, err, out, got[name])
+			}
+		}
+	}
+}
+
+func TestWebPHPPassesPHPLint(t *testing.T) {
+	php := wtNeed(t, "php", "php-cli")
+	for _, profile := range []string{"el8", "debian"} {
+		_, got := wtRunFlow(t, profile)
+		names := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, ".php") })
+		var sawConfig, sawInstall, sawCheck bool
+		for _, name := range names {
+			sawConfig = sawConfig || strings.HasSuffix(name, "/wp-config.php")
+			sawInstall = sawInstall || strings.HasSuffix(name, "/wp-install.php")
+			sawCheck = sawCheck || strings.HasSuffix(name, ".stdin.php")
+			wtPHPLint(t, php, profile+"/"+name, got[name])
+		}
+		if !sawConfig || !sawInstall || !sawCheck {
+			t.Errorf("%s: PHP files missing from the flow: %v", profile, names)
+		}
+	}
+	// The verify probe goes to php -r: lint it as a file.
+	l := wtNewLab(t, "el8")
+	prog, err := webRender("verify-db.php.tmpl", map[string]any{"VIP": l.env.Plan.VIP.String(), "DBUser": MySQLWordPressUser, "DBName": WordPressDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wtPHPLint(t, php, "verify-db.php", prog)
+}
+
+func wtPHPLint(t *testing.T, php, name string, content []byte) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "f.php")
+	if err := os.WriteFile(f, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(php, "-n", "-l", f).CombinedOutput(); err != nil {
+		t.Errorf("%s: php -l: %v\n%s", name, err, out)
+	}
+}
+
+// TestWPConfigEvaluates runs the rendered wp-config.php in real PHP (with
+// ABSPATH pointed at an empty wp-settings.php) and checks the constants it
+// defines: quoting of salts and passwords is where hand-written configs break.
+func TestWPConfigEvaluates(t *testing.T) {
+	php := wtNeed(t, "php", "php-cli")
+	l := wtNewLab(t, "el8")
+	cfg, err := webWPConfig(l.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wp-config.php"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wp-settings.php"), []byte("<?php\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code := `define('ABSPATH', $argv[1] . '/'); require $argv[1] . '/wp-config.php';
+foreach (['DB_NAME','DB_USER','DB_PASSWORD','DB_HOST','WP_HOME','WP_SITEURL','AUTH_KEY','NONCE_SALT'] as $c) { echo $c, '=', constant($c), "\n"; }
+echo 'prefix=', $table_prefix, "\n";`
+	out, err := exec.Command(php, "-n", "-r", code, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("php: %v\n%s", err, out)
+	}
+	s := l.env.Secrets
+	for _, want := range []string{
+		"DB_NAME=wordpress", "DB_USER=wordpress", "DB_PASSWORD=" + s.WordPressDB, "DB_HOST=192.168.1.150",
+		"WP_HOME=http://192.168.1.120", "WP_SITEURL=http://192.168.1.120",
+		"AUTH_KEY=" + s.WPSalts["AUTH_KEY"], "NONCE_SALT=" + s.WPSalts["NONCE_SALT"], "prefix=wp_",
+	} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("wp-config.php does not define %q; php printed:\n%s", want, out)
+		}
+	}
+}
+
+// wtNginxTest runs nginx -t on a main config inside a temp prefix.
+func wtNginxTest(t *testing.T, nginx, name, mainConf, prefix string) {
+	t.Helper()
+	conf := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(mainConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(nginx, "-t", "-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log")).CombinedOutput()
+	if err != nil {
+		t.Errorf("%s: nginx -t: %v\n%s\n--- config\n%s", name, err, out, mainConf)
+	}
+}
+
+// wtNginxPrefix makes a prefix with the temp folders nginx wants.
+func wtNginxPrefix(t *testing.T) (prefix, httpTemps string) {
+	prefix = t.TempDir()
+	if err := os.Chmod(prefix, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"tmp", "logs"} {
+		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	httpTemps = ""
+	for _, k := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		httpTemps += fmt.Sprintf("    %s_temp_path %s;\n", k, filepath.Join(prefix, "tmp", k))
+	}
+	return prefix, httpTemps
+}
+
+func TestWebNginxConfigsPassNginxT(t *testing.T) {
+	nginx := wtNeed(t, "nginx", "nginx-light")
+	for _, profile := range []string{"el8", "debian"} {
+		_, got := wtRunFlow(t, profile)
+		confs := wtSorted(got, func(n string) bool {
+			return strings.Contains(n, "/files/etc/nginx/") && strings.HasSuffix(n, ".conf")
+		})
+		var sites, mains int
+		for _, name := range confs {
+			prefix, temps := wtNginxPrefix(t)
+			if strings.HasSuffix(name, "/nginx.conf") {
+				// The whole nginx.conf: only the host-specific paths move into the prefix.
+				mains++
+				c := string(got[name])
+				c = strings.Replace(c, "user "+wtProfile(profile).NginxUser+";", "", 1)
+				c = strings.Replace(c, "error_log /var/log/nginx/error.log;", "error_log "+prefix+"/logs/error.log;", 1)
+				c = strings.Replace(c, "pid /run/nginx.pid;", "pid "+prefix+"/nginx.pid;", 1)
+				c = strings.Replace(c, "access_log /var/log/nginx/access.log labctl;", "access_log "+prefix+"/logs/access.log labctl;\n"+temps, 1)
+				c = strings.Replace(c, "include /etc/nginx/conf.d/*.conf;", "include "+prefix+"/conf.d/*.conf;", 1)
+				for _, old := range []string{"/var/log/nginx", "/run/nginx.pid", "/etc/nginx/conf.d/"} {
+					if strings.Contains(c, old) {
+						t.Fatalf("%s: test rewrite missed %s", name, old)
+					}
+				}
+				wtNginxTest(t, nginx, profile+"/"+name, c, prefix)
+				continue
+			}
+			sites++
+			site := filepath.Join(prefix, "site.conf")
+			if err := os.WriteFile(site, got[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			main := fmt.Sprintf("pid %s/nginx.pid;\nerror_log %s/logs/error.log;\nevents {}\nhttp {\n    access_log off;\n%s    include %s;\n}\n",
+				prefix, prefix, temps, site)
+			wtNginxTest(t, nginx, profile+"/"+name, main, prefix)
+		}
+		// 2 web nodes + the LB each get nginx.conf and one server block.
+		if mains != 3 || sites != 3 {
+			t.Errorf("%s: %d nginx.conf and %d server blocks checked, want 3 and 3: %v", profile, mains, sites, confs)
+		}
+	}
+}
+
+func TestWebArchiveFromURLIsCachedAndVerified(t *testing.T) {
+	path, sum := wtArchive(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits int
+	srv := wtServe(t, func(p string) ([]byte, int) {
+		hits++
+		if p != "/wordpress.tar.gz" {
+			return nil, 404
+		}
+		return data, 200
+	})
+	l := wtNewLab(t, "el8")
+	l.env.Plan.WordPressArchive = srv + "/wordpress.tar.gz"
+	l.env.Plan.WordPressSHA256 = strings.ToUpper(sum)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		got, err := webArchive(ctx, l.env)
+		if err != nil {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("fetch %d: wrong content", i)
+		}
+	}
+	if hits != 1 {
+		t.Errorf("archive downloaded %d times, want once (then from the cache)", hits)
+	}
+	matches, _ := filepath.Glob(filepath.Join(l.env.Plan.StateDir, "cache", "wordpress-*.tar.gz"))
+	if len(matches) != 1 {
+		t.Errorf("cache holds %v, want one archive", matches)
+	}
+
+	// A wrong pin is refused, naming both digests.
+	l.env.Plan.WordPressSHA256 = strings.Repeat("0", 64)
+	if _, err := webArchive(ctx, l.env); err == nil || !strings.Contains(err.Error(), sum) || !strings.Contains(err.Error(), "wordpress_sha256") {
+		t.Errorf("sha256 mismatch: err = %v", err)
+	}
+
+	// Without a pin the digest goes to the log.
+	l.env.Plan.WordPressSHA256 = ""
+	if _, err := webArchive(ctx, l.env); err != nil {
+		t.Fatal(err)
+	}
+	if log := l.env.Log.(*bytes.Buffer).String(); !strings.Contains(log, sum) {
+		t.Errorf("log does not record the archive's sha256: %q", log)
+	}
+
+	// A URL that does not give a tarball fails clearly, and nothing is cached.
+	l2 := wtNewLab(t, "el8")
+	l2.env.Plan.WordPressArchive = srv + "/missing.tar.gz"
+	if _, err := webArchive(ctx, l2.env); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing archive: err = %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(l2.env.Plan.StateDir, "cache", "*")); len(m) != 0 {
+		t.Errorf("a failed download left %v in the cache", m)
+	}
+
+	// A host file that is not a tarball is refused.
+	bad := filepath.Join(t.TempDir(), "wp.tar.gz")
+	if err := os.WriteFile(bad, []byte("<html>not a tarball</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l2.env.Plan.WordPressArchive = bad
+	if _, err := webArchive(ctx, l2.env); err == nil || !strings.Contains(err.Error(), "not a .tar.gz") {
+		t.Errorf("non-gzip archive: err = %v", err)
+	}
+}
+
+func TestWebArchiveNotFetchedInPlanMode(t *testing.T) {
+	l := wtNewLab(t, "el8")
+	l.env.Mode = ModePlan
+	l.env.Plan.WordPressArchive = "http://127.0.0.1:1/never.tar.gz"
+	got, err := webArchive(context.Background(), l.env)
+	if err != nil || !strings.Contains(string(got), "never.tar.gz") {
+		t.Errorf("plan mode: %q, %v", got, err)
+	}
+}
+
+func TestWebStepCheckApplyCheck(t *testing.T) {
+	for _, profile := range []string{"el8", "debian"} {
+		t.Run(profile, func(t *testing.T) {
+			l := wtFakeLab(t, profile)
+			lay := path0(l)
+			for _, n := range Web().Targets(l.env.Plan) {
+				st := wtCycle(t, Web(), l.env, n)
+				for _, want := range []string{"WordPress is not unpacked", "wp-config.php is missing", "nginx is not installed, want active"} {
+					if !strings.Contains(st.Why, want) {
+						t.Errorf("%s: first check %q lacks %q", n.VM, st.Why, want)
+					}
+				}
+				g := l.guests[n.VM]
+				cfg, ok := g.files[lay.WPConfig]
+				if !ok || cfg.Mode != 0o640 || cfg.Owner != "root:"+lay.PHPUser {
+					t.Errorf("%s: wp-config.php %v %q, want 0640 root:%s", n.VM, cfg.Mode, cfg.Owner, lay.PHPUser)
+				}
+				if !bytes.Contains(cfg.Content, []byte(l.env.Secrets.WordPressDB)) {
+					t.Errorf("%s: wp-config.php lacks the DB password", n.VM)
+				}
+				if _, left := g.files[lay.Archive]; left {
+					t.Errorf("%s: the uploaded archive was left behind", n.VM)
+				}
+				// A second Apply (forced) does not unpack or upload the archive again.
+				before := len(g.ups)
+				if err := Web().Apply(context.Background(), l.env, n); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range g.ups[before:] {
+					if strings.HasSuffix(f.Path, ".tar.gz") {
+						t.Errorf("%s: archive uploaded again on a node that has WordPress", n.VM)
+					}
+				}
+			}
+			// Both web nodes got the very same wp-config.php (salts, DB, URLs).
+			a := l.guests["SERVER-ONE"].files[lay.WPConfig].Content
+			b := l.guests["SERVER-TWO"].files[lay.WPConfig].Content
+			if !bytes.Equal(a, b) {
+				t.Error("the web nodes' wp-config.php differ")
+			}
+			wtNoSecretInScripts(t, l)
+
+			// A drifted file or a stopped service is seen by Check.
+			g := l.guests["SERVER-TWO"]
+			g.facts["active "+l.env.Profile.PHPFPMService] = "failed"
+			f := g.files[lay.SiteConf]
+			f.Content = append([]byte("# edited by hand\n"), f.Content...)
+			g.files[lay.SiteConf] = f
+			st, err := Web().Check(context.Background(), l.env, l.node("SERVER-TWO"))
+			if err != nil || st.Done || !strings.Contains(st.Why, "labctl-wordpress.conf differs") || !strings.Contains(st.Why, "is failed, want active") {
+				t.Errorf("drift: %+v %v", st, err)
+			}
+		})
+	}
+}
+
+func TestWebRefusesMissingSecrets(t *testing.T) {
+	l := wtNewLab(t, "el8")
+	delete(l.env.Secrets.WPSalts, "NONCE_SALT")
+	if _, err := webWPConfig(l.env); err == nil || !strings.Contains(err.Error(), "NONCE_SALT") {
+		t.Errorf("missing salt: %v", err)
+	}
+	l.env.Secrets.WordPressDB = ""
+	if _, err := webWPConfig(l.env); err == nil {
+		t.Error("missing DB password accepted")
+	}
+}
+
+func TestWebPHPHelpers(t *testing.T) {
+	if got := webPHPQuote(`a'b\c`); got != `'a\'b\\c'` {
+		t.Errorf("webPHPQuote = %s", got)
+	}
+	for svc, want := range map[string]string{"php-fpm": "php-fpm", "php8.4-fpm": "php-fpm8.4", "php7.4-fpm": "php-fpm7.4"} {
+		if got := webPHPFPMBinary(svc); got != want {
+			t.Errorf("webPHPFPMBinary(%s) = %s, want %s", svc, got, want)
+		}
+	}
+	if u := webPHPUser(wtProfile("el8")); u != "apache" {
+		t.Errorf("el8 php user %s", u)
+	}
+	if u := webPHPUser(wtProfile("debian")); u != "www-data" {
+		t.Errorf("debian php user %s", u)
+	}
+}
+
+// wtBroken is a guest whose SSH connection fails.
+type wtBroken struct{}
+
+func (wtBroken) Run(context.Context, guest.Cmd) (guest.Result, error) {
+	return guest.Result{}, errors.New("ssh: connection refused")
+}
+func (wtBroken) Upload(context.Context, guest.File) (bool, error) {
+	return false, errors.New("ssh: connection refused")
+}
+func (wtBroken) String() string { return "broken" }
+
+func TestWebSideErrorsNameTheNode(t *testing.T) {
+	l := wtNewLab(t, "el8")
+	l.env.SSH = func(*lab.Node) guest.Executor { return wtBroken{} }
+	for _, st := range []Step{Firewall(), SELinux(), Web(), LoadBalancer(), WordPressInstall()} {
+		n := st.Targets(l.env.Plan)[0]
+		if _, err := st.Check(context.Background(), l.env, n); err == nil || !strings.Contains(err.Error(), n.VM) || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("%s check: %v", st.Name(), err)
+		}
+		if err := st.Apply(context.Background(), l.env, n); err == nil || !strings.Contains(err.Error(), n.VM) {
+			t.Errorf("%s apply: %v", st.Name(), err)
+		}
+	}
+}
+
+// wtServe serves fn on 127.0.0.1 for the test's lifetime.
+func wtServe(t *testing.T, fn func(path string) ([]byte, int)) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, code := fn(r.URL.Path)
+		w.WriteHeader(code)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
