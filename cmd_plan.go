@@ -49,7 +49,7 @@ func (s *session) runPlan(outDir string) error {
 	recorder := func(n *lab.Node) guest.Executor {
 		r, ok := recorders[n.VM]
 		if !ok {
-			r = guest.NewRecorder(n.VM, redact)
+			r = guest.NewRecorder(n.VM, redact...)
 			recorders[n.VM] = r
 		}
 		return r
@@ -57,7 +57,7 @@ func (s *session) runPlan(outDir string) error {
 	env := &steps.Env{
 		Plan:          s.plan,
 		Secrets:       secrets,
-		VBox:          vbox.NewClient(vbox.NewPlanRunner(s.plan.Base.VM, s.plan.Base.Snapshot)),
+		VBox:          vbox.New(vbox.NewPlanRunner(s.plan.Base.VM, s.plan.Base.Snapshot)),
 		Mode:          steps.ModePlan,
 		Profile:       profile,
 		GuestPassword: "<redacted>",

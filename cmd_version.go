@@ -20,7 +20,7 @@ func versionCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "VirtualBox: not found (%v)\n", err)
 				return nil
 			}
-			v, err := vbox.NewClient(vbox.NewExecRunner(path)).Version(c.Context)
+			v, err := vbox.New(vbox.ExecRunner{Path: path}).Version(c.Context)
 			if err != nil {
 				fmt.Fprintf(c.App.Writer, "VirtualBox: %s does not work: %v\n", path, err)
 				return nil

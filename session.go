@@ -45,7 +45,7 @@ func openSession(c *cli.Context) (*session, error) {
 
 	s.vboxPath, s.vboxErr = vbox.Locate(c.String("vboxmanage"))
 	if s.vboxErr == nil {
-		s.vb = vbox.NewClient(vbox.NewExecRunner(s.vboxPath))
+		s.vb = vbox.New(vbox.ExecRunner{Path: s.vboxPath})
 	}
 
 	hn, err := s.hostNet(c.Context)
@@ -170,7 +170,9 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*step
 		},
 		Log: log,
 		Control: func(n *lab.Node) guest.Executor {
-			return guest.NewControl(s.vb, n.VM, cred, log, redact)
+			c := guest.NewControl(s.vb, n.VM, cred, redact...)
+			c.Log = log
+			return c
 		},
 	}
 	env.SSH = func(n *lab.Node) guest.Executor {
@@ -179,15 +181,8 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*step
 		if e, ok := sshExecs[n.VM]; ok {
 			return e
 		}
-		e := guest.NewSSH(guest.SSHConfig{
-			Node:       n.VM,
-			Addr:       n.IP.String() + ":22",
-			User:       s.plan.SSHUser,
-			Signer:     signer,
-			KnownHosts: st.KnownHostsPath(),
-			Log:        log,
-			Redact:     redact,
-		})
+		e := guest.NewSSH(n.VM, n.IP.String()+":22", s.plan.SSHUser, signer, st.KnownHostsPath(), redact...)
+		e.Log = log
 		sshExecs[n.VM] = e
 		return e
 	}

@@ -402,7 +402,7 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 func (s *SSH) kill(c *ssh.Client, sess *ssh.Session, pidFile string, done <-chan error) {
 	_ = sess.Signal(ssh.SIGKILL)
 	if k, err := c.NewSession(); err == nil {
-		script := fmt.Sprintf(`g=$(cat %[1]s 2>/dev/null) && [ -n "$g" ] && kill -KILL -- "-$g"; rm -f %[1]s`, pidFile)
+		script := fmt.Sprintf(`g=$(cat %[1]s 2>/dev/null) && [ -n "$g" ] && kill -s KILL -- "-$g"; rm -f %[1]s`, pidFile)
 		killed := make(chan struct{})
 		go func() { _ = k.Run(sudoWrap(s.User, "sh -c "+Quote(script))); close(killed) }()
 		select {

@@ -39,7 +39,7 @@ func TestSSHRunInProcess(t *testing.T) {
 		if !strings.HasPrefix(c, "sh '-c' ") {
 			t.Fatalf("root command not run by sh directly: %q", c)
 		}
-		if strings.Contains(c, "echo") {
+		if strings.Contains(c, "echo out") {
 			t.Fatalf("script text on the command line: %q", c)
 		}
 	}

@@ -221,9 +221,27 @@ func TestSSHRealServer(t *testing.T) {
 		}
 	})
 	t.Run("cancel mid-command", func(t *testing.T) {
+		started := filepath.Join(t.TempDir(), "started")
+		c, cancel := context.WithCancel(bg)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := s.Run(c, Cmd{Script: "touch " + Quote(started) + "; sleep 30.4242; echo not reached"})
+			errc <- err
+		}()
+		for i := 0; ; i++ { // cancel once the command really runs
+			if _, err := os.Stat(started); err == nil {
+				break
+			}
+			if i > 600 {
+				t.Fatal("command did not start")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		start := time.Now()
-		_, err := s.Run(ctx(500*time.Millisecond), Cmd{Script: "sleep 30.4242; echo not reached"})
-		if !errors.Is(err, context.DeadlineExceeded) {
+		cancel()
+		err := <-errc
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v\nsshd log:\n%s", err, d.log.String())
 		}
 		if el := time.Since(start); el > 2*time.Second {

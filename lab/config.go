@@ -205,7 +205,7 @@ func findField(fields []field, name string) *field {
 
 // unknown reports a key the schema does not have, with the nearest known one.
 func (w *walker) unknown(path, name, header string, fields []field) {
-	if strings.Contains(strings.ToLower(name), "password") {
+	if strings.Contains(strings.ToLower(name), "password") && name != "password_file" {
 		w.ps.add(path, "is not allowed: a password never goes in lab.toml; put it alone in a file only you can read (chmod 600) and set password_file = \"path/to/file\" in [base], or leave password_file empty to be asked at the terminal")
 		return
 	}

@@ -409,6 +409,27 @@ var absFixtureDir = func() string {
 	return d
 }()
 
+// Windows editors save CRLF line ends and sometimes a byte-order mark.
+func TestCRLFAndBOM(t *testing.T) {
+	data, wants, _ := readFixture(t, filepath.Join(fixtureDir, "invalid-ip-octet.toml"))
+	body := strings.SplitN(string(data), "\n", 2)[1] // drop the want line: the key is on line 38 now
+	for name, in := range map[string]string{
+		"crlf":     strings.ReplaceAll(body, "\n", "\r\n"),
+		"bom":      "\ufeff" + body,
+		"bom+crlf": "\ufeff" + strings.ReplaceAll(body, "\n", "\r\n"),
+	} {
+		_, err := Parse("lab.toml", []byte(in))
+		want := strings.Replace(wants[0], "lab.toml:39:", "lab.toml:38:", 1)
+		if err == nil || err.Error() != want+`; write a host part such as ".100" (joined to the network) or a full address such as "192.168.1.100"` {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The name key on the first line is found despite the mark.
+	if l := scanPositions([]byte("\ufeffname = \"x\"\r\n")).line("name"); l != 1 {
+		t.Errorf("name after a BOM on line %d", l)
+	}
+}
+
 func TestLoadNamesTheFile(t *testing.T) {
 	path := filepath.Join(fixtureDir, "invalid-ip-octet.toml")
 	_, err := Load(path)
@@ -602,4 +623,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestConfigErrorf(t *testing.T) {
+	c, err := Load(filepath.Join(fixtureDir, "valid-debian.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Errorf("base.vm", "%q is not a registered VM; check `VBoxManage list vms`", c.Base.VM)
+	want := filepath.Join(fixtureDir, "valid-debian.toml") + ":5: base.vm \"debian-12\" is not a registered VM; check `VBoxManage list vms`"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	eq(t, "line of a node key", c.Line("nodes[3].cpus"), 37)
+	eq(t, "line of an unwritten key falls back to its node", c.Line("nodes[4].cpus"), 39)
 }

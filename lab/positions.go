@@ -41,7 +41,11 @@ func parentPath(path string) string {
 
 // scanPositions scans TOML source for keys, table headers and array elements.
 func scanPositions(src []byte) *positions {
-	s := &scanner{src: string(src), p: &positions{lines: map[string]int{}}, counts: map[string]int{}}
+	text := string(src)
+	if strings.HasPrefix(text, "\ufeff") { // a byte-order mark, as some Windows editors write
+		text = "   " + text[3:]
+	}
+	s := &scanner{src: text, p: &positions{lines: map[string]int{}}, counts: map[string]int{}}
 	for i, c := range s.src {
 		if c == '\n' {
 			s.nl = append(s.nl, i)

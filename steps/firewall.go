@@ -23,6 +23,7 @@ package steps
 
 import (
 	"context"
+	"strings"
 
 	"labctl/guest"
 	"labctl/lab"
@@ -128,7 +129,7 @@ func (firewallStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 	switch {
 	case facts["runtime"] == "":
 		why = append(why, "zone "+fwZone+" is not loaded")
-	case facts["runtime"] != facts["permanent"]:
+	case fwListing(facts["runtime"]) != fwListing(facts["permanent"]):
 		why = append(why, "zone "+fwZone+" changed but firewalld was not reloaded")
 	}
 	if d.PublicHTTP && (facts["http runtime"] != "yes" || facts["http permanent"] != "yes") {
@@ -154,4 +155,15 @@ func (firewallStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return err
 	}
 	return webRun(ctx, ex, n, "load the firewall zone", guest.Cmd{Script: script})
+}
+
+// fwListing drops the markers --list-all puts after the zone name
+// ("labctl (active)" at runtime, "labctl" in the permanent view), so the two
+// views compare equal once firewalld has loaded the file.
+func fwListing(s string) string {
+	first, rest, _ := strings.Cut(s, "\n")
+	if f := strings.Fields(first); len(f) > 0 {
+		first = f[0]
+	}
+	return first + "\n" + rest
 }

@@ -119,6 +119,16 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	case "RECOVERING":
 		return g.waitOnline(ctx, env, n)
 	}
+	if env.Mode == ModePlan {
+		// No live answers: plan a fresh lab, the first node bootstraps and
+		// the others join it, in order.
+		first := env.Plan.DB().First()
+		env.PlanNotef("no member ONLINE and all GTID sets empty (fresh lab): bootstrap %s, the others join it", first.VM)
+		if n == first {
+			return g.bootstrap(ctx, env, n)
+		}
+		return g.join(ctx, env, self, &grMember{Node: first})
+	}
 
 	// 3. Does a group exist anywhere? Ask every member.
 	members, unreachable := grReadAll(ctx, env)
@@ -272,6 +282,7 @@ func (g *grStep) join(ctx context.Context, env *Env, self, donor *grMember) erro
 // gives up at the deadline with the member's recent replication log lines.
 func (g *grStep) waitOnline(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode == ModePlan {
+		env.PlanNotef("wait up to %s for %s to be ONLINE", g.joinWait, n.VM)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.joinWait)

@@ -326,3 +326,46 @@ func TestDBNetmaskAndVersion(t *testing.T) {
 		t.Error("8.0.21 needs CHANGE MASTER")
 	}
 }
+
+// TestDBStepsPlanMode runs every DB-side Apply against recorders, as
+// `labctl plan` does: nothing may fail for want of live answers, and the
+// plan shows one bootstrap (on the first node) and two joins.
+func TestDBStepsPlanMode(t *testing.T) {
+	for _, profile := range []string{"el8", "debian"} {
+		p := dbTestPlan()
+		p.PackageMirror = "http://10.0.2.2:8080/mirror"
+		s := dbTestSecrets()
+		recs := map[string]*guest.Recorder{}
+		for _, n := range p.Nodes {
+			recs[n.VM] = guest.NewRecorder(n.VM, s.Values()...)
+		}
+		env := &Env{Plan: p, Secrets: s, Profile: dbTestProfile(profile), Mode: ModePlan,
+			SSH: func(n *lab.Node) guest.Executor { return recs[n.VM] }}
+		for _, st := range dbSteps() {
+			for _, n := range st.Targets(p) {
+				if err := st.Apply(context.Background(), env, n); err != nil {
+					t.Fatalf("%s: plan %s on %s: %v", profile, st.Name(), n.VM, err)
+				}
+			}
+		}
+		boots := map[string]int{}
+		joins := 0
+		for vm, r := range recs {
+			for _, c := range r.Calls() {
+				for _, v := range s.Values() {
+					if strings.Contains(c.Script, v) || strings.Contains(string(c.Stdin), v) {
+						t.Errorf("%s: plan of %s shows a secret", profile, vm)
+					}
+				}
+				if strings.Contains(string(c.Stdin), "group_replication_bootstrap_group = ON") {
+					boots[vm]++
+				} else if strings.Contains(string(c.Stdin), "START GROUP_REPLICATION") {
+					joins++
+				}
+			}
+		}
+		if len(boots) != 1 || boots["SQL-ONE"] != 1 || joins != 2 {
+			t.Errorf("%s: plan bootstraps %v and joins %d times; want SQL-ONE once, 2 joins", profile, boots, joins)
+		}
+	}
+}

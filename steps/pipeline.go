@@ -7,18 +7,20 @@ func VMPhase() []Step {
 }
 
 // GuestAccess returns the steps that give each clone its own identity and
-// network and open SSH, all through guest control.
+// address and open SSH (through guest control), then name resolution.
 func GuestAccess() []Step {
-	return []Step{FreshIdentity(), GuestNetwork(), SSHAccess(), WaitSSH()}
-	// TODO(lead): HostsFile() once steps/hostsfile.go exists.
+	return []Step{FreshIdentity(), GuestNetwork(), SSHAccess(), WaitSSH(), HostsFile()}
 }
 
-// Services returns the service steps, over SSH.
+// Services returns the service steps, over SSH. SELinux comes after the
+// packages (semanage may come with them) and before any daemon needs its
+// port labels or booleans.
 func Services() []Step {
-	return []Step{MySQLConfig(), GroupReplication()}
-	// TODO(lead): Firewall(), Packages() before MySQLConfig; Keepalived(),
-	// WordPressDB(), Web(), LoadBalancer(), WordPressInstall(), Verify() after
-	// GroupReplication, as their files appear.
+	return []Step{
+		Firewall(), Packages(), SELinux(),
+		MySQLConfig(), GroupReplication(), Keepalived(), WordPressDB(),
+		Web(), LoadBalancer(), WordPressInstall(), Verify(),
+	}
 }
 
 // Pipeline returns every step of `labctl up`, in order. A fresh value on

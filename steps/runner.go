@@ -13,7 +13,9 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/guest"
 	"labctl/lab"
+	"labctl/vbox"
 )
 
 // Runner runs an ordered list of steps against the lab. Per step it checks
@@ -658,12 +660,24 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 		nodes = lab.Nodes{nil}
 	}
 	x.env.Transcript.take() // anything written outside an Apply belongs to no node
+	vboxCalls := recordedVBoxCalls(x.env.VBox)
 	for _, n := range nodes {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		before := len(vboxCalls())
+		guests := x.guestRecorders(n)
 		err := s.Apply(ctx, x.env, n)
+		// Notes first: a note qualifies the calls after it.
 		lines := x.env.Transcript.take()
+		for _, argv := range vboxCalls()[before:] {
+			if vboxMutating(argv) {
+				lines = append(lines, "VBoxManage "+shellWords(argv))
+			}
+		}
+		for _, g := range guests {
+			lines = append(lines, g.newLines()...)
+		}
 		if err != nil {
 			return prefixEach(s.Name(), fmt.Errorf("%s: %w", nodeLabel(n), err))
 		}
@@ -761,4 +775,111 @@ func (s Summary) printChanges(w io.Writer) {
 			fmt.Fprintf(w, "  - then: %s\n", strings.Join(then, ", "))
 		}
 	}
+}
+
+// recordedVBoxCalls finds the plan-mode VBoxManage recorder behind env.VBox
+// (a vbox.Client over a vbox.PlanRunner, or any API with Calls).
+func recordedVBoxCalls(api vbox.API) func() [][]string {
+	type recorder interface{ Calls() [][]string }
+	if r, ok := api.(recorder); ok {
+		return r.Calls
+	}
+	if c, ok := api.(*vbox.Client); ok {
+		if r, ok := c.Runner.(recorder); ok {
+			return r.Calls
+		}
+	}
+	return func() [][]string { return nil }
+}
+
+// vboxMutating reports whether an argv may change anything: the plan lists
+// what up would do, not the reads it makes to decide.
+func vboxMutating(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	switch argv[0] {
+	case "--version", "-V", "-v", "list", "showvminfo", "getextradata":
+		return false
+	case "guestproperty":
+		return len(argv) > 1 && argv[1] != "get" && argv[1] != "enumerate" && argv[1] != "wait"
+	case "snapshot":
+		return len(argv) > 2 && argv[2] != "list" && argv[2] != "showvminfo"
+	}
+	return true
+}
+
+// shellWords joins argv so it can be pasted into a POSIX shell.
+func shellWords(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
+// guestRecording is what a plan-mode guest executor (guest.Recorder) keeps.
+type guestRecording interface {
+	Calls() []guest.Cmd
+	Files() []guest.File
+}
+
+// guestMark remembers how much a recorder held before a node's Apply.
+type guestMark struct {
+	rec          guestRecording
+	calls, files int
+}
+
+// guestRecorders returns the node's recording executors (Control and SSH
+// may be the same one), marked at their current length.
+func (x *run) guestRecorders(n *lab.Node) []*guestMark {
+	if n == nil {
+		return nil
+	}
+	var out []*guestMark
+	seen := map[guestRecording]bool{}
+	for _, get := range []func(*lab.Node) guest.Executor{x.env.Control, x.env.SSH} {
+		if get == nil {
+			continue
+		}
+		r, ok := get(n).(guestRecording)
+		if !ok || seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, &guestMark{rec: r, calls: len(r.Calls()), files: len(r.Files())})
+	}
+	return out
+}
+
+// newLines formats what was recorded since the mark: scripts as run by
+// /bin/sh, files as uploads (their content goes to plan --out).
+func (g *guestMark) newLines() []string {
+	var out []string
+	for _, c := range g.rec.Calls()[g.calls:] {
+		for i, l := range strings.Split(strings.TrimRight(c.Script, "\n"), "\n") {
+			if i == 0 {
+				out = append(out, "$ "+l)
+			} else {
+				out = append(out, "  "+l)
+			}
+		}
+		if len(c.Stdin) > 0 {
+			out = append(out, "  (with input on stdin)") // often a secret: not shown
+		}
+	}
+	for _, f := range g.rec.Files()[g.files:] {
+		owner := f.Owner
+		if owner == "" {
+			owner = "root:root"
+		}
+		out = append(out, fmt.Sprintf("upload %s (mode %04o, %s)", f.Path, f.Mode.Perm(), owner))
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"labctl/guest"
 	"labctl/lab"
 )
 
@@ -70,7 +71,7 @@ type rtStep struct {
 	mu       sync.Mutex
 	done     map[string]bool
 	applyErr map[string]error
-	noop     bool                                     // Apply changes nothing: the re-check must fail
+	noop     bool                                      // Apply changes nothing: the re-check must fail
 	onApply  func(ctx context.Context, n string) error // runs inside Apply before marking done
 }
 
@@ -586,4 +587,38 @@ type rtLeakStep struct{ *rtStep }
 func (l *rtLeakStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	fmt.Fprintf(env.Log, "mysql -p%s\n", env.Secrets.MySQLRoot)
 	return l.rtStep.Apply(ctx, env, n)
+}
+
+// rtGuestStep runs a script and uploads a file through guest control.
+type rtGuestStep struct{ *rtStep }
+
+func (g *rtGuestStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	ex := env.Control(n)
+	if _, err := ex.Run(ctx, guest.Cmd{Script: "set -eu\nhostnamectl set-hostname " + n.Hostname, Stdin: []byte(env.Secrets.MySQLRoot)}); err != nil {
+		return err
+	}
+	_, err := ex.Upload(ctx, guest.File{Path: "/etc/labctl/pw", Content: []byte("pw=" + env.Secrets.MySQLRoot + "\n"), Mode: 0o600})
+	return err
+}
+
+func TestRunnerPlanModeShowsGuestRecordings(t *testing.T) {
+	env := rtEnv()
+	recs := map[string]*guest.Recorder{}
+	env.Control = func(n *lab.Node) guest.Executor {
+		if recs[n.VM] == nil {
+			recs[n.VM] = guest.NewRecorder(n.VM, env.Secrets.Values()...)
+		}
+		return recs[n.VM]
+	}
+	env.SSH = env.Control // the same recorder must not be listed twice
+	s := &rtGuestStep{newRTStep("hostname", &rtCalls{})}
+	s.roles = []lab.Role{lab.RoleLB}
+	var out bytes.Buffer
+	if _, err := (&Runner{Steps: []Step{s}, Mode: ModePlan, Out: &out}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	want := "== Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    (with input on stdin)\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
+	if out.String() != want {
+		t.Errorf("plan:\n%q\nwant\n%q", out.String(), want)
+	}
 }

@@ -39,7 +39,10 @@ func (selinuxStep) Title() string                 { return "Configuring SELinux 
 func (selinuxStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 
 type (
-	sePort     struct{ Type, Proto, Why string; Port int }
+	sePort struct {
+		Type, Proto, Why string
+		Port             int
+	}
 	seBoolean  struct{ Name, Why string }
 	seFContext struct{ Spec, Type, Why string }
 )

@@ -15,6 +15,7 @@ package steps
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -242,15 +243,13 @@ func (c *ConfigureVMs) ensureBook(info *vbox.VMInfo, n *lab.Node) {
 
 func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode == ModePlan {
-		mac, err := c.claimMAC(n.VM)
-		if err != nil {
-			return err
-		}
-		if err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname); err != nil {
-			return err
-		}
+		// A MAC derived from the lab and VM names keeps the plan the same from
+		// run to run; `up` draws a random one.
+		h := sha256.Sum256([]byte("labctl-plan-mac:" + env.Plan.Name + "/" + n.VM))
+		env.PlanNotef("nic1 gets a random unused MAC 080027xxxxxx; the node tag %s=%s is already set", TagNode, n.Hostname)
 		return env.VBox.ModifyVM(ctx, n.VM, vbox.HardwareSettings{
-			BridgeAdapter: env.Plan.BridgeAdapter, MAC: mac, CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: LabGroup(env.Plan),
+			BridgeAdapter: env.Plan.BridgeAdapter, MAC: "080027" + strings.ToUpper(hex.EncodeToString(h[:3])),
+			CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: LabGroup(env.Plan),
 		})
 	}
 	// The node tag first: setextradata works in any state, and the lab tag is

@@ -366,3 +366,53 @@ func TestConfigureVMsNeedsPowerCycleWhenRunning(t *testing.T) {
 		t.Errorf("SQL-ONE changed: %d MB, %s", v.MemoryMB, v.State)
 	}
 }
+
+func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
+	rec := vbox.NewPlanRunner(vboxtest.BaseVM, "")
+	env := &Env{Plan: vmtPlan(), VBox: vbox.New(rec)}
+	var out bytes.Buffer
+	r := &Runner{Steps: VMPhase(), Mode: ModePlan, Out: &out}
+	if _, err := r.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if testing.Verbose() {
+		t.Log(got)
+	}
+	for _, want := range []string{
+		"== Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
+		"SQL-ONE:\n  VBoxManage clonevm AlmaLinux-8.4 --snapshot labctl-base --options link --name SQL-ONE --groups /labctl/vmt --register\n  VBoxManage setextradata SQL-ONE labctl/lab vmt\n  VBoxManage setextradata SQL-ONE labctl/node sql-one\n",
+		"LOAD-BALANCER:\n  VBoxManage startvm LOAD-BALANCER --type headless\n",
+		"# wait until `showvminfo SERVER-TWO` reports GuestAdditionsRunLevel >= 2 (at most 5m)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan lacks %q\n---\n%s", want, got)
+		}
+	}
+	// configure-vms: one modifyvm per node with a distinct VirtualBox MAC.
+	macs := map[string]bool{}
+	for _, line := range strings.Split(got, "\n") {
+		if strings.Contains(line, "VBoxManage modifyvm") {
+			i := strings.Index(line, "--macaddress1 ")
+			if i < 0 || !strings.Contains(line, "--nic1 bridged --bridgeadapter1 eth0") {
+				t.Errorf("modifyvm line: %s", line)
+				continue
+			}
+			macs[line[i+14:i+26]] = true
+		}
+	}
+	if len(macs) != 6 {
+		t.Errorf("%d distinct MACs in the plan, want 6:\n%s", len(macs), got)
+	}
+	// The same plan every time (golden files).
+	out.Reset()
+	if _, err := (&Runner{Steps: VMPhase(), Mode: ModePlan, Out: &out}).Run(context.Background(), &Env{Plan: vmtPlan(), VBox: vbox.New(vbox.NewPlanRunner(vboxtest.BaseVM, ""))}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != got {
+		t.Errorf("a second plan differs:\n%s", out.String())
+	}
+	if strings.Contains(got, "showvminfo AlmaLinux") || strings.Contains(got, "getextradata") {
+		t.Errorf("the plan lists read-only calls:\n%s", got)
+	}
+}

@@ -323,8 +323,8 @@ func wtEffect(l *wtLab) func(g *wtGuest, cmd guest.Cmd) (guest.Result, error) {
 			if _, ok := g.files[fwZoneFile]; !ok {
 				return guest.Result{}, &guest.ExitError{Node: g.node.VM, ExitCode: 1, Stderr: "zone file missing"}
 			}
-			listing := fmt.Sprintf("labctl (active)\n  sources: %s\n  rules: %x", l.env.Plan.Network, sha256.Sum256(g.files[fwZoneFile].Content))
-			g.facts["runtime"], g.facts["permanent"] = listing, listing
+			listing := fmt.Sprintf("\n  target: default\n  sources: %s\n  rules: %x", l.env.Plan.Network, sha256.Sum256(g.files[fwZoneFile].Content))
+			g.facts["runtime"], g.facts["permanent"] = "labctl (active)"+listing, "labctl"+listing
 			if strings.Contains(s, "--add-service=http") {
 				g.facts["http runtime"], g.facts["http permanent"] = "yes", "yes"
 			}

@@ -95,8 +95,10 @@ func (e *Error) Message() string {
 	if len(d.messages) > 0 {
 		return strings.Join(d.messages, "; ")
 	}
-	if e.Result.ExitCode <= 0 {
-		return "" // success, or killed/not started: the output is no verdict
+	if e.Result.ExitCode <= 0 || len(e.Args) > 0 && e.Args[0] == "guestcontrol" {
+		// Success, or killed/not started: the output is no verdict. And
+		// guestcontrol output is the guest's, not VBoxManage's words.
+		return ""
 	}
 	// e.g. "This machine does not have any snapshots" (stdout, exit 1).
 	for _, out := range []string{e.Result.Stderr, e.Result.Stdout} {

@@ -151,6 +151,9 @@ func TestGuestExitCodeMapping(t *testing.T) {
 		if res.ExitCode != tt.guest {
 			t.Errorf("exit %d: guest code %d, want %d", tt.vbox, res.ExitCode, tt.guest)
 		}
+		if err != nil && strings.Contains(err.Error(), "partial") {
+			t.Errorf("exit %d: guest output taken as VBoxManage's message: %v", tt.vbox, err)
+		}
 		if string(res.Stdout) != "partial" {
 			t.Errorf("exit %d: output lost: %q", tt.vbox, res.Stdout)
 		}

@@ -1,0 +1,101 @@
+package steps
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestFirewallCheckApplyCheck(t *testing.T) {
+	l := wtFakeLab(t, "el8")
+	for _, n := range Firewall().Targets(l.env.Plan) {
+		st := wtCycle(t, Firewall(), l.env, n)
+		for _, want := range []string{"firewalld is not installed, want active", "labctl.xml is missing", "zone labctl is not loaded"} {
+			if !strings.Contains(st.Why, want) {
+				t.Errorf("%s: first check %q lacks %q", n.VM, st.Why, want)
+			}
+		}
+	}
+	zone := func(vm string) string { return string(l.guests[vm].files[fwZoneFile].Content) }
+	has := func(vm, src, what string) bool {
+		return strings.Contains(zone(vm), `<source address="`+src+`/32"/>`+"\n    "+what)
+	}
+	for _, vm := range []string{"SQL-ONE", "SQL-TWO", "SQL-THREE", "SERVER-ONE", "SERVER-TWO", "LOAD-BALANCER"} {
+		z := zone(vm)
+		if !strings.Contains(z, `<source address="192.168.1.0/24"/>`) || !strings.Contains(z, `<service name="ssh"/>`) {
+			t.Errorf("%s: zone not bound to the lab network with ssh:\n%s", vm, z)
+		}
+	}
+	// DB: MySQL from both web nodes and the peers; XCom and VRRP from the peers only.
+	for _, c := range []struct {
+		vm, src, what string
+		want          bool
+	}{
+		{"SQL-ONE", "192.168.1.110", `<port port="3306" protocol="tcp"/>`, true},
+		{"SQL-ONE", "192.168.1.111", `<port port="3306" protocol="tcp"/>`, true},
+		{"SQL-ONE", "192.168.1.101", `<port port="33061" protocol="tcp"/>`, true},
+		{"SQL-ONE", "192.168.1.102", `<protocol value="vrrp"/>`, true},
+		{"SQL-ONE", "192.168.1.100", `<port port="33061" protocol="tcp"/>`, false}, // not from itself
+		{"SQL-ONE", "192.168.1.110", `<port port="33061" protocol="tcp"/>`, false},
+		{"SQL-ONE", "192.168.1.120", `<port port="3306" protocol="tcp"/>`, false},
+		{"SERVER-ONE", "192.168.1.120", `<port port="80" protocol="tcp"/>`, true},
+		{"SERVER-ONE", "192.168.1.111", `<port port="80" protocol="tcp"/>`, false},
+	} {
+		if got := has(c.vm, c.src, c.what); got != c.want {
+			t.Errorf("%s: rule %s from %s present=%v, want %v", c.vm, c.what, c.src, got, c.want)
+		}
+	}
+	if n := strings.Count(zone("SQL-TWO"), "<rule "); n != 2+3*2 {
+		t.Errorf("SQL-TWO has %d rules, want 8 (2 web + 3 per peer)", n)
+	}
+	if strings.Contains(zone("SERVER-ONE"), `<service name="http"/>`) {
+		t.Error("web node opens http to the whole network; only the LB may reach it")
+	}
+	if !strings.Contains(zone("LOAD-BALANCER"), `<service name="http"/>`) {
+		t.Error("LB does not open http")
+	}
+	// The LB also opens http in the default zone: visitors from anywhere.
+	if !strings.Contains(l.guests["LOAD-BALANCER"].scripts()[0].Script, "--add-service=http") {
+		t.Error("LB apply does not open http in the default zone")
+	}
+	for _, vm := range []string{"SQL-ONE", "SERVER-ONE"} {
+		if strings.Contains(l.guests[vm].scripts()[0].Script, "--add-service=http") {
+			t.Errorf("%s opens http in the default zone", vm)
+		}
+	}
+
+	// Not reloaded after a file change: Check notices.
+	g := l.guests["SQL-ONE"]
+	g.facts["permanent"] += "\n  rich rules: one more"
+	st, err := Firewall().Check(context.Background(), l.env, l.node("SQL-ONE"))
+	if err != nil || st.Done || !strings.Contains(st.Why, "not reloaded") {
+		t.Errorf("stale runtime: %+v %v", st, err)
+	}
+}
+
+func TestFirewallSkippedWithoutFirewalld(t *testing.T) {
+	l := wtFakeLab(t, "debian")
+	for _, n := range Firewall().Targets(l.env.Plan) {
+		st, err := Firewall().Check(context.Background(), l.env, n)
+		if err != nil || !st.Done {
+			t.Errorf("%s: %+v %v", n.VM, st, err)
+		}
+		if err := Firewall().Apply(context.Background(), l.env, n); err != nil {
+			t.Error(err)
+		}
+		if len(l.guests[n.VM].cmds)+len(l.guests[n.VM].ups) != 0 {
+			t.Errorf("%s: commands sent to a guest without firewalld", n.VM)
+		}
+	}
+}
+
+func TestFirewallListingNormalised(t *testing.T) {
+	runtime := "labctl (active)\n  target: default\n  sources: 192.168.1.0/24\n  services: ssh"
+	permanent := "labctl\n  target: default\n  sources: 192.168.1.0/24\n  services: ssh"
+	if fwListing(runtime) != fwListing(permanent) {
+		t.Error("the (active) marker makes runtime and permanent differ")
+	}
+	if fwListing(runtime) == fwListing(permanent+" http") {
+		t.Error("a real difference is hidden")
+	}
+}
