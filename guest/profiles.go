@@ -132,13 +132,13 @@ func (p *Profile) PHPFPMDiscover() string {
 	if !strings.Contains(p.PHPFPMPoolDir, "*") {
 		return fmt.Sprintf("PHP_FPM_SERVICE=%s\nPHP_FPM_POOL_DIR=%s\n", Quote(p.PHPFPMService), Quote(p.PHPFPMPoolDir))
 	}
-	return fmt.Sprintf(`PHP_FPM_POOL_DIR=$(ls -d %s 2>/dev/null | sort -V | tail -n 1)
+	return fmt.Sprintf(`PHP_FPM_POOL_DIR=$(for d in %s; do if [ -d "$d" ]; then echo "$d"; fi; done | sort -V | tail -n 1)
 if [ -z "$PHP_FPM_POOL_DIR" ]; then
 	echo "php-fpm is not installed (no %s)" >&2
 	exit 1
 fi
-PHP_FPM_VERSION=${PHP_FPM_POOL_DIR#/etc/php/}
-PHP_FPM_VERSION=${PHP_FPM_VERSION%%%%/*}
+PHP_FPM_VERSION=${PHP_FPM_POOL_DIR%%/fpm/pool.d}
+PHP_FPM_VERSION=${PHP_FPM_VERSION##*/}
 PHP_FPM_SERVICE=php$PHP_FPM_VERSION-fpm
 `, p.PHPFPMPoolDir, p.PHPFPMPoolDir)
 }

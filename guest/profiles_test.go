@@ -16,7 +16,7 @@ func TestProfileByName(t *testing.T) {
 		}
 	}
 	_, err := ProfileByName("arch")
-	if err == nil || !strings.Contains(err.Error(), "el8, el9, debian") || !strings.Contains(err.Error(), "lab.toml") {
+	if err == nil || !strings.Contains(err.Error(), "debian, el8, el9") || !strings.Contains(err.Error(), "lab.toml") {
 		t.Fatalf("unclear error: %v", err)
 	}
 	if EL9.Name != "el9" || EL8.Name != "el8" || EL9.MySQLService != "mysqld" {
@@ -59,7 +59,7 @@ func TestPHPFPMDiscoverPicksNewestInstalled(t *testing.T) {
 	if string(out) != "php-fpm /etc/php-fpm.d\n" {
 		t.Fatalf("el8: %q", out)
 	}
-	shellcheck(t, "debian-discover", Debian.PHPFPMDiscover())
+	shellcheck(t, "debian-discover", Debian.PHPFPMDiscover()+`echo "$PHP_FPM_SERVICE"`+"\n")
 }
 
 func TestMirrorConfig(t *testing.T) {

@@ -246,7 +246,7 @@ func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		// A MAC derived from the lab and VM names keeps the plan the same from
 		// run to run; `up` draws a random one.
 		h := sha256.Sum256([]byte("labctl-plan-mac:" + env.Plan.Name + "/" + n.VM))
-		env.PlanNotef("nic1 gets a random unused MAC 080027xxxxxx; the node tag %s=%s is already set", TagNode, n.Hostname)
+		env.PlanNotef("the MAC shown stands for the random unused 080027xxxxxx up picks")
 		return env.VBox.ModifyVM(ctx, n.VM, vbox.HardwareSettings{
 			BridgeAdapter: env.Plan.BridgeAdapter, MAC: "080027" + strings.ToUpper(hex.EncodeToString(h[:3])),
 			CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: LabGroup(env.Plan),

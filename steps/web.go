@@ -61,11 +61,11 @@ func (webStep) Title() string                 { return "Setting up nginx, php-fp
 func (webStep) Targets(p *lab.Plan) lab.Nodes { return p.Web() }
 
 func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	l, err := webLayoutFor(env)
+	l, err := webNodeLayout(ctx, env, n)
 	if err != nil {
 		return Status{}, err
 	}
-	files, err := webFiles(env, n)
+	files, err := webFiles(env, l, n)
 	if err != nil {
 		return Status{}, err
 	}
@@ -74,7 +74,7 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 		webProbe{"wordpress", webVersionProbe(l.WebRoot)},
 		webProbe{"uploads", "stat -c %U:%G " + guest.Quote(l.WebRoot+"/wp-content/uploads")},
 	)
-	services := []string{env.Profile.PHPFPMService, env.Profile.NginxService}
+	services := []string{l.PHPFPMService, l.NginxService}
 	probes = append(probes, webServiceProbes(services...)...)
 	if env.Profile.SELinux {
 		// restorecon -n reports what it would relabel, and changes nothing.
@@ -100,7 +100,7 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 }
 
 func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	l, err := webLayoutFor(env)
+	l, err := webNodeLayout(ctx, env, n)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 
 	// 2. The configuration, identical on both web nodes but for the pool's comment.
-	files, err := webFiles(env, n)
+	files, err := webFiles(env, l, n)
 	if err != nil {
 		return err
 	}
@@ -138,31 +138,51 @@ func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 
 	// 3. Validate, enable, (re)load.
-	script, err := webApplyScript(env, n)
+	script, err := webRenderScript("web-apply.sh.tmpl", struct {
+		webLayout
+		Node string
+	}{l, n.Name()})
 	if err != nil {
 		return err
 	}
 	return webRun(ctx, ex, n, "start php-fpm and nginx", guest.Cmd{Script: script})
 }
 
-// webApplyScript is the script that validates and (re)loads php-fpm and nginx.
-func webApplyScript(env *Env, n *lab.Node) (string, error) {
+// webNodeLayout is webLayoutFor completed with node n's php-fpm: where the
+// profile names it by pattern (Debian: the PHP version differs per
+// release), the installed one is looked up on the node.
+func webNodeLayout(ctx context.Context, env *Env, n *lab.Node) (webLayout, error) {
 	l, err := webLayoutFor(env)
-	if err != nil {
-		return "", err
+	if err != nil || !strings.Contains(env.Profile.PHPFPMPoolDir, "*") {
+		return l, err
 	}
-	return webRenderScript("web-apply.sh.tmpl", struct {
-		webLayout
-		Node string
-	}{l, n.Name()})
+	script := "#!/bin/sh\n# Read-only: which php-fpm is installed.\nset -eu\n" + env.Profile.PHPFPMDiscover() +
+		"echo '@@ service'\necho \"$PHP_FPM_SERVICE\"\necho '@@ pooldir'\necho \"$PHP_FPM_POOL_DIR\"\n"
+	res, err := env.SSH(n).Run(ctx, guest.Cmd{Script: script})
+	if err != nil {
+		return l, fmt.Errorf("%s: find php-fpm: %w", n.Name(), err)
+	}
+	facts := webParseFacts(res.Stdout)
+	svc, dir := facts["service"], facts["pooldir"]
+	m := webVersionedFPM.FindStringSubmatch(svc)
+	if m == nil || !strings.HasPrefix(dir, "/") {
+		if env.Mode == ModePlan {
+			return l, nil // recorders answer nothing: the plan shows the patterns
+		}
+		return l, fmt.Errorf("%s: php-fpm lookup printed service %q, pool folder %q", n.Name(), svc, dir)
+	}
+	l.PHPFPMService = svc
+	l.PHPFPMBin = webPHPFPMBinary(svc)
+	l.PoolConf = dir + "/www.conf"
+	// The profile's socket is the version-free name the package's socket
+	// helper links to the pool's own socket; the pool keeps the package's
+	// versioned socket, or the helper would replace it by a link to itself.
+	l.PoolSocket = path.Dir(env.Profile.PHPFPMSocket) + "/php" + m[1] + "-fpm.sock"
+	return l, nil
 }
 
-// webFiles are the files a web node receives, rendered for node n.
-func webFiles(env *Env, n *lab.Node) ([]guest.File, error) {
-	l, err := webLayoutFor(env)
-	if err != nil {
-		return nil, err
-	}
+// webFiles are the files web node n receives.
+func webFiles(env *Env, l webLayout, n *lab.Node) ([]guest.File, error) {
 	lb := env.Plan.LB()
 	if lb == nil {
 		return nil, fmt.Errorf("the lab has no load balancer node: add a node with role \"lb\" to lab.toml")
@@ -353,7 +373,8 @@ type webLayout struct {
 	InstallScript string // wordpress-install's PHP program
 	PHPUser       string
 	PHPFPMBin     string
-	PHPSocket     string
+	PHPSocket     string // what nginx connects to
+	PoolSocket    string // where the pool listens (the same, or what PHPSocket links to)
 	NginxUser     string
 	PHPFPMService string
 	NginxService  string
@@ -388,6 +409,7 @@ func webLayoutFor(env *Env) (webLayout, error) {
 		PHPUser:       webPHPUser(p),
 		PHPFPMBin:     webPHPFPMBinary(p.PHPFPMService),
 		PHPSocket:     p.PHPFPMSocket,
+		PoolSocket:    p.PHPFPMSocket,
 		NginxUser:     p.NginxUser,
 		PHPFPMService: p.PHPFPMService,
 		NginxService:  p.NginxService,

@@ -446,7 +446,11 @@ func TestWebStepCheckApplyCheck(t *testing.T) {
 
 			// A drifted file or a stopped service is seen by Check.
 			g := l.guests["SERVER-TWO"]
-			g.facts["active "+l.env.Profile.PHPFPMService] = "failed"
+			resolved, err := webNodeLayout(context.Background(), l.env, l.node("SERVER-TWO"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.facts["active "+resolved.PHPFPMService] = "failed"
 			f := g.files[lay.SiteConf]
 			f.Content = append([]byte("# edited by hand\n"), f.Content...)
 			g.files[lay.SiteConf] = f

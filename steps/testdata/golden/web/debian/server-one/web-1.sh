@@ -1,32 +1,15 @@
 #!/bin/sh
-# Read-only: facts for labctl's check; changes nothing.
-echo '@@ file /etc/nginx/nginx.conf'
-{ if [ -f '/etc/nginx/nginx.conf' ]; then echo "$(sha256sum <'/etc/nginx/nginx.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/nginx/nginx.conf')"; fi
-} 2>/dev/null || true
-echo '@@ file /etc/nginx/conf.d/labctl-wordpress.conf'
-{ if [ -f '/etc/nginx/conf.d/labctl-wordpress.conf' ]; then echo "$(sha256sum <'/etc/nginx/conf.d/labctl-wordpress.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/nginx/conf.d/labctl-wordpress.conf')"; fi
-} 2>/dev/null || true
-echo '@@ file /etc/php/8.4/fpm/pool.d/www.conf'
-{ if [ -f '/etc/php/8.4/fpm/pool.d/www.conf' ]; then echo "$(sha256sum <'/etc/php/8.4/fpm/pool.d/www.conf' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/etc/php/8.4/fpm/pool.d/www.conf')"; fi
-} 2>/dev/null || true
-echo '@@ file /var/www/wordpress/wp-config.php'
-{ if [ -f '/var/www/wordpress/wp-config.php' ]; then echo "$(sha256sum <'/var/www/wordpress/wp-config.php' | cut -d' ' -f1) $(stat -c '%a %U:%G' '/var/www/wordpress/wp-config.php')"; fi
-} 2>/dev/null || true
-echo '@@ wordpress'
-{ sed -n "s/^\$wp_version = '\(.*\)';/\1/p" '/var/www/wordpress/wp-includes/version.php'
-} 2>/dev/null || true
-echo '@@ uploads'
-{ stat -c %U:%G '/var/www/wordpress/wp-content/uploads'
-} 2>/dev/null || true
-echo '@@ active php8.4-fpm'
-{ systemctl is-active 'php8.4-fpm'
-} 2>/dev/null || true
-echo '@@ enabled php8.4-fpm'
-{ systemctl is-enabled 'php8.4-fpm'
-} 2>/dev/null || true
-echo '@@ active nginx'
-{ systemctl is-active 'nginx'
-} 2>/dev/null || true
-echo '@@ enabled nginx'
-{ systemctl is-enabled 'nginx'
-} 2>/dev/null || true
+# Read-only: which php-fpm is installed.
+set -eu
+PHP_FPM_POOL_DIR=$(for d in /etc/php/*/fpm/pool.d; do if [ -d "$d" ]; then echo "$d"; fi; done | sort -V | tail -n 1)
+if [ -z "$PHP_FPM_POOL_DIR" ]; then
+	echo "php-fpm is not installed (no /etc/php/*/fpm/pool.d)" >&2
+	exit 1
+fi
+PHP_FPM_VERSION=${PHP_FPM_POOL_DIR%/fpm/pool.d}
+PHP_FPM_VERSION=${PHP_FPM_VERSION##*/}
+PHP_FPM_SERVICE=php$PHP_FPM_VERSION-fpm
+echo '@@ service'
+echo "$PHP_FPM_SERVICE"
+echo '@@ pooldir'
+echo "$PHP_FPM_POOL_DIR"
