@@ -30,6 +30,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			statusCommand(),
 			verifyCommand(),
 			sshCommand(),
+			drillCommand(),
 			planCommand(),
 			versionCommand(),
 		},

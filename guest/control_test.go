@@ -22,7 +22,7 @@ const testPassword = "c0rrect-horse battery"
 // the folder where GuestRun keeps its password files.
 func startControl(t *testing.T) (*vboxtest.Fake, *guest.Control, string) {
 	t.Helper()
-	fake := vboxtest.New(t, vboxtest.WithGuestAdditionsDelay(0), vboxtest.WithGuestPassword(testPassword))
+	fake := vboxtest.New(t, vboxtest.WithGuestExec(), vboxtest.WithGuestAdditionsDelay(0), vboxtest.WithGuestPassword(testPassword))
 	c := vbox.New(vbox.ExecRunner{Path: fake.Bin})
 	c.TempDir = t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

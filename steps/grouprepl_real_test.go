@@ -146,14 +146,16 @@ func TestDBStepsRealMySQL(t *testing.T) {
 	steps := []Step{MySQLConfig(), &grStep{joinWait: 3 * time.Minute, poll: time.Second}, WordPressDB(), Keepalived()}
 	for _, s := range steps {
 		start := time.Now()
+		applied := 0
 		for _, n := range s.Targets(p) {
 			st, err := s.Check(ctx, env, n)
 			if err != nil {
 				t.Fatalf("%s %s: check: %v", s.Name(), n.VM, err)
 			}
 			if st.Done {
-				t.Fatalf("%s %s: done on a fresh node", s.Name(), n.VM)
+				continue // wordpress-db: replicated from the first node's apply
 			}
+			applied++
 			if err := s.Apply(ctx, env, n); err != nil {
 				t.Fatalf("%s %s: apply (%s): %v", s.Name(), n.VM, st.Why, err)
 			}
@@ -161,7 +163,10 @@ func TestDBStepsRealMySQL(t *testing.T) {
 				t.Fatalf("%s %s: re-check: %+v %v", s.Name(), n.VM, st, err)
 			}
 		}
-		t.Logf("%s: %s", s.Name(), time.Since(start).Round(time.Millisecond))
+		if applied == 0 {
+			t.Errorf("%s: a fresh lab needed no change", s.Name())
+		}
+		t.Logf("%s: %d nodes applied, %s", s.Name(), applied, time.Since(start).Round(time.Millisecond))
 	}
 
 	// The group: three ONLINE members, one PRIMARY, as the verifier sees it.

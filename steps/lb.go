@@ -28,8 +28,9 @@ func LoadBalancer() Step { return lbStep{} }
 
 type lbStep struct{}
 
-func (lbStep) Name() string  { return "load-balancer" }
-func (lbStep) Title() string { return "Setting up the nginx load balancer" }
+func (lbStep) Name() string    { return "load-balancer" }
+func (lbStep) Title() string   { return "Setting up the nginx load balancer" }
+func (lbStep) Needs() []string { return []string{"packages"} }
 func (lbStep) Targets(p *lab.Plan) lab.Nodes {
 	if lb := p.LB(); lb != nil {
 		return lab.Nodes{lb}

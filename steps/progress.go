@@ -107,10 +107,3 @@ func (p *progress) warn(msg string) {
 		_ = p.cur.RenderBlank()
 	}
 }
-
-// printf writes a plain line outside any step.
-func (p *progress) printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.out, format, args...)
-}

@@ -272,6 +272,9 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		e.Transcript = &Transcript{}
 	}
 	x := &run{r: r, env: &e, prog: prog, log: logw, sum: &sum, after: map[string]bool{}}
+	if r.Mode == ModePlan {
+		x.tapGuests()
+	}
 	if r.Out != nil {
 		x.plan = r.Out
 	} else {
@@ -666,7 +669,6 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 			return err
 		}
 		before := len(vboxCalls())
-		guests := x.guestRecorders(n)
 		err := s.Apply(ctx, x.env, n)
 		// Notes first: a note qualifies the calls after it.
 		lines := x.env.Transcript.take()
@@ -674,9 +676,6 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 			if vboxMutating(argv) {
 				lines = append(lines, "VBoxManage "+shellWords(argv))
 			}
-		}
-		for _, g := range guests {
-			lines = append(lines, g.newLines()...)
 		}
 		if err != nil {
 			return prefixEach(s.Name(), fmt.Errorf("%s: %w", nodeLabel(n), err))
@@ -693,14 +692,16 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 	return nil
 }
 
-// redact hides any secret that reached a plan line anyway.
-func (x *run) redact(s string) string {
-	vals := x.env.Secrets.Values()
+// redact hides any secret (and the extra strings given) that reached a plan line.
+func (x *run) redact(s string, extra ...string) string {
+	vals := append(x.env.Secrets.Values(), extra...)
 	if x.env.GuestPassword != "" && x.env.GuestPassword != "<redacted>" {
 		vals = append(vals, x.env.GuestPassword)
 	}
 	for _, v := range vals {
-		s = strings.ReplaceAll(s, v, "<redacted>")
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "<redacted>")
+		}
 	}
 	return s
 }
@@ -824,62 +825,55 @@ func shellWords(argv []string) string {
 	return strings.Join(out, " ")
 }
 
-// guestRecording is what a plan-mode guest executor (guest.Recorder) keeps.
-type guestRecording interface {
-	Calls() []guest.Cmd
-	Files() []guest.File
+// planTap records, in plan mode, every script and upload a step sends to a
+// guest executor, in order and redacted, then passes it on (to the plan's
+// guest.Recorder, which keeps the files for plan --out).
+type planTap struct {
+	inner guest.Executor
+	x     *run
 }
 
-// guestMark remembers how much a recorder held before a node's Apply.
-type guestMark struct {
-	rec          guestRecording
-	calls, files int
-}
-
-// guestRecorders returns the node's recording executors (Control and SSH
-// may be the same one), marked at their current length.
-func (x *run) guestRecorders(n *lab.Node) []*guestMark {
-	if n == nil {
-		return nil
+func (p planTap) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
+	var b strings.Builder
+	for i, l := range strings.Split(strings.TrimRight(cmd.Script, "\n"), "\n") {
+		if i == 0 {
+			b.WriteString("$ " + l + "\n")
+		} else {
+			b.WriteString("  " + l + "\n")
+		}
 	}
-	var out []*guestMark
-	seen := map[guestRecording]bool{}
-	for _, get := range []func(*lab.Node) guest.Executor{x.env.Control, x.env.SSH} {
+	if len(cmd.Stdin) > 0 {
+		b.WriteString("  (with input on stdin)\n") // often a secret: never shown
+	}
+	io.WriteString(p.x.env.Transcript, p.x.redact(b.String(), cmd.Redact...))
+	return p.inner.Run(ctx, cmd)
+}
+
+func (p planTap) Upload(ctx context.Context, f guest.File) (bool, error) {
+	owner := f.Owner
+	if owner == "" {
+		owner = "root:root"
+	}
+	fmt.Fprintf(p.x.env.Transcript, "upload %s (mode %04o, %s)\n", f.Path, f.Mode.Perm(), owner)
+	return p.inner.Upload(ctx, f)
+}
+
+func (p planTap) String() string { return p.inner.String() }
+
+// tapGuests routes the env's guest executors through planTap.
+func (x *run) tapGuests() {
+	wrap := func(get func(*lab.Node) guest.Executor) func(*lab.Node) guest.Executor {
 		if get == nil {
-			continue
+			return nil
 		}
-		r, ok := get(n).(guestRecording)
-		if !ok || seen[r] {
-			continue
-		}
-		seen[r] = true
-		out = append(out, &guestMark{rec: r, calls: len(r.Calls()), files: len(r.Files())})
-	}
-	return out
-}
-
-// newLines formats what was recorded since the mark: scripts as run by
-// /bin/sh, files as uploads (their content goes to plan --out).
-func (g *guestMark) newLines() []string {
-	var out []string
-	for _, c := range g.rec.Calls()[g.calls:] {
-		for i, l := range strings.Split(strings.TrimRight(c.Script, "\n"), "\n") {
-			if i == 0 {
-				out = append(out, "$ "+l)
-			} else {
-				out = append(out, "  "+l)
+		return func(n *lab.Node) guest.Executor {
+			inner := get(n)
+			if inner == nil {
+				return nil
 			}
-		}
-		if len(c.Stdin) > 0 {
-			out = append(out, "  (with input on stdin)") // often a secret: not shown
+			return planTap{inner: inner, x: x}
 		}
 	}
-	for _, f := range g.rec.Files()[g.files:] {
-		owner := f.Owner
-		if owner == "" {
-			owner = "root:root"
-		}
-		out = append(out, fmt.Sprintf("upload %s (mode %04o, %s)", f.Path, f.Mode.Perm(), owner))
-	}
-	return out
+	x.env.Control = wrap(x.env.Control)
+	x.env.SSH = wrap(x.env.SSH)
 }

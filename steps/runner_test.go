@@ -138,7 +138,7 @@ func rtEnv() *Env {
 	return &Env{Plan: rtPlan(), Secrets: &lab.Secrets{MySQLRoot: "s3cret-root-pw"}}
 }
 
-func rtRun(t *testing.T, r *Runner) (Summary, error, string, string) {
+func rtRun(t *testing.T, r *Runner) (Summary, string, string, error) {
 	t.Helper()
 	var out, log bytes.Buffer
 	r.Out, r.Log = &out, &log
@@ -146,7 +146,7 @@ func rtRun(t *testing.T, r *Runner) (Summary, error, string, string) {
 		r.LogPath = "/state/logs/up-1.log"
 	}
 	sum, err := r.Run(context.Background(), rtEnv())
-	return sum, err, out.String(), log.String()
+	return sum, out.String(), log.String(), err
 }
 
 func TestRunnerOrderCheckApplyCheckAndSecondRunChangesNothing(t *testing.T) {
@@ -155,7 +155,7 @@ func TestRunnerOrderCheckApplyCheckAndSecondRunChangesNothing(t *testing.T) {
 	b.roles = []lab.Role{lab.RoleWeb}
 	steps := []Step{a, b}
 
-	sum, err, out, log := rtRun(t, &Runner{Steps: steps, Concurrency: 3})
+	sum, out, log, err := rtRun(t, &Runner{Steps: steps, Concurrency: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestRunnerOrderCheckApplyCheckAndSecondRunChangesNothing(t *testing.T) {
 
 	// Second run: checks only.
 	before := len(rec.list())
-	sum, err, out, _ = rtRun(t, &Runner{Steps: steps})
+	sum, out, _, err = rtRun(t, &Runner{Steps: steps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestRunnerFanOutRespectsConcurrencyLimit(t *testing.T) {
 				}
 				return nil
 			}
-			if _, err, _, _ := rtRun(t, &Runner{Steps: []Step{s}, Concurrency: limit}); err != nil {
+			if _, _, _, err := rtRun(t, &Runner{Steps: []Step{s}, Concurrency: limit}); err != nil {
 				t.Fatal(err)
 			}
 			if got := peak.Load(); got != int32(limit) {
@@ -275,7 +275,7 @@ func TestRunnerSerialStepKeepsOrderAndStopsAtFirstFailure(t *testing.T) {
 	}
 	boom := errors.New("join refused")
 	s.applyErr["SQL-TWO"] = boom
-	_, err, _, _ := rtRun(t, &Runner{Steps: []Step{s}, Concurrency: 6})
+	_, _, _, err := rtRun(t, &Runner{Steps: []Step{s}, Concurrency: 6})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the node's error", err)
 	}
@@ -297,7 +297,7 @@ func TestRunnerAggregatesNodeErrorsAndStopsBeforeNextStep(t *testing.T) {
 	errOne, errTwo := errors.New("disk full"), errors.New("lock held")
 	a.applyErr["SQL-ONE"] = fmt.Errorf("clone: %w", errOne)
 	a.applyErr["SERVER-TWO"] = errTwo
-	sum, err, out, log := rtRun(t, &Runner{Steps: []Step{a, b}, Concurrency: 6})
+	sum, out, log, err := rtRun(t, &Runner{Steps: []Step{a, b}, Concurrency: 6})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -397,7 +397,7 @@ func TestRunnerFromResumesAndChecksSkippedNeeds(t *testing.T) {
 	for _, n := range rtPlan().Nodes {
 		a.setDone(n.VM)
 	}
-	_, err, _, _ := rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "b"})
+	_, _, _, err := rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,11 +408,11 @@ func TestRunnerFromResumesAndChecksSkippedNeeds(t *testing.T) {
 		t.Errorf("b and c did not run: %v", rec.list())
 	}
 
-	_, err, _, _ = rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "bogus"})
+	_, _, _, err = rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "bogus"})
 	if err == nil || !strings.Contains(err.Error(), `unknown step "bogus"`) || !strings.Contains(err.Error(), "a, b, c") {
 		t.Errorf("unknown step error = %v", err)
 	}
-	_, err, _, _ = rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "b", Only: "c"})
+	_, _, _, err = rtRun(t, &Runner{Steps: []Step{a, b, c}, From: "b", Only: "c"})
 	if err == nil {
 		t.Error("--from with --only accepted")
 	}
@@ -423,7 +423,7 @@ func TestRunnerOnlyRefusesUnmetNeeds(t *testing.T) {
 	a, b := newRTStep("packages", rec), newRTStep("web", rec)
 	b.needs = []string{"packages"}
 	a.setDone("SQL-ONE", "SQL-TWO", "SQL-THREE", "SERVER-ONE", "LOAD-BALANCER") // not SERVER-TWO
-	_, err, _, _ := rtRun(t, &Runner{Steps: []Step{a, b}, Only: "web"})
+	_, _, _, err := rtRun(t, &Runner{Steps: []Step{a, b}, Only: "web"})
 	if err == nil {
 		t.Fatal("--only web ran although packages is not done on SERVER-TWO")
 	}
@@ -437,7 +437,7 @@ func TestRunnerOnlyRefusesUnmetNeeds(t *testing.T) {
 	}
 	// Once the need is met, --only runs just that step.
 	a.setDone("SERVER-TWO")
-	if _, err, _, _ = rtRun(t, &Runner{Steps: []Step{a, b}, Only: "web"}); err != nil {
+	if _, _, _, err = rtRun(t, &Runner{Steps: []Step{a, b}, Only: "web"}); err != nil {
 		t.Fatal(err)
 	}
 	if rec.count("web:apply:") != 6 || rec.count("packages:apply") != 0 {
@@ -450,7 +450,7 @@ func TestRunnerFailsWhenRecheckStillFails(t *testing.T) {
 	a := newRTStep("a", rec)
 	a.noop = true
 	a.roles = []lab.Role{lab.RoleLB}
-	_, err, _, _ := rtRun(t, &Runner{Steps: []Step{a}})
+	_, _, _, err := rtRun(t, &Runner{Steps: []Step{a}})
 	if err == nil || !strings.Contains(err.Error(), "LOAD-BALANCER: applied but check still fails: a not done on LOAD-BALANCER") {
 		t.Fatalf("err = %v", err)
 	}
@@ -461,7 +461,7 @@ func TestRunnerDryRunNeverApplies(t *testing.T) {
 	a, b := newRTStep("a", rec), newRTStep("b", rec)
 	a.setDone("SQL-ONE", "SQL-TWO", "SQL-THREE", "SERVER-ONE", "SERVER-TWO") // LB still to do
 	b.setDone("SQL-ONE")                                                     // the rest to do
-	sum, err, _, _ := rtRun(t, &Runner{Steps: []Step{a, b}, Mode: ModeDryRun})
+	sum, _, _, err := rtRun(t, &Runner{Steps: []Step{a, b}, Mode: ModeDryRun})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +492,7 @@ func TestRunnerDryRunNeverApplies(t *testing.T) {
 		a.setDone(n.VM)
 		b.setDone(n.VM)
 	}
-	sum, err, _, _ = rtRun(t, &Runner{Steps: []Step{a, b}, Mode: ModeDryRun})
+	sum, _, _, err = rtRun(t, &Runner{Steps: []Step{a, b}, Mode: ModeDryRun})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestRunnerPlanModeAppliesAgainstRecordersWithoutChecks(t *testing.T) {
 	pre.labWide = true
 	a := newRTStep("a", rec)
 	a.roles = []lab.Role{lab.RoleWeb}
-	_, err, out, _ := rtRun(t, &Runner{Steps: []Step{pre, a}, Mode: ModePlan, Concurrency: 6})
+	_, out, _, err := rtRun(t, &Runner{Steps: []Step{pre, a}, Mode: ModePlan, Concurrency: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestRunnerLabWideStepRunsOnce(t *testing.T) {
 	rec := &rtCalls{}
 	pre := newRTStep("preflight", rec)
 	pre.labWide = true
-	if _, err, _, _ := rtRun(t, &Runner{Steps: []Step{pre}}); err != nil {
+	if _, _, _, err := rtRun(t, &Runner{Steps: []Step{pre}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(rec.list(), " "); got != "preflight:check:lab preflight:apply:lab preflight:check:lab" {
@@ -574,7 +574,7 @@ func TestRunnerVerboseIsRedacted(t *testing.T) {
 	leaky := &rtLeakStep{rtStep: a}
 	var verbose bytes.Buffer
 	r := &Runner{Steps: []Step{leaky}, Verbose: &verbose}
-	if _, err, _, _ := rtRun(t, r); err != nil {
+	if _, _, _, err := rtRun(t, r); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(verbose.String(), "s3cret-root-pw") || !strings.Contains(verbose.String(), "<redacted>") {

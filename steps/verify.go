@@ -209,8 +209,10 @@ func RunVerify(ctx context.Context, env *Env) (VerifyReport, error) {
 			add("mysql via vip", n, false, "%s answered as %s, not the primary %s", p.VIP, v.hostname, primary.Name())
 		case v.readOnly != "0":
 			add("mysql via vip", n, false, "%s answered as %s with super_read_only=%s: writes would fail", p.VIP, v.hostname, v.readOnly)
+		case primary == nil:
+			add("mysql via vip", n, false, "%s answered as %s, but no group view names a primary", p.VIP, v.hostname)
 		default:
-			add("mysql via vip", n, primary != nil, "%s answered as %s, writable", p.VIP, v.hostname)
+			add("mysql via vip", n, true, "%s answered as %s, writable", p.VIP, v.hostname)
 		}
 	}
 
@@ -222,8 +224,10 @@ func RunVerify(ctx context.Context, env *Env) (VerifyReport, error) {
 		switch {
 		case lbView.err != "":
 			add("wordpress via lb", lb, false, "%s", lbView.err)
+		case lbView.status == "" || lbView.status == "000":
+			add("wordpress via lb", lb, false, "%s did not answer: %s", url, webFirstLines(lbView.page, 1))
 		case lbView.status != "200":
-			add("wordpress via lb", lb, false, "%s answered HTTP %s, want 200", url, webOr(lbView.status, "nothing"))
+			add("wordpress via lb", lb, false, "%s answered HTTP %s, want 200", url, lbView.status)
 		case !verifyTitleHas(lbView.title, p.SiteTitle):
 			add("wordpress via lb", lb, false, "%s has title %q, want the site title %q", url, lbView.title, p.SiteTitle)
 		default:
@@ -389,7 +393,7 @@ func verifyProbeWeb(ctx context.Context, env *Env, n *lab.Node) verifyWebView {
 // --- The load balancer ---
 
 type verifyLBView struct {
-	err, status, title string
+	err, status, title, page string
 	upstreams          map[string]bool
 }
 
@@ -408,7 +412,7 @@ func verifyProbeLB(ctx context.Context, env *Env, n *lab.Node) verifyLBView {
 		return verifyLBView{err: err.Error()}
 	}
 	facts := webParseFacts(res.Stdout)
-	v := verifyLBView{status: facts["status"], upstreams: map[string]bool{}}
+	v := verifyLBView{status: facts["status"], page: facts["page"], upstreams: map[string]bool{}}
 	if m := verifyTitleRe.FindStringSubmatch(facts["page"]); m != nil {
 		v.title = strings.TrimSpace(html.UnescapeString(m[1]))
 	}

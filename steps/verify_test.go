@@ -85,6 +85,9 @@ func TestVerifyFindsFailures(t *testing.T) {
 			g := l.guests["LOAD-BALANCER"]
 			g.facts["verify lb"] = strings.Replace(g.facts["verify lb"], "@@ status\n200", "@@ status\n502", 1)
 		}, []string{"answered HTTP 502, want 200"}},
+		{"lb down", func(l *wtLab) {
+			l.guests["LOAD-BALANCER"].facts["verify lb"] = "@@ page\ncurl: (7) Failed to connect to 192.168.1.120 port 80: Connection refused\n@@ status\n000\n@@ upstreams\n"
+		}, []string{"did not answer: curl: (7) Failed to connect", "requests never reached SERVER-ONE, SERVER-TWO (answers came from no backend)"}},
 		{"group not running", func(l *wtLab) {
 			for _, vm := range []string{"SQL-ONE", "SQL-TWO", "SQL-THREE"} {
 				l.guests[vm].facts["verify db"] = "@@ members\n@@ self\nx\t1\n@@ addresses\n127.0.0.1\n"

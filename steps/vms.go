@@ -437,6 +437,7 @@ func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wctx.Done():
+			//lint:ignore ST1005 "Guest Additions" is VirtualBox's proper name
 			return fmt.Errorf("Guest Additions did not start in %s within %s: is the base VM's Guest Additions installed, and does the VM boot? (its console shows why)", n.VM, shortDuration(limit))
 		case <-tick.C:
 		}

@@ -54,7 +54,7 @@ func vmtPhase() []Step {
 	return ph
 }
 
-func vmtRun(t *testing.T, env *Env, mode Mode) (Summary, error, string) {
+func vmtRun(t *testing.T, env *Env, mode Mode) (Summary, string, error) {
 	t.Helper()
 	var out, log bytes.Buffer
 	r := &Runner{Steps: vmtPhase(), Mode: mode, Concurrency: 6, Out: &out, Log: &log, LogPath: "/state/up.log"}
@@ -62,7 +62,7 @@ func vmtRun(t *testing.T, env *Env, mode Mode) (Summary, error, string) {
 	if testing.Verbose() {
 		t.Logf("output:\n%s\nlog:\n%s", out.String(), log.String())
 	}
-	return sum, err, out.String()
+	return sum, out.String(), err
 }
 
 // vmtAssertLab checks the six clones: tagged, linked to the base snapshot,
@@ -116,7 +116,7 @@ func vmtAssertLab(t *testing.T, f *vboxtest.Fake, p *lab.Plan) {
 func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	// Guest Additions take a while: wait-guests really polls.
 	f, env := vmtSetup(t, vboxtest.WithGuestAdditionsDelay(1500*time.Millisecond))
-	sum, err, out := vmtRun(t, env, ModeApply)
+	sum, out, err := vmtRun(t, env, ModeApply)
 	if err != nil {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
@@ -141,7 +141,7 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 		t.Fatal("the fake saw no mutating call")
 	}
 
-	sum, err, out = vmtRun(t, env, ModeApply)
+	sum, out, err = vmtRun(t, env, ModeApply)
 	if err != nil {
 		t.Fatalf("second up: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	vmtAssertLab(t, f, env.Plan)
 
 	// A dry run of the finished lab finds nothing to do, and changes nothing.
-	sum, err, _ = vmtRun(t, env, ModeDryRun)
+	sum, _, err = vmtRun(t, env, ModeDryRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 
 func TestVMPhaseDryRunOnFreshHostChangesNothing(t *testing.T) {
 	f, env := vmtSetup(t)
-	sum, err, _ := vmtRun(t, env, ModeDryRun)
+	sum, _, err := vmtRun(t, env, ModeDryRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestVMPhaseRefusesForeignVMWithLabNameAndTouchesNothing(t *testing.T) {
 	before := f.State().VM("SQL-TWO")
 	mutBefore := len(f.MutatingCalls())
 
-	_, err, _ := vmtRun(t, env, ModeApply)
+	_, _, err := vmtRun(t, env, ModeApply)
 	if err == nil {
 		t.Fatal("up went ahead with a foreign VM named SQL-TWO")
 	}
@@ -227,7 +227,7 @@ func TestVMPhaseRefusesForeignVMWithLabNameAndTouchesNothing(t *testing.T) {
 func TestVMPhaseRetriesTransientLockOnModifyVM(t *testing.T) {
 	f, env := vmtSetup(t)
 	f.AddFault(vboxtest.Fault{Match: "modifyvm SQL-ONE", Kind: "lock", Times: 2})
-	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
 		t.Fatalf("up with a transient lock: %v\n%s", err, out)
 	}
 	n := 0
@@ -249,7 +249,7 @@ func TestVMPhaseOneCloneFailsOthersCompleteRerunConverges(t *testing.T) {
 	f, env := vmtSetup(t)
 	const msg = "Could not create the clone medium '/vms/SERVER-TWO/Snapshots/{x}.vdi' (VERR_DISK_FULL)"
 	f.AddFault(vboxtest.Fault{Match: "--name SERVER-TWO", Kind: "fail", Times: 1, Message: msg})
-	_, err, _ := vmtRun(t, env, ModeApply)
+	_, _, err := vmtRun(t, env, ModeApply)
 	if err == nil {
 		t.Fatal("no error for the failed clone")
 	}
@@ -259,6 +259,9 @@ func TestVMPhaseOneCloneFailsOthersCompleteRerunConverges(t *testing.T) {
 	var re *RunError
 	if !errors.As(err, &re) || re.Step != "clone-vms" {
 		t.Errorf("failed step = %+v", re)
+	}
+	if got := vmtCount(f, "clonevm", "--name SERVER-TWO"); got != 1 {
+		t.Errorf("the failed clonevm ran %d times, want once (not a transient error: no retry)", got)
 	}
 	st := f.State()
 	for _, n := range env.Plan.Nodes {
@@ -276,7 +279,7 @@ func TestVMPhaseOneCloneFailsOthersCompleteRerunConverges(t *testing.T) {
 		}
 	}
 
-	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
 		t.Fatalf("re-run: %v\n%s", err, out)
 	}
 	vmtAssertLab(t, f, env.Plan)
@@ -292,7 +295,7 @@ func TestVMPhaseResumesHalfTaggedClone(t *testing.T) {
 	if r := f.Run("clonevm", vboxtest.BaseVM, "--snapshot", "labctl-base", "--options", "link", "--name", "SQL-ONE", "--groups", "/labctl/vmt", "--register"); r.Code != 0 {
 		t.Fatalf("%+v", r)
 	}
-	if _, err, out := vmtRun(t, env, ModeApply); err != nil {
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
 	vmtAssertLab(t, f, env.Plan)
@@ -322,7 +325,7 @@ func TestPreflightRefusals(t *testing.T) {
 			if c.edit != nil {
 				c.edit(env.Plan)
 			}
-			_, err, _ := vmtRun(t, env, ModeApply)
+			_, _, err := vmtRun(t, env, ModeApply)
 			if err == nil {
 				t.Fatal("preflight passed")
 			}
@@ -341,7 +344,7 @@ func TestPreflightRefusals(t *testing.T) {
 func TestWaitGuestsTimesOutClearly(t *testing.T) {
 	_, env := vmtSetup(t, vboxtest.WithGuestAdditionsDelay(time.Hour))
 	env.GuestWait = 300 * time.Millisecond
-	_, err, _ := vmtRun(t, env, ModeApply)
+	_, _, err := vmtRun(t, env, ModeApply)
 	if err == nil {
 		t.Fatal("no timeout")
 	}
@@ -353,11 +356,11 @@ func TestWaitGuestsTimesOutClearly(t *testing.T) {
 
 func TestConfigureVMsNeedsPowerCycleWhenRunning(t *testing.T) {
 	f, env := vmtSetup(t)
-	if _, err, _ := vmtRun(t, env, ModeApply); err != nil {
+	if _, _, err := vmtRun(t, env, ModeApply); err != nil {
 		t.Fatal(err)
 	}
 	env.Plan.Nodes[0].MemoryMB = 4096 // lab.toml changed after the VM was started
-	_, err, _ := vmtRun(t, env, ModeApply)
+	_, _, err := vmtRun(t, env, ModeApply)
 	if err == nil || !strings.Contains(err.Error(), "SQL-ONE is running but its settings differ") ||
 		!strings.Contains(err.Error(), "2048 MB memory, want 4096") || !strings.Contains(err.Error(), "shut it down") {
 		t.Fatalf("err = %v", err)
@@ -415,4 +418,15 @@ func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
 	if strings.Contains(got, "showvminfo AlmaLinux") || strings.Contains(got, "getextradata") {
 		t.Errorf("the plan lists read-only calls:\n%s", got)
 	}
+}
+
+// vmtCount counts the logged calls of command cmd whose argv contains sub.
+func vmtCount(f *vboxtest.Fake, cmd, sub string) int {
+	n := 0
+	for _, a := range f.Argv() {
+		if len(a) > 0 && a[0] == cmd && strings.Contains(strings.Join(a, " "), sub) {
+			n++
+		}
+	}
+	return n
 }

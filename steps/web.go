@@ -59,6 +59,7 @@ type webStep struct{}
 func (webStep) Name() string                  { return "web" }
 func (webStep) Title() string                 { return "Setting up nginx, php-fpm and WordPress on the web nodes" }
 func (webStep) Targets(p *lab.Plan) lab.Nodes { return p.Web() }
+func (webStep) Needs() []string               { return []string{"packages"} }
 
 func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	l, err := webNodeLayout(ctx, env, n)

@@ -102,7 +102,7 @@ func (wpInstallStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, 
 	m := wpCheckLine.FindStringSubmatch(res.Stdout)
 	if m == nil {
 		// WordPress prints an HTML error page when it cannot reach its database.
-		return Status{}, fmt.Errorf("%s: WordPress did not load (is the database reachable through the VIP?): %s",
+		return Status{}, fmt.Errorf("%s: WordPress did not load (are its files in place, and the database reachable through the VIP?): %s",
 			n.Name(), webFirstLines(res.Stdout+res.Stderr, 3))
 	}
 	switch url := strings.TrimSpace(m[3]); {

@@ -19,7 +19,7 @@ func TestClientAgainstFake(t *testing.T) {
 	}
 	for _, version := range []string{vboxtest.DefaultVersion, "6.1.38_Ubuntur153438"} {
 		t.Run(version, func(t *testing.T) {
-			fake := vboxtest.New(t, vboxtest.WithVersion(version), vboxtest.WithGuestAdditionsDelay(0),
+			fake := vboxtest.New(t, vboxtest.WithGuestExec(), vboxtest.WithVersion(version), vboxtest.WithGuestAdditionsDelay(0),
 				vboxtest.WithUnlockWindow(400*time.Millisecond))
 			c := vbox.New(vbox.ExecRunner{Path: fake.Bin})
 			c.Retry = vbox.Retry{Tries: 6, Delay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}

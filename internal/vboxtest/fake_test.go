@@ -694,3 +694,31 @@ func TestUnrelatedUntouchedDetectsChanges(t *testing.T) {
 		t.Errorf("mutating calls: %v", f.MutatingCalls())
 	}
 }
+
+// The fake's own tests run only harmless guest commands, so they allow
+// guest execution; TestGuestExecIsOptIn checks the default refusal.
+func TestMain(m *testing.M) {
+	os.Setenv("FAKEVBOX_GUEST_EXEC", "1")
+	os.Exit(m.Run())
+}
+
+func TestGuestExecIsOptIn(t *testing.T) {
+	f := New(t, WithGuestAdditionsDelay(0))
+	t.Setenv("FAKEVBOX_GUEST_EXEC", "")
+	if r := f.Run("startvm", BaseVM, "--type", "headless"); r.Code != 0 {
+		t.Fatalf("startvm failed: %+v", r)
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte(DefaultGuestPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	r := f.Run("guestcontrol", BaseVM, "run", "--username", GuestUser, "--passwordfile", pw,
+		"--wait-stdout", "--", "/bin/sh", "-c", "touch "+marker)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "guest execution is disabled") {
+		t.Fatalf("guest exec without opt-in: %+v", r)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the guest command ran on the host without opt-in")
+	}
+}

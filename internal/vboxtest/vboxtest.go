@@ -115,6 +115,13 @@ func WithUnlockWindow(d time.Duration) Option { return func(f *Fake) { f.SetUnlo
 // WithWrapperWarning makes every call print the Linux wrapper's vboxdrv WARNING block on stdout.
 func WithWrapperWarning() Option { return func(f *Fake) { f.SetWrapperWarning(true) } }
 
+// WithGuestExec lets `guestcontrol run` execute guest programs, which the
+// fake runs as host processes: only for tests whose guest commands are
+// harmless (never a labctl pipeline). Off by default.
+func WithGuestExec() Option {
+	return func(f *Fake) { f.t.Setenv("FAKEVBOX_GUEST_EXEC", "1") }
+}
+
 // WithWindows makes the fake talk like VBoxManage.exe (prefix, CRLF, Win32 code names).
 func WithWindows() Option { return func(f *Fake) { f.ctl("", "set-windows", "true") } }
 

@@ -255,7 +255,16 @@ func readPasswordFile(p string) (pw, violation string, err error) {
 
 // execGuest runs the guest program as a host process in the guest's root
 // folder and maps its exit like VirtualBox (§9.2).
+//
+// Guest programs run on the host, so a pipeline pointed at this fake would
+// run its guest scripts (hostname, network, machine-id) on the test
+// machine itself. Execution is therefore opt-in: only tests that run
+// harmless commands set FAKEVBOX_GUEST_EXEC=1 (vboxtest.WithGuestExec).
 func execGuest(uuid string, r runSpec) int {
+	if os.Getenv("FAKEVBOX_GUEST_EXEC") != "1" {
+		fmt.Fprintln(os.Stderr, "fakevbox: guest execution is disabled: this fake would run guest programs on the host; set FAKEVBOX_GUEST_EXEC=1 only in tests that run harmless commands")
+		return 1
+	}
 	image := r.exe
 	var argv []string
 	switch {

@@ -267,7 +267,10 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 	defer console.Close()
 
 	for {
-		cmd := exec.Command("systemd-nspawn", "--register=no", "--keep-unit", "--quiet",
+		// nspawn itself runs inside the namespace too: it mounts the guest's
+		// /sys before joining --network-namespace-path, and sysfs shows the
+		// interfaces of the namespace it was mounted from.
+		cmd := exec.Command("nsenter", "--net=/run/netns/"+rt.Netns, "--", "systemd-nspawn", "--register=no", "--keep-unit", "--quiet",
 			"-D", rt.Root, "-M", rt.Machine, "--network-namespace-path=/run/netns/"+rt.Netns,
 			"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only",
 			"--capability=CAP_NET_ADMIN,CAP_NET_RAW,CAP_SYS_NICE,CAP_IPC_LOCK", "-b")
@@ -575,9 +578,9 @@ func guestNet(rt *Runtime) (guestNetInfo, bool) {
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		for i := 0; i+1 < len(f); i++ {
-			if f[i] == "inet" && gi.IP == "" {
+			if f[i] == "inet" && (gi.IP == "" || strings.HasPrefix(gi.IP, "169.254.")) {
 				ip, ipn, err := net.ParseCIDR(f[i+1])
-				if err != nil {
+				if err != nil || gi.IP != "" && ip.IsLinkLocalUnicast() {
 					continue
 				}
 				gi.IP = ip.String()

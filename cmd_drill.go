@@ -1,0 +1,565 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"labctl/guest"
+	"labctl/lab"
+	"labctl/steps"
+)
+
+func drillCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "drill",
+		Usage: "fail the MySQL primary on purpose and measure the failover",
+		Description: "For the classroom: finds the group's primary, kills its mysqld (--kind crash, kill -9)\n" +
+			"or stops it cleanly (--kind stop), then measures the seconds until a new primary is\n" +
+			"elected and until the VIP is on it, counts the WordPress requests through the load\n" +
+			"balancer that failed meanwhile (one every 250 ms from this computer), and finally\n" +
+			"starts mysqld again and rejoins the old primary to the group. Every wait is bounded.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "kind", Value: "crash", Usage: "`crash` (kill -9 mysqld) or `stop` (systemctl stop mysqld)"},
+		},
+		Action: func(c *cli.Context) error {
+			kind := c.String("kind")
+			if kind != "crash" && kind != "stop" {
+				return cli.Exit(fmt.Sprintf("--kind %q is not a drill: use crash (kill -9 mysqld) or stop (systemctl stop mysqld)", kind), 2)
+			}
+			s, err := openSession(c)
+			if err != nil {
+				return err
+			}
+			if err := s.requireVBox(); err != nil {
+				return err
+			}
+			st, err := lab.OpenState(s.plan)
+			if err != nil {
+				return err
+			}
+			logPath, logFile, err := st.NewRunLog("drill")
+			if err != nil {
+				return err
+			}
+			defer logFile.Close()
+			secrets, err := st.Secrets()
+			if err != nil {
+				return err
+			}
+			log := lab.NewRedactor(logFile, secrets.Values())
+			defer log.Flush()
+			env, err := s.liveEnv(st, log, false)
+			if err != nil {
+				return err
+			}
+			d := newDrill(env, kind, s.out)
+			if err := d.run(c.Context); err != nil {
+				return cli.Exit(fmt.Sprintf("drill: %v\nLog: %s", err, logPath), 1)
+			}
+			return nil
+		},
+	}
+}
+
+// drill is one failover exercise. Its seams (ssh, get, the durations) let
+// tests run it against simulated nodes in milliseconds.
+type drill struct {
+	plan   *lab.Plan
+	prof   *guest.Profile
+	ssh    func(*lab.Node) guest.Executor
+	redact []string
+	kind   string
+	out    io.Writer
+	// get makes one WordPress request through the load balancer; nil = success.
+	get func(ctx context.Context) error
+
+	poll         time.Duration // between group probes and between requests
+	probeTimeout time.Duration // one probe of one node
+	failoverWait time.Duration // kill → new primary with the VIP
+	settle       time.Duration // requests go on this long after the VIP moved
+	rejoinWait   time.Duration // mysqld start + rejoin → ONLINE
+
+	mu     sync.Mutex
+	t0     time.Time
+	events []drillEvent
+}
+
+type drillEvent struct {
+	at   time.Duration
+	text string
+}
+
+func newDrill(env *steps.Env, kind string, out io.Writer) *drill {
+	url := steps.WordPressURL(env.Plan) + "/"
+	client := &http.Client{
+		Timeout: 2 * time.Second,
+		// A fresh connection per request: a kept-alive one would hide a
+		// load balancer that no longer accepts connections.
+		Transport:     &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &drill{
+		plan: env.Plan, prof: env.Profile, ssh: env.SSH, redact: env.Secrets.Values(), kind: kind, out: out,
+		get: func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode >= 400 {
+				return fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+			return nil
+		},
+		poll:         250 * time.Millisecond,
+		probeTimeout: 1500 * time.Millisecond,
+		failoverWait: 60 * time.Second,
+		settle:       3 * time.Second,
+		rejoinWait:   5 * time.Minute,
+	}
+}
+
+// event records a timeline line at the current offset from the kill.
+func (d *drill) event(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at := time.Duration(0)
+	if !d.t0.IsZero() {
+		at = time.Since(d.t0)
+	}
+	d.events = append(d.events, drillEvent{at, fmt.Sprintf(format, args...)})
+}
+
+// groupMember is one row of performance_schema.replication_group_members.
+type groupMember struct {
+	host, state, role string
+	self              bool // the row of the member that answered
+}
+
+// groupView is one DB node's answer: its view of the group and its addresses.
+type groupView struct {
+	node    *lab.Node
+	err     error
+	members []groupMember
+	addrs   []string
+}
+
+func (v groupView) hasAddr(a string) bool {
+	for _, x := range v.addrs {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// selfState is the answering member's own state ("" when mysqld did not answer).
+func (v groupView) selfState() string {
+	for _, m := range v.members {
+		if m.self {
+			return m.state
+		}
+	}
+	return ""
+}
+
+const drillViewSQL = "SELECT MEMBER_HOST, MEMBER_STATE, MEMBER_ROLE, MEMBER_ID = @@GLOBAL.server_uuid FROM performance_schema.replication_group_members"
+
+// drillViewScript is read-only: the group as this member sees it, and its IPv4 addresses.
+var drillViewScript = "#!/bin/sh\n# labctl drill: read-only probe.\n" +
+	"echo '@@ members'\ntimeout 2 " + rootMySQL + " -e " + guest.Quote(drillViewSQL) + " 2>&1\n" +
+	"echo '@@ addresses'\nip -4 -o addr show 2>/dev/null | awk '{ split($4, a, \"/\"); print a[1] }'\nexit 0\n"
+
+func (d *drill) view(ctx context.Context, n *lab.Node) groupView {
+	ctx, cancel := context.WithTimeout(ctx, d.probeTimeout)
+	defer cancel()
+	v := groupView{node: n}
+	res, err := d.ssh(n).Run(ctx, guest.Cmd{Script: drillViewScript, Redact: d.redact})
+	if err != nil {
+		v.err = err
+		return v
+	}
+	sec := parseSections(res.Stdout)
+	for _, line := range strings.Split(sec["members"], "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 4 {
+			v.members = append(v.members, groupMember{host: f[0], state: f[1], role: f[2], self: f[3] == "1"})
+		} else if strings.TrimSpace(line) != "" && v.err == nil {
+			v.err = fmt.Errorf("%s: %s", n.VM, strings.TrimSpace(line)) // the client's error
+		}
+	}
+	v.addrs = strings.Fields(sec["addresses"])
+	return v
+}
+
+// viewAll probes nodes at once.
+func (d *drill) viewAll(ctx context.Context, nodes lab.Nodes) []groupView {
+	views := make([]groupView, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); views[i] = d.view(ctx, n) }()
+	}
+	wg.Wait()
+	return views
+}
+
+// memberNode maps a MEMBER_HOST (report_host: the node's IP, or a hostname) to its node.
+func memberNode(p *lab.Plan, host string) *lab.Node {
+	for _, n := range p.DB() {
+		if n.IP.String() == host {
+			return n
+		}
+	}
+	return p.DB().Find(strings.SplitN(host, ".", 2)[0])
+}
+
+// healthyPrimary returns the primary of the first view in which every DB
+// node is an ONLINE member and exactly one is PRIMARY.
+func healthyPrimary(p *lab.Plan, views []groupView) (*lab.Node, error) {
+	var why []string
+	for _, v := range views {
+		if v.err != nil {
+			why = append(why, v.err.Error())
+			continue
+		}
+		online, seen := 0, map[*lab.Node]bool{}
+		var primaries []*lab.Node
+		for _, m := range v.members {
+			n := memberNode(p, m.host)
+			if n == nil || m.state != "ONLINE" {
+				continue
+			}
+			online++
+			seen[n] = true
+			if m.role == "PRIMARY" {
+				primaries = append(primaries, n)
+			}
+		}
+		if online == len(p.DB()) && len(seen) == online && len(primaries) == 1 {
+			return primaries[0], nil
+		}
+		why = append(why, fmt.Sprintf("%s sees %d of %d members ONLINE and %d primaries", v.node.VM, online, len(p.DB()), len(primaries)))
+	}
+	return nil, fmt.Errorf("the drill needs a healthy group (every DB node ONLINE, one PRIMARY), and it is not: %s; run `labctl up` (or `labctl verify` to see why)",
+		strings.Join(why, "; "))
+}
+
+// newPrimary is the PRIMARY that a surviving, ONLINE member reports, other than old.
+func newPrimary(p *lab.Plan, views []groupView, old *lab.Node) *lab.Node {
+	for _, v := range views {
+		if v.node == old || v.err != nil || v.selfState() != "ONLINE" {
+			continue
+		}
+		for _, m := range v.members {
+			if m.role == "PRIMARY" && m.state == "ONLINE" {
+				if n := memberNode(p, m.host); n != nil && n != old {
+					return n
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// killScript fails mysqld: crash = SIGKILL to its main process (systemd may
+// restart it, but group replication does not start on boot), stop = a clean stop.
+func (d *drill) killScript() string {
+	svc := guest.Quote(d.prof.MySQLService)
+	if d.kind == "stop" {
+		return "systemctl stop " + svc + "\n"
+	}
+	return fmt.Sprintf(`pid=$(systemctl show -p MainPID --value %s)
+if [ -z "$pid" ] || [ "$pid" = 0 ]; then echo "%s is not running" >&2; exit 1; fi
+kill -9 "$pid"
+`, svc, d.prof.MySQLService)
+}
+
+// requestLoop makes one request per poll interval until ctx ends and
+// reports what happened after the kill.
+type requestTally struct {
+	total, failed           int
+	firstFail, lastFail     time.Duration
+	lastErr                 string
+	beforeKill, failedEarly int
+}
+
+func (d *drill) requestLoop(ctx context.Context, tally *requestTally, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := d.get(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return // the loop's own end, not a failed request
+		}
+		d.mu.Lock()
+		started := !d.t0.IsZero()
+		at := time.Duration(0)
+		if started {
+			at = time.Since(d.t0)
+		}
+		d.mu.Unlock()
+		switch {
+		case !started:
+			tally.beforeKill++
+			if err != nil {
+				tally.failedEarly++
+			}
+		default:
+			tally.total++
+			if err != nil {
+				if tally.failed == 0 {
+					tally.firstFail = at
+				}
+				tally.failed++
+				tally.lastFail = at
+				tally.lastErr = err.Error()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *drill) run(ctx context.Context) error {
+	p := d.plan
+	dbs := p.DB()
+	old, err := healthyPrimary(p, d.viewAll(ctx, dbs))
+	if err != nil {
+		return err
+	}
+	var survivors lab.Nodes
+	for _, n := range dbs {
+		if n != old {
+			survivors = append(survivors, n)
+		}
+	}
+	what := map[string]string{"crash": "kill -9 its mysqld", "stop": "systemctl stop " + d.prof.MySQLService}[d.kind]
+	fmt.Fprintf(d.out, "Drill (%s) on lab %q: the primary is %s; about to %s.\n", d.kind, p.Name, old.VM, what)
+	fmt.Fprintf(d.out, "WordPress through the load balancer is requested every %s meanwhile.\n", d.poll)
+
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	var tally requestTally
+	loopDone := make(chan struct{})
+	go d.requestLoop(loopCtx, &tally, loopDone)
+	if err := sleepCtx(ctx, 4*d.poll); err != nil { // a baseline before the event
+		return err
+	}
+
+	d.mu.Lock()
+	d.t0 = time.Now()
+	d.mu.Unlock()
+	kctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	_, kerr := d.ssh(old).Run(kctx, guest.Cmd{Script: d.killScript(), Redact: d.redact})
+	cancel()
+	if kerr != nil {
+		stopLoop()
+		<-loopDone
+		return fmt.Errorf("%s: %s: %w", old.VM, what, kerr)
+	}
+	d.event("%s: %s done", old.VM, what)
+
+	// Watch the survivors (and the old primary's addresses) until a new
+	// primary holds the VIP, or the bound.
+	var elected *lab.Node
+	vipMoved, vipLeft := false, false
+	deadline := time.Now().Add(d.failoverWait)
+	for time.Now().Before(deadline) && !vipMoved {
+		views := d.viewAll(ctx, dbs)
+		if ctx.Err() != nil {
+			break
+		}
+		if elected == nil {
+			if elected = newPrimary(p, views, old); elected != nil {
+				d.event("new primary elected: %s", elected.VM)
+			}
+		}
+		for _, v := range views {
+			if v.node == old && !vipLeft && v.err == nil && len(v.addrs) > 0 && !v.hasAddr(p.VIP.String()) {
+				vipLeft = true
+				d.event("VIP %s released by %s", p.VIP, old.VM)
+			}
+			if elected != nil && v.node == elected && v.hasAddr(p.VIP.String()) {
+				vipMoved = true
+				d.event("VIP %s up on %s", p.VIP, elected.VM)
+			}
+		}
+		if !vipMoved {
+			if err := sleepCtx(ctx, d.poll); err != nil {
+				break
+			}
+		}
+	}
+	if vipMoved {
+		_ = sleepCtx(ctx, d.settle) // failures right after the move still count
+	}
+	stopLoop()
+	<-loopDone
+	d.event("request loop stopped: %d of %d requests failed", tally.failed, tally.total)
+
+	var problems []error
+	switch {
+	case elected == nil:
+		problems = append(problems, fmt.Errorf("no new primary within %s of the %s (are the other members ONLINE? see `labctl status`)", d.failoverWait, d.kind))
+	case !vipMoved:
+		problems = append(problems, fmt.Errorf("%s was elected but the VIP %s did not reach it within %s (is keepalived running there? see `labctl status`)", elected.VM, p.VIP, d.failoverWait))
+	}
+
+	// Bring the old primary back, whatever happened above.
+	fmt.Fprintf(d.out, "Rejoining %s to the group…\n", old.VM)
+	if err := d.rejoin(ctx, old); err != nil {
+		problems = append(problems, fmt.Errorf("%s did not rejoin: %w; run `labctl up` to converge the group", old.VM, err))
+	} else {
+		d.event("%s rejoined the group (ONLINE)", old.VM)
+	}
+	d.print(&tally)
+	return errors.Join(problems...)
+}
+
+// rejoin starts mysqld on n when needed and brings its member back ONLINE.
+func (d *drill) rejoin(ctx context.Context, n *lab.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, d.rejoinWait)
+	defer cancel()
+	ex := d.ssh(n)
+	start := fmt.Sprintf(`systemctl start %s
+i=0
+until %s -e 'SELECT 1' >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ "$i" -ge 180 ]; then echo "mysqld does not accept connections 180 s after its start" >&2; exit 1; fi
+	sleep 1
+done
+`, guest.Quote(d.prof.MySQLService), rootMySQL)
+	if _, err := ex.Run(ctx, guest.Cmd{Script: start, Redact: d.redact}); err != nil {
+		return fmt.Errorf("start mysqld: %w", err)
+	}
+	d.event("%s: mysqld accepting connections", n.VM)
+	started := false
+	for {
+		state, err := d.memberState(ctx, ex)
+		if err == nil {
+			switch state {
+			case "ONLINE":
+				return nil
+			case "ERROR":
+				if started {
+					return errors.New("member went ERROR while joining (see the mysqld error log)")
+				}
+				if err := d.sql(ctx, ex, "STOP GROUP_REPLICATION;"); err != nil {
+					return fmt.Errorf("stop group replication after ERROR: %w", err)
+				}
+				continue
+			case "OFFLINE":
+				if started {
+					return errors.New("member went OFFLINE while joining (see the mysqld error log)")
+				}
+				if err := d.sql(ctx, ex, "SET GLOBAL offline_mode = OFF;\nSTART GROUP_REPLICATION;"); err != nil {
+					return fmt.Errorf("START GROUP_REPLICATION: %w", err)
+				}
+				started = true
+				d.event("%s: START GROUP_REPLICATION", n.VM)
+			}
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return fmt.Errorf("not ONLINE within %s (last state %q)", d.rejoinWait, state)
+		}
+	}
+}
+
+// memberState reads the member's own state (OFFLINE when GR is stopped).
+func (d *drill) memberState(ctx context.Context, ex guest.Executor) (string, error) {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := ex.Run(pctx, guest.Cmd{Script: "timeout 5 " + rootMySQL + " -e " + guest.Quote(statusMemberSQL), Redact: d.redact})
+	if err != nil {
+		return "", err
+	}
+	f := strings.Split(strings.TrimRight(res.Stdout, "\n"), "\t")
+	if len(f) != 2 {
+		return "", fmt.Errorf("unexpected answer %q", res.Stdout)
+	}
+	return f[1], nil
+}
+
+// sql runs statements as MySQL root, on stdin.
+func (d *drill) sql(ctx context.Context, ex guest.Executor, stmts string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err := ex.Run(ctx, guest.Cmd{Script: rootMySQL, Stdin: []byte(stmts + "\n"), Redact: d.redact})
+	return err
+}
+
+func (d *drill) print(t *requestTally) {
+	fmt.Fprintln(d.out, "\nTimeline (seconds after the failure):")
+	d.mu.Lock()
+	events := append([]drillEvent{}, d.events...)
+	d.mu.Unlock()
+	if t.failed > 0 {
+		events = append(events, drillEvent{t.firstFail, "first failed request"}, drillEvent{t.lastFail, "last failed request (" + t.lastErr + ")"})
+	}
+	sortEvents(events)
+	for _, e := range events {
+		fmt.Fprintf(d.out, "  %+7.2fs  %s\n", e.at.Seconds(), e.text)
+	}
+	fmt.Fprintln(d.out)
+	if el, ok := d.find("new primary elected"); ok {
+		fmt.Fprintf(d.out, "New primary after:    %.1f s\n", el.Seconds())
+	} else {
+		fmt.Fprintln(d.out, "New primary after:    none within the bound")
+	}
+	if v, ok := d.find("VIP " + d.plan.VIP.String() + " up on"); ok {
+		fmt.Fprintf(d.out, "VIP on it after:      %.1f s\n", v.Seconds())
+	} else {
+		fmt.Fprintln(d.out, "VIP on it after:      not within the bound")
+	}
+	fmt.Fprintf(d.out, "Failed requests:      %d of %d\n", t.failed, t.total)
+	if t.beforeKill > 0 && t.failedEarly == t.beforeKill {
+		fmt.Fprintf(d.out, "Note: all %d requests before the failure failed too: WordPress was not answering through the load balancer to begin with.\n", t.beforeKill)
+	}
+}
+
+func (d *drill) find(prefix string) (time.Duration, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.events {
+		if strings.HasPrefix(e.text, prefix) {
+			return e.at, true
+		}
+	}
+	return 0, false
+}
+
+func sortEvents(es []drillEvent) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].at < es[j].at })
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

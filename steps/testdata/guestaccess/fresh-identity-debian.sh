@@ -1,0 +1,41 @@
+# check
+marker=$(cat /etc/labctl/identity 2>/dev/null || true)
+vm=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || true)
+echo "marker=$marker"
+echo "vm=$vm"
+# apply
+set -eu
+vm=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || true)
+if [ -z "$vm" ]; then
+	echo "cannot read /sys/class/dmi/id/product_uuid: labctl tells clones apart by it" >&2
+	exit 1
+fi
+if [ "$(cat /etc/labctl/identity 2>/dev/null || true)" = "$vm" ]; then
+	exit 0
+fi
+# machine-id: systemd-machine-id-setup writes a new one when the file is missing.
+rm -f /etc/machine-id
+systemd-machine-id-setup
+if [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ]; then
+	cp /etc/machine-id /var/lib/dbus/machine-id
+fi
+# SSH host keys: new ones of every default type, then sshd picks them up.
+rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+ssh-keygen -A
+systemctl restart ssh
+# MySQL: an auto.cnf here was cloned from the base (the marker did not name
+# this VM, so this mysqld never joined a group): drop it for a new server_uuid.
+if [ -f /var/lib/mysql/auto.cnf ]; then
+	active=no
+	if systemctl is-active --quiet mysql; then
+		active=yes
+		systemctl stop mysql
+	fi
+	rm -f /var/lib/mysql/auto.cnf
+	if [ "$active" = yes ]; then
+		systemctl start mysql
+	fi
+fi
+mkdir -p /etc/labctl
+printf '%s\n' "$vm" >/etc/labctl/identity.tmp
+mv -f /etc/labctl/identity.tmp /etc/labctl/identity
