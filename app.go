@@ -18,6 +18,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		HideVersion:          true, // `labctl version` instead; -v is --verbose
 		EnableBashCompletion: true,
+		// run() prints the error and picks the exit status; without this
+		// handler urfave/cli calls os.Exit itself on a cli.Exit error.
+		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "lab", Usage: "lab file `FILE` (default: ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
 			&cli.StringFlag{Name: "vboxmanage", Usage: "path to the VBoxManage `PROGRAM` (default: found on PATH or the usual install folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},

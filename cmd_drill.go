@@ -441,7 +441,18 @@ func (d *drill) rejoin(ctx context.Context, n *lab.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, d.rejoinWait)
 	defer cancel()
 	ex := d.ssh(n)
-	start := fmt.Sprintf(`systemctl start %s
+	start := d.startScript()
+	if _, err := ex.Run(ctx, guest.Cmd{Script: start, Redact: d.redact}); err != nil {
+		return fmt.Errorf("start mysqld: %w", err)
+	}
+	d.event("%s: mysqld accepting connections", n.VM)
+	return d.joinGroup(ctx, ex, n)
+}
+
+// startScript starts mysqld (a no-op when systemd already restarted it)
+// and waits, bounded, until it accepts connections.
+func (d *drill) startScript() string {
+	return fmt.Sprintf(`systemctl start %s
 i=0
 until %s -e 'SELECT 1' >/dev/null 2>&1; do
 	i=$((i + 1))
@@ -449,10 +460,11 @@ until %s -e 'SELECT 1' >/dev/null 2>&1; do
 	sleep 1
 done
 `, guest.Quote(d.prof.MySQLService), rootMySQL)
-	if _, err := ex.Run(ctx, guest.Cmd{Script: start, Redact: d.redact}); err != nil {
-		return fmt.Errorf("start mysqld: %w", err)
-	}
-	d.event("%s: mysqld accepting connections", n.VM)
+}
+
+// joinGroup brings n's member back ONLINE: STOP after ERROR, START when
+// OFFLINE, then wait; the caller's ctx bounds it.
+func (d *drill) joinGroup(ctx context.Context, ex guest.Executor, n *lab.Node) error {
 	started := false
 	for {
 		state, err := d.memberState(ctx, ex)
@@ -479,7 +491,7 @@ done
 				d.event("%s: START GROUP_REPLICATION", n.VM)
 			}
 		}
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := sleepCtx(ctx, 4*d.poll); err != nil {
 			return fmt.Errorf("not ONLINE within %s (last state %q)", d.rejoinWait, state)
 		}
 	}

@@ -70,7 +70,7 @@ func (s *session) runPlan(outDir string) error {
 	}
 	fmt.Fprintf(s.out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
 		s.plan.Name, s.plan.File, len(s.plan.Nodes), s.plan.Profile, s.plan.Network, s.plan.VIP)
-	r := &steps.Runner{Steps: steps.Pipeline(), Mode: steps.ModePlan, Out: s.out, Log: env.Log}
+	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: s.out, Log: env.Log}
 	if _, err := r.Run(s.c.Context, env); err != nil {
 		return err
 	}

@@ -225,7 +225,7 @@ func (s *session) snapshotTake(c *cli.Context, name string, vms []*labVM) error 
 	fmt.Fprintf(s.out, "✓ snapshot %q taken of %d VMs\n", name, len(vms))
 	if offline {
 		fmt.Fprintln(s.out, "Bringing the lab back up:")
-		return s.runPipeline(steps.Pipeline(), steps.ModeApply, "", "", 6)
+		return s.runPipeline(pipeline(), steps.ModeApply, "", "", 6)
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (s *session) snapshotRestore(c *cli.Context, name string, vms []*labVM) err
 		return err
 	}
 	fmt.Fprintf(s.out, "✓ restored %q on %d VMs; converging the lab:\n", name, len(vms))
-	return s.runPipeline(steps.Pipeline(), steps.ModeApply, "", "", 6)
+	return s.runPipeline(pipeline(), steps.ModeApply, "", "", 6)
 }
 
 // snapshotRow is one snapshot across the lab's VMs, for list and --json.

@@ -39,7 +39,7 @@ func upCommand() *cli.Command {
 			if c.Bool("dry-run") {
 				mode = steps.ModeDryRun
 			}
-			return s.runPipeline(steps.Pipeline(), mode, c.String("from"), c.String("only"), c.Int("concurrency"))
+			return s.runPipeline(pipeline(), mode, c.String("from"), c.String("only"), c.Int("concurrency"))
 		},
 	}
 }
@@ -89,3 +89,7 @@ func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only
 	sum.Print(s.out, s.plan)
 	return nil
 }
+
+// pipeline is the list of steps `up` runs; tests swap it to run the whole
+// tool against simulated guests.
+var pipeline = steps.Pipeline

@@ -116,4 +116,3 @@ func TestControlWrongPasswordIsNotAnExitCode(t *testing.T) {
 		t.Fatalf("error does not name the VM: %v", err)
 	}
 }
-

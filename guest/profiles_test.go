@@ -99,6 +99,7 @@ func TestUploadScriptShellcheck(t *testing.T) {
 	shellcheck(t, "upload", s)
 	shellcheck(t, "loader", loader)
 	shellcheck(t, "pidloader", pidLoader)
+	shellcheck(t, "kill", killScript("/tmp/.labctl-run-0123"))
 }
 
 // shellcheck runs the real shellcheck on a POSIX sh script.

@@ -135,7 +135,10 @@ const loader = `n=$1; shift; s=$(dd bs=1 count="$n" 2>/dev/null) || exit 125; ev
 // can be killed with its children from a second session — sshd refuses
 // "signal" requests for root sessions. The script runs in a subshell so its
 // own EXIT traps cannot skip removing the file.
-const pidLoader = `n=$1; p=$2; shift 2; read -r _ _ _ _ g _ </proc/$$/stat && echo "$g" >"$p"; ` +
+//
+// The group is recorded only when it leads its session (as under sshd), so
+// a killer can never hit a process group the command merely shares.
+const pidLoader = `n=$1; p=$2; shift 2; read -r _ _ _ _ g sid _ </proc/$$/stat && [ "$g" = "$sid" ] && echo "$g" >"$p"; ` +
 	`s=$(dd bs=1 count="$n" 2>/dev/null) || { rm -f "$p"; exit 125; }; (eval "$s"); rc=$?; rm -f "$p"; exit $rc`
 
 // loaderArgs is the sh argv (after the program) and the stdin for cmd;

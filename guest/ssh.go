@@ -402,7 +402,7 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 func (s *SSH) kill(c *ssh.Client, sess *ssh.Session, pidFile string, done <-chan error) {
 	_ = sess.Signal(ssh.SIGKILL)
 	if k, err := c.NewSession(); err == nil {
-		script := fmt.Sprintf(`g=$(cat %[1]s 2>/dev/null) && [ -n "$g" ] && kill -s KILL -- "-$g"; rm -f %[1]s`, pidFile)
+		script := killScript(pidFile)
 		killed := make(chan struct{})
 		go func() { _ = k.Run(sudoWrap(s.User, "sh -c "+Quote(script))); close(killed) }()
 		select {
@@ -418,6 +418,11 @@ func (s *SSH) kill(c *ssh.Client, sess *ssh.Session, pidFile string, done <-chan
 		s.drop(c)
 		<-done
 	}
+}
+
+// killScript kills the process group recorded by pidLoader in pidFile.
+func killScript(pidFile string) string {
+	return fmt.Sprintf(`g=$(cat %[1]s 2>/dev/null) && [ -n "$g" ] && kill -s KILL -- "-$g"; rm -f %[1]s`, Quote(pidFile))
 }
 
 func randHex(n int) string {

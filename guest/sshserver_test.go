@@ -146,6 +146,7 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			line := strings.TrimPrefix(p.Command, "sudo -n -- ") // we are root already
 			proc = exec.Command("/bin/sh", "-c", line)
 			proc.Stdin, proc.Stdout, proc.Stderr = ch, ch, ch.Stderr()
+			proc.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // as sshd does
 			if err := proc.Start(); err != nil {
 				return
 			}

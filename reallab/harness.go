@@ -243,7 +243,14 @@ func (e *Env) destroyAllVMs(ctx context.Context) []error {
 		if r.Code != 0 {
 			return append(errs, fmt.Errorf("list vms: %s", r.Stderr))
 		}
-		vms := ParseListVMs(r.Stdout)
+		// The base is only a registration of the cached rootfs (re-made on
+		// every call); it holds nothing to clean.
+		var vms [][2]string
+		for _, vm := range ParseListVMs(r.Stdout) {
+			if vm[0] != e.BaseName {
+				vms = append(vms, vm)
+			}
+		}
 		if len(vms) == 0 {
 			return nil
 		}
@@ -254,10 +261,7 @@ func (e *Env) destroyAllVMs(ctx context.Context) []error {
 			_ = e.VBox(ctx, "", "unregistervm", uuid, "--delete")
 		}
 	}
-	if r := e.VBox(ctx, "", "list", "vms"); strings.TrimSpace(r.Stdout) != "" {
-		errs = append(errs, fmt.Errorf("VMs left after cleanup: %s", r.Stdout))
-	}
-	return errs
+	return append(errs, fmt.Errorf("VMs left after cleanup: %s", e.VBox(ctx, "", "list", "vms").Stdout))
 }
 
 // ParseListVMs parses `list vms` into [name, uuid] pairs.

@@ -2,6 +2,10 @@ package steps
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -97,5 +101,62 @@ func TestFirewallListingNormalised(t *testing.T) {
 	}
 	if fwListing(runtime) == fwListing(permanent+" http") {
 		t.Error("a real difference is hidden")
+	}
+}
+
+// wtFirewallPython finds a python3 that has firewalld's own zone reader.
+func wtFirewallPython(t *testing.T) string {
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if err := exec.Command(py, "-c", "import firewall.core.io.zone").Run(); err == nil {
+			return py
+		}
+	}
+	t.Skip("firewalld's python module not installed (CI installs it: apt-get install -y python3-firewall)")
+	return ""
+}
+
+// TestFirewallZoneFilesLoadInFirewalld reads every rendered zone file with
+// firewalld's own zone reader, which drops (with a warning) any rule it
+// cannot parse, and compares what it loaded with the plan.
+func TestFirewallZoneFilesLoadInFirewalld(t *testing.T) {
+	py := wtFirewallPython(t)
+	l := wtNewLab(t, "el8")
+	for _, n := range l.env.Plan.Nodes {
+		f, err := fwFile(l.env.Plan, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, fwZone+".xml"), f.Content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		prog := `import sys
+from firewall.core.io.zone import zone_reader
+z = zone_reader(sys.argv[1] + ".xml", sys.argv[2])
+print("sources", " ".join(z.sources))
+print("services", " ".join(z.services))
+for r in z.rules:
+    print(r)
+`
+		out, err := exec.Command(py, "-c", prog, fwZone, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: firewalld cannot read the zone: %v\n%s", n.VM, err, out)
+		}
+		got := string(out)
+		if strings.Contains(got, "WARNING") || strings.Contains(got, "ERROR") {
+			t.Errorf("%s: firewalld complained:\n%s", n.VM, got)
+		}
+		d := fwPlan(l.env.Plan, n)
+		want := []string{"sources 192.168.1.0/24", "services " + strings.Join(append([]string{"ssh"}, d.Services...), " ")}
+		for _, r := range d.Rules {
+			what := `port port="` + strconv.Itoa(r.Port) + `" protocol="` + r.Protocol + `"`
+			if r.Port == 0 {
+				what = `protocol value="` + r.Protocol + `"`
+			}
+			want = append(want, `rule family="ipv4" source address="`+r.Source+`" `+what+` accept`)
+		}
+		if strings.TrimSpace(got) != strings.Join(want, "\n") {
+			t.Errorf("%s: firewalld loaded\n%s\nwant\n%s", n.VM, got, strings.Join(want, "\n"))
+		}
 	}
 }

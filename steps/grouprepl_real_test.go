@@ -7,12 +7,12 @@ package steps
 // namespace and chroot; only systemctl is a stand-in script in the rootfs
 // (no systemd in a chroot).
 //
-// Enabled by LABCTL_DB_REALROOT=<rootfs> (as root). Preparing such a rootfs:
-//   debootstrap (or a copy of the real-lab base) + apt-get install mysql-server keepalived,
-//   rm /var/lib/mysql/auto.cnf (each clone then gets its own server_uuid),
-//   and the systemctl stand-in at /usr/local/sbin/systemctl (see the test log
-//   for its expected behaviour: enable/is-active/start/stop/restart/reload
-//   for the services mysql and keepalived).
+// Enabled by LABCTL_DB_REALROOT=<rootfs> (as root): any Debian root
+// filesystem with mysql-server (MySQL 8.0.23+; sid has 9.7) and keepalived
+// installed, e.g. a copy of the real-lab base plus
+//   chroot ROOT apt-get install -y mysql-server keepalived
+// The rootfs is never written: each node is an overlay, in which the test
+// removes auto.cnf (a fresh server_uuid per clone) and places dbRealSystemctl.
 // Traffic stays on 10.232.0.0/24 inside the test's own namespaces.
 
 import (
@@ -118,6 +118,16 @@ func TestDBStepsRealMySQL(t *testing.T) {
 		dbRealRun(t, "ip", "-n", ns, "addr", "add", n.IP.String()+"/24", "dev", "eth0")
 		dbRealRun(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 		dbRealRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		if err := os.WriteFile(filepath.Join(root, "usr/local/sbin/systemctl"), []byte(dbRealSystemctl), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(filepath.Join(root, "var/lib/mysql/auto.cnf"))
+		if n.VM == "SQL-THREE" {
+			// SQL-THREE starts with an empty datadir, initialised on first start
+			// with our option file in place and root without a password (the EL
+			// path); the others keep Debian's datadir with socket-auth root.
+			dbRealRun(t, "sh", "-c", "rm -rf "+filepath.Join(root, "var/lib/mysql")+"/*")
+		}
 		ex := &dbChrootExec{netns: ns, root: root, secrets: secrets.Values()}
 		execs[n.VM] = ex
 		t.Cleanup(func() {
@@ -213,21 +223,47 @@ func TestDBStepsRealMySQL(t *testing.T) {
 		}
 	}
 
-	// Full outage: stop GR everywhere after SQL-THREE got one more
-	// transaction than the rest cannot happen in a healthy group, so write
-	// on the primary, stop the group, and check it restarts without loss.
-	if _, err := dbSQL(ctx, env, execs["SQL-ONE"], "CREATE TABLE wordpress.probe (id INT PRIMARY KEY);\nINSERT INTO wordpress.probe VALUES (1)"); err != nil {
+	// Full outage where the last primary is NOT the most advanced member:
+	// SQL-ONE leaves, the group elects a new primary that takes a write, then
+	// the others stop too. The group must restart from a member holding that
+	// write, and SQL-ONE must get it back.
+	if _, err := dbSQL(ctx, env, execs["SQL-ONE"], "CREATE TABLE wordpress.probe (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	for _, vm := range []string{"SQL-THREE", "SQL-TWO", "SQL-ONE"} {
+	if _, err := dbSQL(ctx, env, execs["SQL-ONE"], "STOP GROUP_REPLICATION"); err != nil {
+		t.Fatal(err)
+	}
+	var newPrimary string
+	for i := 0; i < 60 && newPrimary == ""; i++ {
+		out, _ := dbSQL(ctx, env, execs["SQL-TWO"], "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY' AND MEMBER_STATE = 'ONLINE'")
+		for _, n := range p.DB() {
+			if strings.TrimSpace(out) == n.IP.String() {
+				newPrimary = n.VM
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if newPrimary == "" || newPrimary == "SQL-ONE" {
+		t.Fatalf("no new primary after SQL-ONE left (%q)", newPrimary)
+	}
+	if _, err := dbSQL(ctx, env, execs[newPrimary], "INSERT INTO wordpress.probe VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, vm := range []string{"SQL-TWO", "SQL-THREE"} {
 		if _, err := dbSQL(ctx, env, execs[vm], "STOP GROUP_REPLICATION"); err != nil {
 			t.Fatalf("%s: %v", vm, err)
 		}
 	}
 	g := &grStep{joinWait: 3 * time.Minute, poll: time.Second}
-	for _, n := range p.DB() {
-		if st, _ := g.Check(ctx, env, n); st.Done {
-			t.Fatalf("%s: done after the outage", n.VM)
+	for i, n := range p.DB() {
+		// Applying on SQL-ONE restarts the group elsewhere and joins SQL-ONE;
+		// later nodes may then already be done or just need to join.
+		st, err := g.Check(ctx, env, n)
+		if err != nil || (i == 0 && st.Done) {
+			t.Fatalf("%s after the outage: %+v %v", n.VM, st, err)
+		}
+		if st.Done {
+			continue
 		}
 		if err := g.Apply(ctx, env, n); err != nil {
 			t.Fatalf("re-bootstrap after outage, %s: %v", n.VM, err)
@@ -238,4 +274,50 @@ func TestDBStepsRealMySQL(t *testing.T) {
 			t.Errorf("%s after the outage: probe rows %q, %v", n.VM, out, err)
 		}
 	}
+	out, _ = dbSQL(ctx, env, execs["SQL-ONE"], "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY'")
+	if strings.TrimSpace(out) == "10.232.0.11" {
+		t.Error("the group restarted from SQL-ONE, which lacked the new primary's write")
+	}
 }
+
+// dbRealSystemctl stands in for systemctl in the test chroots (no systemd
+// there), for the services the DB-side steps manage.
+const dbRealSystemctl = `#!/bin/sh
+# Test stand-in for systemctl in a chroot without systemd: mysql and keepalived only.
+set -u
+quiet=0
+cmd=$1; shift
+[ "${1:-}" = --quiet ] && { quiet=1; shift; }
+svc=${1:-}
+pidfile() { case $1 in mysql) echo /run/mysqld/mysqld.pid ;; keepalived) echo /run/keepalived.pid ;; *) echo /nonexistent ;; esac; }
+alive() { p=$(cat "$(pidfile "$1")" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+start() {
+	case $1 in
+	mysql)
+		mkdir -p /run/mysqld /var/log/mysql && chown mysql:mysql /run/mysqld /var/log/mysql
+		# Like EL's mysql-prepare-db-dir: an empty datadir is initialised on first start (root without password).
+		if [ ! -d /var/lib/mysql/mysql ]; then
+			mysqld --initialize-insecure --user=mysql >/var/log/mysql/initialize.log 2>&1 || exit 1
+		fi
+		mysqld --daemonize --pid-file=/run/mysqld/mysqld.pid >/dev/null 2>&1 </dev/null ;;
+	keepalived)
+		keepalived -p /run/keepalived.pid -r /run/keepalived-vrrp.pid --vrrp -l -D </dev/null >/var/log/keepalived.log 2>&1 ;;
+	*) echo "unknown service $1" >&2; exit 5 ;;
+	esac
+}
+stop() {
+	alive "$1" || return 0
+	p=$(cat "$(pidfile "$1")")
+	kill "$p"
+	i=0; while kill -0 "$p" 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.2; done
+}
+case $cmd in
+enable|disable|daemon-reload) exit 0 ;;
+is-active) if alive "$svc"; then [ $quiet = 1 ] || echo active; exit 0; else [ $quiet = 1 ] || echo inactive; exit 3; fi ;;
+start) alive "$svc" || start "$svc" ;;
+stop) stop "$svc" ;;
+restart) stop "$svc"; start "$svc" ;;
+reload) alive "$svc" && kill -HUP "$(cat "$(pidfile "$svc")")" ;;
+*) echo "systemctl stand-in: $cmd unsupported" >&2; exit 1 ;;
+esac
+`

@@ -126,7 +126,8 @@ func gaMethodShell(p *guest.Profile) string {
 
 // networkCheckScript prints what the guest has now, read-only.
 func networkCheckScript(p *guest.Profile, nw gaNet) string {
-	return gaNetVars(nw) + gaFindDev + gaMethodShell(p) + `if command -v hostnamectl >/dev/null 2>&1; then
+	vars := fmt.Sprintf("mac=%s\naddr=%s\n", guest.Quote(nw.MAC), guest.Quote(nw.Addr))
+	return vars + gaFindDev + gaMethodShell(p) + `if command -v hostnamectl >/dev/null 2>&1; then
 	echo "static=$(hostnamectl --static)"
 else
 	echo "static=$(cat /etc/hostname)"

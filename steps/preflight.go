@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -85,23 +87,40 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 	}
 	checkGuestAdditions(ctx, env, base)
 
-	for _, n := range p.Nodes {
+	var mu sync.Mutex
+	err = FanOut(ctx, p.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
 		same := matchVMs(vms, n.VM)
-		if len(same) == 0 {
-			continue
+		var problem error
+		switch {
+		case len(same) == 0:
+			return nil
+		case len(same) > 1:
+			problem = fmt.Errorf("%d VMs are named %s: rename all but the lab's one", len(same), n.VM)
+		default:
+			owned, why, err := vmOwnedBy(ctx, env, n.VM)
+			if err != nil {
+				return err
+			}
+			if !owned {
+				problem = fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s",
+					n.VM, p.Name, why, p.File)
+			}
 		}
-		if len(same) > 1 {
-			problems = multierror.Append(problems, fmt.Errorf("%d VMs are named %s: rename all but the lab's one", len(same), n.VM))
-			continue
+		if problem != nil {
+			mu.Lock()
+			problems = multierror.Append(problems, problem)
+			mu.Unlock()
 		}
-		owned, why, err := vmOwnedBy(ctx, env, n.VM)
-		if err != nil {
-			return Status{}, err
-		}
-		if !owned {
-			problems = multierror.Append(problems, fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s",
-				n.VM, p.Name, why, p.File))
-		}
+		return nil
+	})
+	if err != nil {
+		return Status{}, err
+	}
+	if problems != nil {
+		// Lab order, whatever order the reads finished in.
+		sort.SliceStable(problems.Errors, func(i, j int) bool {
+			return nodeIndex(p, problems.Errors[i].Error()) < nodeIndex(p, problems.Errors[j].Error())
+		})
 	}
 
 	ifs, err := env.VBox.BridgedIfs(ctx)
@@ -130,6 +149,16 @@ func versionText(v vbox.Version) string {
 		return v.Raw
 	}
 	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Build)
+}
+
+// nodeIndex is the position of the first lab node whose VM name msg mentions.
+func nodeIndex(p *lab.Plan, msg string) int {
+	for i, n := range p.Nodes {
+		if strings.Contains(msg, " "+n.VM+" ") {
+			return i
+		}
+	}
+	return len(p.Nodes)
 }
 
 // matchVMs returns the registered VMs named (or with the UUID) ref.

@@ -76,9 +76,20 @@ type RunError struct {
 	Interrupted bool
 	Cause       error
 	LogPath     string
+	secrets     []string // hidden from Error(): a step's error may quote a command's output
 }
 
 func (e *RunError) Error() string {
+	s := e.text()
+	for _, v := range e.secrets {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "<redacted>")
+		}
+	}
+	return s
+}
+
+func (e *RunError) text() string {
 	var b strings.Builder
 	if e.Interrupted {
 		fmt.Fprintf(&b, "interrupted during %q (%s): nothing is lost, run `labctl up` again to resume", e.Title, e.Step)
@@ -250,11 +261,11 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
+	secrets := env.Secrets.Values()
+	if env.GuestPassword != "" {
+		secrets = append(secrets, env.GuestPassword)
+	}
 	if r.Verbose != nil {
-		secrets := env.Secrets.Values()
-		if env.GuestPassword != "" {
-			secrets = append(secrets, env.GuestPassword)
-		}
 		logw = io.MultiWriter(logw, redactWriter{w: r.Verbose, secrets: secrets})
 	}
 	logw = &syncWriter{w: logw}
@@ -301,13 +312,13 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		if ctx.Err() != nil {
 			x.logf("run: interrupted before %s", s.Name())
 			sum.Duration = time.Since(start)
-			return sum, &RunError{Step: s.Name(), Title: s.Title(), Err: ctx.Err(), Interrupted: true, Cause: ctx.Err(), LogPath: r.LogPath}
+			return sum, &RunError{Step: s.Name(), Title: s.Title(), Err: ctx.Err(), Interrupted: true, Cause: ctx.Err(), LogPath: r.LogPath, secrets: secrets}
 		}
 		res, err := x.runStep(ctx, s)
 		sum.Steps = append(sum.Steps, res)
 		if err != nil {
 			sum.Duration = time.Since(start)
-			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath}
+			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
 			if ctx.Err() != nil {
 				re.Interrupted, re.Cause = true, ctx.Err()
 			}
@@ -728,7 +739,7 @@ func (s Summary) Print(w io.Writer, plan *lab.Plan) {
 	case ModePlan:
 		return // the plan was printed while running
 	case ModeDryRun:
-		s.printChanges(w)
+		s.printChanges(w, plan)
 		return
 	}
 	changed, already := s.Totals()
@@ -745,7 +756,7 @@ func (s Summary) Print(w io.Writer, plan *lab.Plan) {
 	}
 }
 
-func (s Summary) printChanges(w io.Writer) {
+func (s Summary) printChanges(w io.Writer, plan *lab.Plan) {
 	if len(s.Changes) == 0 {
 		fmt.Fprintln(w, "No changes: the lab already matches lab.toml.")
 		return
@@ -759,9 +770,21 @@ func (s Summary) printChanges(w io.Writer) {
 		}
 		byNode[c.Node] = append(byNode[c.Node], c)
 	}
-	// The lab-wide changes first, then nodes in the order they first appeared
-	// (lab order for the VM phase).
-	sort.SliceStable(order, func(i, j int) bool { return order[i] == "lab" && order[j] != "lab" })
+	// The lab-wide changes first, then the nodes in lab order.
+	rank := func(node string) int {
+		if node == "lab" {
+			return -1
+		}
+		if plan != nil {
+			for i, n := range plan.Nodes {
+				if n.Name() == node {
+					return i
+				}
+			}
+		}
+		return len(order)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
 	for _, node := range order {
 		fmt.Fprintf(w, "%s:\n", node)
 		var then []string

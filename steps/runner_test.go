@@ -191,7 +191,8 @@ func TestRunnerOrderCheckApplyCheckAndSecondRunChangesNothing(t *testing.T) {
 	if c, al := sum.Totals(); c != 2 || al != 0 {
 		t.Errorf("totals = %d changed, %d already; want 2, 0", c, al)
 	}
-	if !strings.Contains(out, "✓ Doing a (changed 6)") || !strings.Contains(out, "✓ Doing b (changed 2)") {
+	if !strings.Contains(out, "✓ Doing a (changed 6)") || !strings.Contains(out, "✓ Doing b (changed 2)") ||
+		!strings.Contains(out, "• Doing a ...\n") || !strings.Contains(out, "  SQL-ONE: changed\n") {
 		t.Errorf("progress output lacks the step lines:\n%s", out)
 	}
 	for _, want := range []string{"step a (Doing a): start on SQL-ONE", "step a: SQL-TWO: not done: a not done on SQL-TWO", "step a: SQL-TWO: changed", "step b: end: changed 2"} {
@@ -620,5 +621,44 @@ func TestRunnerPlanModeShowsGuestRecordings(t *testing.T) {
 	want := "== Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    (with input on stdin)\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
 	if out.String() != want {
 		t.Errorf("plan:\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// rtSecretStep logs a command with a secret and fails quoting it, the way a
+// careless step could; neither the log nor the error may show it.
+type rtSecretStep struct{ *rtStep }
+
+func (l *rtSecretStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	fmt.Fprintf(env.Log, "%s: mysql -uroot -p%s -e 'select 1'\n", n.VM, env.Secrets.MySQLRoot)
+	if n.Role == lab.RoleWeb {
+		return fmt.Errorf("mysql: access denied for password %s (guest password %s)", env.Secrets.WordPressDB, env.GuestPassword)
+	}
+	return nil
+}
+
+func TestRunnerLogAndErrorHoldNoSecret(t *testing.T) {
+	env := rtEnv()
+	env.Secrets = &lab.Secrets{MySQLRoot: "root-Zq81", Replication: "repl-Kx02", Verifier: "ver-Ab77",
+		WordPressDB: "wpdb-Lm55", WordPressAdmin: "wpadm-Qe19", WPSalts: map[string]string{"AUTH_KEY": "salt-Rt44"}}
+	env.GuestPassword = "guest-Po31"
+	all := append(env.Secrets.Values(), env.GuestPassword)
+	var logFile, out bytes.Buffer
+	red := lab.NewRedactor(&logFile, all)
+	s := &rtSecretStep{newRTStep("leaky", &rtCalls{})}
+	r := &Runner{Steps: []Step{s}, Out: &out, Log: red, LogPath: "/state/up.log"}
+	_, err := r.Run(context.Background(), env)
+	red.Flush()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(logFile.String(), "mysql -uroot -p") || !strings.Contains(logFile.String(), "access denied") {
+		t.Fatalf("the log lacks the step's lines:\n%s", logFile.String())
+	}
+	for _, v := range all {
+		for where, text := range map[string]string{"log": logFile.String(), "error": err.Error(), "output": out.String()} {
+			if strings.Contains(text, v) {
+				t.Errorf("the %s shows secret %q:\n%s", where, v, text)
+			}
+		}
 	}
 }

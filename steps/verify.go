@@ -368,7 +368,9 @@ func verifyWebScript(env *Env) (string, error) {
 		return "", err
 	}
 	code := strings.TrimPrefix(string(program), "<?php\n")
-	return "#!/bin/sh\n# Read-only: MySQL through the VIP, as WordPress reaches it.\nset -eu\nphp -r " + guest.Quote(code) + "\n", nil
+	return "#!/bin/sh\n# Read-only: MySQL through the VIP, as WordPress reaches it.\nset -eu\n" +
+		"# The PHP program is single-quoted on purpose: its $ are PHP's.\n# shellcheck disable=SC2016\n" +
+		"php -r " + guest.Quote(code) + "\n", nil
 }
 
 func verifyProbeWeb(ctx context.Context, env *Env, n *lab.Node) verifyWebView {
@@ -394,7 +396,7 @@ func verifyProbeWeb(ctx context.Context, env *Env, n *lab.Node) verifyWebView {
 
 type verifyLBView struct {
 	err, status, title, page string
-	upstreams          map[string]bool
+	upstreams                map[string]bool
 }
 
 var verifyTitleRe = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)

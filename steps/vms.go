@@ -126,22 +126,30 @@ func (*ConfigureVMs) Needs() []string               { return []string{"preflight
 
 // Prepare reads the nic1 MAC of the base and of every existing lab VM.
 func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
-	book := map[string]string{}
 	base := ""
 	if info, err := env.VBox.Info(ctx, env.Plan.Base.VM); err == nil {
 		base = nic1(info).MAC
 	} else if !errors.Is(err, vbox.ErrNotFound) {
 		return fmt.Errorf("read the base VM %q: %w", env.Plan.Base.VM, err)
 	}
-	for _, n := range env.Plan.Nodes {
+	var mu sync.Mutex
+	book := map[string]string{}
+	// All at once: each read is a VBoxManage process.
+	err := FanOut(ctx, env.Plan.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
 		info, err := env.VBox.Info(ctx, n.VM)
 		if errors.Is(err, vbox.ErrNotFound) {
-			continue
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", n.VM, err)
 		}
+		mu.Lock()
 		book[n.VM] = strings.ToUpper(nic1(info).MAC)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -160,7 +168,9 @@ func nic1(info *vbox.VMInfo) vbox.NIC {
 }
 
 // macProblem says why mac is not a MAC this VM may keep ("" when it may).
-func (c *ConfigureVMs) macProblem(vm, mac string) string {
+// Of two lab VMs sharing a MAC, the one earlier in lab order keeps it, so
+// only one of them changes (and a running one is not disturbed needlessly).
+func (c *ConfigureVMs) macProblem(p *lab.Plan, vm, mac string) string {
 	mac = strings.ToUpper(mac)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -170,9 +180,12 @@ func (c *ConfigureVMs) macProblem(vm, mac string) string {
 	case mac == c.base:
 		return fmt.Sprintf("nic1 has the base VM's MAC %s", mac)
 	}
-	for other, m := range c.byVM {
-		if other != vm && m == mac {
-			return fmt.Sprintf("nic1 MAC %s is also %s's", mac, other)
+	for _, other := range p.Nodes {
+		if other.VM == vm {
+			break
+		}
+		if c.byVM[other.VM] == mac {
+			return fmt.Sprintf("nic1 MAC %s is also %s's", mac, other.VM)
 		}
 	}
 	return ""
@@ -191,7 +204,7 @@ func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs [
 		diffs = append(diffs, fmt.Sprintf("%s, want bridged on %q", what, p.BridgeAdapter))
 		want.BridgeAdapter = p.BridgeAdapter
 	}
-	if why := c.macProblem(n.VM, nic.MAC); why != "" {
+	if why := c.macProblem(env.Plan, n.VM, nic.MAC); why != "" {
 		diffs = append(diffs, why+", want a fresh one")
 		newMAC = true
 	}

@@ -180,6 +180,9 @@ func TestVMPhaseDryRunOnFreshHostChangesNothing(t *testing.T) {
 	var buf bytes.Buffer
 	sum.Print(&buf, env.Plan)
 	got := buf.String()
+	if testing.Verbose() {
+		t.Log(got)
+	}
 	for _, want := range []string{
 		`take snapshot "labctl-base" of the powered-off base VM "AlmaLinux-8.4"`,
 		"SQL-ONE:\n  - Cloning the lab VMs from the base snapshot: VM SQL-ONE does not exist",
@@ -429,4 +432,69 @@ func vmtCount(f *vboxtest.Fake, cmd, sub string) int {
 		}
 	}
 	return n
+}
+
+func TestConfigureVMsRepairsDuplicateMAC(t *testing.T) {
+	f, env := vmtSetup(t)
+	if _, _, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatal(err)
+	}
+	// Someone gave SQL-TWO the MAC of SQL-ONE (and, on SQL-THREE, the base's).
+	st := f.State()
+	one, base := st.VM("SQL-ONE").NICs[0].MAC, st.VM(vboxtest.BaseVM).NICs[0].MAC
+	for vm, mac := range map[string]string{"SQL-TWO": one, "SQL-THREE": base} {
+		if r := f.Run("controlvm", vm, "poweroff"); r.Code != 0 {
+			t.Fatalf("%+v", r)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if r := f.Run("modifyvm", vm, "--macaddress1", mac); r.Code != 0 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, out)
+	}
+	vmtAssertLab(t, f, env.Plan)
+	if got := f.State().VM("SQL-ONE").NICs[0].MAC; got != one {
+		t.Errorf("SQL-ONE's MAC changed from %s to %s: the earlier node keeps its MAC", one, got)
+	}
+}
+
+func TestStartVMsRefusesPausedVMWithHint(t *testing.T) {
+	f, env := vmtSetup(t)
+	if _, _, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Run("controlvm", "SERVER-ONE", "pause"); r.Code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	_, _, err := vmtRun(t, env, ModeApply)
+	if err == nil || !strings.Contains(err.Error(), "SERVER-ONE is paused: resume it (`VBoxManage controlvm SERVER-ONE resume`)") {
+		t.Fatalf("err = %v", err)
+	}
+	if v := f.State().VM("SERVER-ONE"); v.State != "paused" {
+		t.Errorf("SERVER-ONE is %s, labctl must leave a paused VM alone", v.State)
+	}
+}
+
+// vmtNoGA is the fake seen through an API whose base VM never reported
+// Guest Additions.
+type vmtNoGA struct{ vbox.API }
+
+func (v vmtNoGA) GuestProperty(ctx context.Context, vm, name string) (string, bool, error) {
+	return "", false, nil
+}
+
+func TestPreflightWarnsWhenBaseNeverReportedGuestAdditions(t *testing.T) {
+	_, env := vmtSetup(t)
+	env.VBox = vmtNoGA{env.VBox}
+	var out, log bytes.Buffer
+	r := &Runner{Steps: VMPhase()[:1], Out: &out, Log: &log}
+	if _, err := r.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	want := `the base VM "AlmaLinux-8.4" has never reported VirtualBox Guest Additions`
+	if !strings.Contains(out.String(), "! "+want) || !strings.Contains(log.String(), "WARNING: "+want) {
+		t.Errorf("no warning:\n%s\n%s", out.String(), log.String())
+	}
 }

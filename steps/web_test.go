@@ -5,14 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"labctl/guest"
 	"labctl/lab"
@@ -161,16 +167,20 @@ func TestWebScriptsPassShellcheck(t *testing.T) {
 		if len(names) < 10 {
 			t.Fatalf("%s: only %d scripts rendered", profile, len(names))
 		}
+		// One shellcheck run over all scripts: files are named after the golden paths.
+		dir := t.TempDir()
+		var files []string
 		for _, name := range names {
-			f := filepath.Join(t.TempDir(), "s.sh")
+			f := filepath.Join(dir, strings.ReplaceAll(name, "/", "__"))
 			if err := os.WriteFile(f, got[name], 0o644); err != nil {
 				t.Fatal(err)
 			}
-			// Scripts run under /bin/sh; the step scripts have no shebang of their own.
-			out, err := exec.Command(sc, "-s", "sh", "-S", "warning", f).CombinedOutput()
-			if err != nil {
-				t.Errorf("%s/%s: shellcheck: %v\n%s\n--- script\n%s", profile, name, err, out, got[name])
-			}
+			files = append(files, f)
+		}
+		// Scripts run under /bin/sh; every severity counts, down to style.
+		out, err := exec.Command(sc, append([]string{"-s", "sh"}, files...)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: shellcheck: %v\n%s", profile, err, out)
 		}
 	}
 }
@@ -525,4 +535,232 @@ func wtServe(t *testing.T, fn func(path string) ([]byte, int)) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestWebPHPFPMPoolPassesFPMTest loads each rendered pool in a real php-fpm
+// (-t), with the accounts and socket moved to ones this machine has.
+func TestWebPHPFPMPoolPassesFPMTest(t *testing.T) {
+	bins, _ := filepath.Glob("/usr/sbin/php-fpm*")
+	if len(bins) == 0 {
+		t.Skip("php-fpm not installed (CI installs it: apt-get install -y php-fpm)")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no nobody account: %v", err)
+	}
+	grp, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Skipf("nobody's group: %v", err)
+	}
+	for _, profile := range []string{"el8", "debian"} {
+		_, got := wtRunFlow(t, profile)
+		pools := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, "/www.conf") })
+		if len(pools) != 2 {
+			t.Fatalf("%s: pools %v, want one per web node", profile, pools)
+		}
+		for _, name := range pools {
+			dir := t.TempDir()
+			var lines []string
+			for _, line := range strings.Split(string(got[name]), "\n") {
+				key, _, _ := strings.Cut(line, " = ")
+				switch key {
+				case "user", "listen.owner":
+					line = key + " = " + nobody.Username
+				case "group", "listen.group":
+					line = key + " = " + grp.Name
+				case "listen":
+					line = key + " = " + filepath.Join(dir, "www.sock")
+				}
+				lines = append(lines, line)
+			}
+			pool := filepath.Join(dir, "pool.conf")
+			main := filepath.Join(dir, "fpm.conf")
+			if err := os.WriteFile(pool, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			global := fmt.Sprintf("[global]\npid = %s/fpm.pid\nerror_log = %s/error.log\ninclude = %s\n", dir, dir, pool)
+			if err := os.WriteFile(main, []byte(global), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(bins[0], "-n", "-t", "-y", main).CombinedOutput(); err != nil {
+				t.Errorf("%s/%s: php-fpm -t: %v\n%s", profile, name, err, out)
+			}
+		}
+	}
+}
+
+// wtGetFrom fetches url from a chosen local address with extra headers.
+func wtGetFrom(t *testing.T, local, url string, hdr map[string]string) (int, string) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 3 * time.Second}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s from %s: %v", url, local, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// TestWebServerBlockLoopback serves a stand-in docroot through the rendered
+// web server block and php-fpm pool, in real nginx and php-fpm on
+// 127.0.0.1, with 127.0.0.1 playing the load balancer: permalinks reach
+// index.php, denied paths are denied, and X-Forwarded-Proto/-For are
+// believed from the load balancer only.
+func TestWebServerBlockLoopback(t *testing.T) {
+	nginx := wtNeed(t, "nginx", "nginx-light")
+	fpms, _ := filepath.Glob("/usr/sbin/php-fpm*")
+	if len(fpms) == 0 {
+		t.Skip("php-fpm not installed (CI installs it: apt-get install -y php-fpm)")
+	}
+	if testing.Short() {
+		t.Skip("starts real nginx and php-fpm")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no nobody account")
+	}
+	grp, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Skip("no group for nobody")
+	}
+	// Readable by the unprivileged workers when the test runs as root.
+	base, err := os.MkdirTemp("", "labctl-web-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(base, "wordpress")
+	index := `<?php printf("index https=%s remote=%s uri=%s\n", $_SERVER['HTTPS'] ?? '', $_SERVER['REMOTE_ADDR'], $_SERVER['REQUEST_URI']);` + "\n"
+	for name, body := range map[string]string{
+		"index.php": index, "xmlrpc.php": "<?php echo 'xmlrpc';\n", "wp-config.php": "<?php echo 'config';\n",
+		"wp-content/uploads/evil.php": "<?php echo 'evil';\n", "readme.html": "static readme\n",
+	} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	l := wtNewLab(t, "el8")
+	lay, err := webLayoutFor(l.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(base, "php.sock")
+	lay.WebRoot, lay.PHPSocket, lay.PoolSocket = root, sock, sock
+
+	// php-fpm with the rendered pool, accounts moved to ones this machine has.
+	pool, err := webRender("php-fpm-pool.conf.tmpl", struct {
+		webLayout
+		Node string
+	}{lay, "TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolText := string(pool)
+	for _, kv := range [][2]string{
+		{"user = apache", "user = " + nobody.Username}, {"group = apache", "group = " + grp.Name},
+		{"listen.owner = nginx", "listen.owner = " + nobody.Username}, {"listen.group = nginx", "listen.group = " + grp.Name},
+	} {
+		if !strings.Contains(poolText, kv[0]) {
+			t.Fatalf("pool lacks %q", kv[0])
+		}
+		poolText = strings.Replace(poolText, kv[0], kv[1], 1)
+	}
+	if os.Geteuid() != 0 {
+		// Only root may switch users or chown the socket.
+		poolText = regexp.MustCompile(`(?m)^(user|group|listen\.owner|listen\.group) = .*$`).ReplaceAllString(poolText, "")
+	}
+	fpmConf := filepath.Join(base, "fpm.conf")
+	if err := os.WriteFile(filepath.Join(base, "pool.conf"), []byte(poolText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fpmConf, []byte(fmt.Sprintf("[global]\npid = %[1]s/fpm.pid\nerror_log = %[1]s/fpm.log\ninclude = %[1]s/pool.conf\n", base)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fpm := exec.Command(fpms[0], "-n", "-F", "-y", fpmConf)
+	fpm.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := fpm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fpmDone := make(chan struct{})
+	go func() { _ = fpm.Wait(); close(fpmDone) }()
+	t.Cleanup(func() {
+		_ = fpm.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-fpmDone:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-fpm.Process.Pid, syscall.SIGKILL)
+			<-fpmDone
+		}
+	})
+
+	// nginx with the rendered server block; 127.0.0.1 is the load balancer.
+	site, err := webRender("nginx-wordpress.conf.tmpl", struct {
+		webLayout
+		Node, LBIP string
+	}{lay, "TEST", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := wtFreePort(t, "127.0.0.1")
+	siteText := strings.Replace(string(site), "listen 80 default_server;", fmt.Sprintf("listen 127.0.0.1:%d default_server;", port), 1)
+	prefix, temps := wtNginxPrefix(t)
+	if err := os.WriteFile(filepath.Join(prefix, "site.conf"), []byte(siteText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wtStartNginx(t, nginx, prefix, fmt.Sprintf("worker_processes 1;\npid %[1]s/nginx.pid;\nerror_log %[1]s/logs/error.log;\nevents { worker_connections 64; }\nhttp {\n    access_log off;\n%[2]s    include %[1]s/site.conf;\n}\n", prefix, temps))
+
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			if code, _ := wtGetFrom(t, "127.0.0.1", url+"/readme.html", nil); code == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(base, "fpm.log"))
+			t.Fatalf("nginx + php-fpm did not come up; php-fpm log:\n%s", log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	fromLB := map[string]string{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+	for _, c := range []struct {
+		name, from, path string
+		hdr              map[string]string
+		code             int
+		body             string
+	}{
+		{"permalink goes to index.php", "127.0.0.1", "/2024/01/hello-world/", nil, 200, "index https= remote=127.0.0.1 uri=/2024/01/hello-world/"},
+		{"visitor address and https from the LB", "127.0.0.1", "/", fromLB, 200, "index https=on remote=203.0.113.9 uri=/"},
+		{"headers from elsewhere are ignored", "127.0.0.2", "/", fromLB, 200, "index https= remote=127.0.0.2 uri=/"},
+		{"static file", "127.0.0.1", "/readme.html", nil, 200, "static readme"},
+		{"xmlrpc denied", "127.0.0.1", "/xmlrpc.php", nil, 403, ""},
+		{"wp-config denied", "127.0.0.1", "/wp-config.php", nil, 403, ""},
+		{"php in uploads denied", "127.0.0.1", "/wp-content/uploads/evil.php", nil, 403, ""},
+		{"missing php is 404, not index", "127.0.0.1", "/nothere.php", nil, 404, ""},
+	} {
+		code, body := wtGetFrom(t, c.from, url+c.path, c.hdr)
+		if code != c.code || (c.body != "" && body != c.body) {
+			t.Errorf("%s: GET %s from %s = %d %q, want %d %q", c.name, c.path, c.from, code, body, c.code, c.body)
+		}
+	}
 }

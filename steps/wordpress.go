@@ -34,9 +34,12 @@ func WordPressInstall() Step { return wpInstallStep{} }
 
 type wpInstallStep struct{}
 
-func (wpInstallStep) Name() string    { return "wordpress-install" }
-func (wpInstallStep) Title() string   { return "Installing WordPress" }
-func (wpInstallStep) Needs() []string { return []string{"wordpress-db", "web"} }
+func (wpInstallStep) Name() string  { return "wordpress-install" }
+func (wpInstallStep) Title() string { return "Installing WordPress" }
+
+// Needs the load balancer too: wp_install() probes pretty permalinks over
+// HTTP at the site URL, and keeps them off when nothing answers there.
+func (wpInstallStep) Needs() []string { return []string{"wordpress-db", "web", "load-balancer"} }
 func (wpInstallStep) Targets(p *lab.Plan) lab.Nodes {
 	if w := p.Web().First(); w != nil {
 		return lab.Nodes{w}

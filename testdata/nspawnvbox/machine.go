@@ -102,6 +102,11 @@ func startOne(s *store, ref string) error {
 	}
 	os.Remove(filepath.Join(s.vmDir(vm.UUID), "stop"))
 	os.Remove(filepath.Join(s.vmDir(vm.UUID), "start-error"))
+	vm.StateChange = time.Now().UTC()
+	if err := s.save(vm); err != nil {
+		s.unlock()
+		return err
+	}
 	s.unlock()
 
 	fmt.Printf("Waiting for VM \"%s\" to power on...\n", ref)
@@ -234,24 +239,6 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 	if err := sh("ip", "netns", "add", rt.Netns); err != nil {
 		return 0, err
 	}
-	if vm.NIC.Type == "bridged" {
-		if err := sh("ip", "link", "add", rt.HostVeth, "type", "veth", "peer", "name", "host0", "netns", rt.Netns); err != nil {
-			return 0, err
-		}
-		if err := sh("ip", "-n", rt.Netns, "link", "set", "host0", "address", macColons(vm.NIC.MAC)); err != nil {
-			return 0, err
-		}
-		if err := sh("ip", "link", "set", rt.HostVeth, "master", vm.NIC.Bridge); err != nil {
-			return 0, err
-		}
-		state := "up"
-		if !vm.NIC.Cable {
-			state = "down"
-		}
-		if err := sh("ip", "link", "set", rt.HostVeth, state); err != nil {
-			return 0, err
-		}
-	}
 	if err := os.MkdirAll(rt.Cgroup, 0o755); err != nil {
 		return 0, fmt.Errorf("cgroup %s: %w", rt.Cgroup, err)
 	}
@@ -260,6 +247,9 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 		return 0, err
 	}
 	defer cg.Close()
+	if err := writeFirmware(vm, filepath.Join(dir, "firmware")); err != nil {
+		return 0, err
+	}
 	console, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
@@ -267,13 +257,28 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 	defer console.Close()
 
 	for {
-		// nspawn itself runs inside the namespace too: it mounts the guest's
-		// /sys before joining --network-namespace-path, and sysfs shows the
-		// interfaces of the namespace it was mounted from.
-		cmd := exec.Command("nsenter", "--net=/run/netns/"+rt.Netns, "--", "systemd-nspawn", "--register=no", "--keep-unit", "--quiet",
-			"-D", rt.Root, "-M", rt.Machine, "--network-namespace-path=/run/netns/"+rt.Netns,
+		// host0 goes away with the machine's namespace: made anew per boot.
+		if err := setupNIC(vm, rt); err != nil {
+			return 0, err
+		}
+		// nspawn runs in the prepared namespace and moves host0 (MAC already
+		// set) into the machine's own one: a private network as nspawn sees it,
+		// so /proc/sys/net is writable in the guest, as on a VM. nspawn finds
+		// host0 through /sys, which must therefore be a sysfs mounted in that
+		// namespace (read-only: nspawn then does not wait for udev, which
+		// this host does not run); the cgroup mounts are carried over.
+		netArgs := []string{"--private-network"}
+		if vm.NIC.Type == "bridged" {
+			netArgs = []string{"--network-interface=host0"}
+		}
+		args := append([]string{"--net=/run/netns/" + rt.Netns, "--", "unshare", "-m", "--propagation", "private", "--",
+			"/bin/sh", "-c", nspawnWrapper, "nspawn", "--register=no", "--keep-unit", "--quiet",
+			"-D", rt.Root, "-M", rt.Machine}, netArgs...)
+		cmd := exec.Command("nsenter", append(args,
 			"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only",
-			"--capability=CAP_NET_ADMIN,CAP_NET_RAW,CAP_SYS_NICE,CAP_IPC_LOCK", "-b")
+			"--capability=CAP_NET_ADMIN,CAP_NET_RAW,CAP_SYS_NICE,CAP_IPC_LOCK",
+			"--uuid="+vm.UUID, "--kill-signal=SIGRTMIN+3",
+			"--bind-ro="+filepath.Join(dir, "firmware")+":/run/nspawnvbox", "/run/nspawnvbox/init")...)
 		cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 		cmd.Stdout, cmd.Stderr = console, console
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
@@ -311,6 +316,91 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 		}
 		return code, nil
 	}
+}
+
+// nspawnWrapper remounts /sys for the current network namespace, keeping
+// the cgroup hierarchies, then execs systemd-nspawn with "$@".
+const nspawnWrapper = `set -e
+t=$(mktemp -d)
+mount --rbind /sys/fs/cgroup "$t"
+mount -t sysfs -o ro sysfs /sys
+mount --move "$t" /sys/fs/cgroup
+rmdir "$t"
+exec systemd-nspawn "$@"`
+
+// guestInit runs as the machine's PID 1 before its systemd: it gives the
+// guest the DMI identity a VirtualBox VM has (/sys/class/dmi/id, with
+// product_uuid = the VM's UUID), which a container's sysfs lacks. /sys
+// becomes a read-only tmpfs of bind mounts of the real sysfs (so
+// /sys/class/net and its links work as before) plus that directory.
+const guestInit = `#!/bin/sh
+fw=/run/nspawnvbox
+if [ ! -e /sys/class/dmi/id/product_uuid ] && mkdir -p /run/nspawnvbox-sysfs &&
+	mount --make-rprivate /sys && mount --rbind /sys /run/nspawnvbox-sysfs && mount -t tmpfs -o mode=755 sysfs-vm /sys; then
+	real=/run/nspawnvbox-sysfs
+	for e in "$real"/*; do
+		n=${e##*/}
+		[ "$n" = class ] && continue
+		mkdir -p "/sys/$n" && mount --rbind "$e" "/sys/$n" && mount -o remount,bind,ro "/sys/$n"
+	done
+	mkdir -p /sys/class
+	for e in "$real"/class/*; do
+		n=${e##*/}
+		mkdir -p "/sys/class/$n" && mount --bind "$e" "/sys/class/$n" && mount -o remount,bind,ro "/sys/class/$n"
+	done
+	mkdir -p /sys/class/dmi/id
+	for f in "$fw"/dmi/*; do cp "$f" /sys/class/dmi/id/; done
+	chmod 0400 /sys/class/dmi/id/product_uuid /sys/class/dmi/id/product_serial
+	umount -l "$real" && rmdir "$real" 2>/dev/null
+	mount -o remount,ro /sys
+fi
+exec /sbin/init "$@"
+`
+
+// writeFirmware prepares what guestInit reads: the script and the DMI values.
+func writeFirmware(vm *VM, dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "dmi"), 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"dmi/product_uuid": vm.UUID, "dmi/product_serial": "0", "dmi/product_name": "VirtualBox",
+		"dmi/sys_vendor": "innotek GmbH", "dmi/product_version": "1.2", "dmi/board_vendor": "Oracle Corporation",
+		"dmi/bios_vendor": "innotek GmbH", "dmi/chassis_vendor": "Oracle Corporation",
+	}
+	for name, v := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o444); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "init"), []byte(guestInit), 0o755)
+}
+
+// setupNIC creates the veth pair: host end on the bridge, host0 (with the
+// VM's MAC) in the machine's prepared namespace.
+func setupNIC(vm *VM, rt *Runtime) error {
+	if vm.NIC.Type != "bridged" {
+		return nil
+	}
+	if _, err := net.InterfaceByName(rt.HostVeth); err == nil {
+		_ = sh("ip", "link", "del", rt.HostVeth)
+	}
+	if err := sh("ip", "link", "add", rt.HostVeth, "type", "veth", "peer", "name", "host0", "netns", rt.Netns); err != nil {
+		return err
+	}
+	if err := sh("ip", "-n", rt.Netns, "link", "set", "host0", "address", macColons(vm.NIC.MAC)); err != nil {
+		return err
+	}
+	if err := sh("ip", "link", "set", rt.HostVeth, "master", vm.NIC.Bridge); err != nil {
+		return err
+	}
+	state := "up"
+	if !vm.NIC.Cable {
+		state = "down"
+	}
+	if err := sh("ip", "link", "set", rt.HostVeth, state); err != nil {
+		return err
+	}
+	return nil
 }
 
 // findInit returns the host pid of the machine's PID 1 (a process in the

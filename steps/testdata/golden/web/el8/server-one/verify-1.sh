@@ -1,6 +1,8 @@
 #!/bin/sh
 # Read-only: MySQL through the VIP, as WordPress reaches it.
 set -eu
+# The PHP program is single-quoted on purpose: its $ are PHP's.
+# shellcheck disable=SC2016
 php -r '// Read-only: connects to MySQL through the VIP 192.168.1.150 as WordPress does and
 // reports which server answered. The password comes on stdin.
 mysqli_report( MYSQLI_REPORT_OFF );

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"labctl/guest"
+	"labctl/lab"
+)
+
+// simGroup simulates the three DB nodes of a lab for the drill: mysqld
+// per node, group membership, the VIP, and a failover that completes
+// electAfter / vipAfter after the primary's mysqld fails. Each node's
+// executor answers the drill's scripts by what they contain.
+type simGroup struct {
+	mu         sync.Mutex
+	plan       *lab.Plan
+	vip        string
+	primary    *lab.Node
+	vipOn      *lab.Node
+	dead       map[*lab.Node]bool // mysqld not running
+	grOff      map[*lab.Node]bool // mysqld up, group replication stopped
+	killed     *lab.Node
+	killedAt   time.Time
+	electAfter time.Duration
+	vipAfter   time.Duration
+	neverElect bool
+	scripts    []string
+}
+
+func newSimGroup(p *lab.Plan) *simGroup {
+	dbs := p.DB()
+	return &simGroup{plan: p, vip: p.VIP.String(), primary: dbs[1], vipOn: dbs[1],
+		dead: map[*lab.Node]bool{}, grOff: map[*lab.Node]bool{},
+		electAfter: 150 * time.Millisecond, vipAfter: 300 * time.Millisecond}
+}
+
+// advance applies the failover's progress at the current time.
+func (g *simGroup) advance() {
+	if g.killed == nil || g.neverElect {
+		return
+	}
+	since := time.Since(g.killedAt)
+	if since >= g.electAfter && g.primary == g.killed {
+		for _, n := range g.plan.DB() {
+			if n != g.killed {
+				g.primary = n
+				break
+			}
+		}
+		if g.vipOn == g.killed {
+			g.vipOn = nil // keepalived's check fails on the old primary
+		}
+	}
+	if since >= g.vipAfter && g.primary != g.killed {
+		g.vipOn = g.primary
+	}
+}
+
+// serving reports whether WordPress works now (a writable primary behind the VIP).
+func (g *simGroup) serving() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.advance()
+	return g.vipOn != nil && g.vipOn == g.primary && !g.dead[g.primary]
+}
+
+type simExec struct {
+	g *simGroup
+	n *lab.Node
+}
+
+func (e simExec) String() string                                    { return "sim " + e.n.VM }
+func (e simExec) Upload(context.Context, guest.File) (bool, error) { return false, nil }
+
+func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
+	g := e.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.scripts = append(g.scripts, e.n.VM+": "+cmd.Script+string(cmd.Stdin))
+	g.advance()
+	s := cmd.Script
+	switch {
+	case strings.Contains(s, "@@ members"):
+		var b strings.Builder
+		b.WriteString("@@ members\n")
+		if g.dead[e.n] {
+			b.WriteString("ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)\n")
+		} else if g.grOff[e.n] {
+			fmt.Fprintf(&b, "%s\tOFFLINE\t\t1\n", e.n.IP)
+		} else {
+			for _, m := range g.plan.DB() {
+				if g.dead[m] || g.grOff[m] {
+					continue
+				}
+				role := "SECONDARY"
+				if m == g.primary {
+					role = "PRIMARY"
+				}
+				self := map[bool]string{true: "1", false: "0"}[m == e.n]
+				fmt.Fprintf(&b, "%s\tONLINE\t%s\t%s\n", m.IP, role, self)
+			}
+		}
+		b.WriteString("@@ addresses\n127.0.0.1\n" + e.n.IP.String() + "\n")
+		if g.vipOn == e.n {
+			b.WriteString(g.vip + "\n")
+		}
+		return guest.Result{Stdout: b.String()}, nil
+	case strings.Contains(s, "kill -9") || strings.Contains(s, "systemctl stop"):
+		g.dead[e.n] = true
+		g.killed, g.killedAt = e.n, time.Now()
+		return guest.Result{}, nil
+	case strings.Contains(s, "systemctl start"):
+		if g.dead[e.n] {
+			g.dead[e.n] = false
+			g.grOff[e.n] = true // group replication does not start on boot
+		}
+		return guest.Result{}, nil
+	case strings.Contains(string(cmd.Stdin), "START GROUP_REPLICATION"):
+		g.grOff[e.n] = false
+		return guest.Result{}, nil
+	case strings.Contains(s, "MEMBER_STATE") && strings.HasPrefix(s, "timeout 5"):
+		switch {
+		case g.dead[e.n]:
+			return guest.Result{ExitCode: 1}, &guest.ExitError{Node: e.n.VM, ExitCode: 1, Stderr: "ERROR 2002"}
+		case g.grOff[e.n]:
+			return guest.Result{Stdout: "\tOFFLINE\n"}, nil
+		}
+		return guest.Result{Stdout: "SECONDARY\tONLINE\n"}, nil
+	}
+	return guest.Result{ExitCode: 127}, &guest.ExitError{Node: e.n.VM, ExitCode: 127, Stderr: "unexpected script"}
+}
+
+func simDrill(t *testing.T, g *simGroup, kind string) (*drill, *bytes.Buffer, *int, *int) {
+	t.Helper()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	total, failed := 0, 0
+	d := &drill{
+		plan: g.plan, prof: guest.EL8, kind: kind, out: &out,
+		ssh: func(n *lab.Node) guest.Executor { return simExec{g, n} },
+		get: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			total++
+			if !g.serving() {
+				failed++
+				return errors.New("HTTP 500")
+			}
+			return nil
+		},
+		poll: 10 * time.Millisecond, probeTimeout: 500 * time.Millisecond,
+		failoverWait: 2 * time.Second, settle: 50 * time.Millisecond, rejoinWait: 3 * time.Second,
+	}
+	return d, &out, &total, &failed
+}
+
+func TestDrillMeasuresFailoverAndRejoins(t *testing.T) {
+	for _, kind := range []string{"crash", "stop"} {
+		t.Run(kind, func(t *testing.T) {
+			p := testPlan(t)
+			g := newSimGroup(p)
+			d, out, _, failed := simDrill(t, g, kind)
+			if err := d.run(context.Background()); err != nil {
+				t.Fatalf("drill: %v\n%s", err, out)
+			}
+			text := out.String()
+			for _, want := range []string{
+				"the primary is SQL-TWO",
+				"new primary elected: SQL-ONE",
+				"VIP 192.0.2.167 up on SQL-ONE",
+				"SQL-TWO: START GROUP_REPLICATION",
+				"SQL-TWO rejoined the group (ONLINE)",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("output lacks %q:\n%s", want, text)
+				}
+			}
+			elected, _ := d.find("new primary elected")
+			vip, _ := d.find("VIP 192.0.2.167 up on")
+			if elected < g.electAfter || elected > g.electAfter+400*time.Millisecond || vip < g.vipAfter || vip < elected {
+				t.Errorf("measured election %s (sim %s) and VIP %s (sim %s)", elected, g.electAfter, vip, g.vipAfter)
+			}
+			if *failed == 0 || !strings.Contains(text, fmt.Sprintf("Failed requests:      %d of ", *failed)) {
+				t.Errorf("%d requests failed in the simulation; the drill says:\n%s", *failed, text)
+			}
+			if g.dead[p.DB()[1]] || g.grOff[p.DB()[1]] {
+				t.Errorf("the old primary was not brought back")
+			}
+			killed := false
+			for _, s := range g.scripts {
+				if strings.HasPrefix(s, "SQL-TWO: ") && strings.Contains(s, map[string]string{"crash": "kill -9", "stop": "systemctl stop 'mysqld'"}[kind]) {
+					killed = true
+				}
+				if !strings.HasPrefix(s, "SQL-TWO: ") && (strings.Contains(s, "kill -9") || strings.Contains(s, "systemctl stop")) {
+					t.Errorf("the drill failed a node other than the primary: %s", s)
+				}
+			}
+			if !killed {
+				t.Errorf("no %s of SQL-TWO's mysqld in %q", kind, g.scripts)
+			}
+		})
+	}
+}
+
+func TestDrillBoundedWhenNoPrimaryIsElected(t *testing.T) {
+	p := testPlan(t)
+	g := newSimGroup(p)
+	g.neverElect = true
+	d, out, _, _ := simDrill(t, g, "crash")
+	d.failoverWait = 300 * time.Millisecond
+	start := time.Now()
+	err := d.run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no new primary within 300ms") {
+		t.Fatalf("want a bounded failure, got %v\n%s", err, out)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("the drill took %s with a 300ms bound", el)
+	}
+	// The old primary is rejoined even so.
+	if !strings.Contains(out.String(), "SQL-TWO rejoined") {
+		t.Errorf("no rejoin after a failed failover:\n%s", out)
+	}
+}
+
+func TestDrillRefusesAnUnhealthyGroup(t *testing.T) {
+	p := testPlan(t)
+	g := newSimGroup(p)
+	g.grOff[p.DB()[2]] = true
+	d, out, _, _ := simDrill(t, g, "crash")
+	err := d.run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "needs a healthy group") {
+		t.Fatalf("got %v\n%s", err, out)
+	}
+	for _, s := range g.scripts {
+		if strings.Contains(s, "kill -9") {
+			t.Fatalf("killed mysqld in an unhealthy group: %s", s)
+		}
+	}
+}
+
+func TestDrillScriptsPassShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Skip("shellcheck not installed (apt-get install -y shellcheck)")
+	}
+	for _, kind := range []string{"crash", "stop"} {
+		d := &drill{prof: guest.EL8, kind: kind}
+		for name, script := range map[string]string{"kill": d.killScript(), "start": d.startScript(), "view": drillViewScript} {
+			cmd := exec.Command(sc, "-s", "sh", "-")
+			cmd.Stdin = strings.NewReader(script)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s/%s:\n%s\n%s", kind, name, out, script)
+			}
+		}
+	}
+}

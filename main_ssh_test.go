@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"labctl/lab"
+)
+
+const sshdPath = "/usr/sbin/sshd"
+
+// startSSHD runs a real OpenSSH server on 127.0.0.1 with its own config,
+// host key and authorized_keys (the way guest's tests do), and returns its
+// address and host public key.
+func startSSHD(t *testing.T, authorized []byte) (addr string, hostKey ssh.PublicKey) {
+	t.Helper()
+	if _, err := os.Stat(sshdPath); err != nil {
+		t.Skip("OpenSSH server not installed (apt-get install -y openssh-server): skipping labctl ssh tests")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("labctl ssh tests need root (sshd's privilege separation)")
+	}
+	dir := t.TempDir()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "test host key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, ak := filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys")
+	writeFile(t, hk, pem.EncodeToMemory(block))
+	writeFile(t, ak, authorized)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	conf := filepath.Join(dir, "sshd_config")
+	writeFile(t, conf, []byte(fmt.Sprintf(`ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+`, hk, ak, filepath.Join(dir, "sshd.pid"))))
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command(sshdPath, "-D", "-e", "-f", conf, "-p", port)
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr = net.JoinHostPort("127.0.0.1", port)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not listen on %s:\n%s", addr, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, signer.PublicKey()
+}
+
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSSHAgainstRealSSHD(t *testing.T) {
+	if _, err := os.Stat(sshdPath); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and OpenSSH's sshd (apt-get install -y openssh-server)")
+	}
+	l := newTestLab(t)
+	l.createVMs("SQL-ONE") // up also made the lab's state and SSH key
+	cfg, err := lab.Load(l.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := cfg.Plan(lab.HostNet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lab.OpenState(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, authorized, err := st.SSHKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.StateDir != l.stateDir {
+		t.Fatalf("state dir %s, want %s", plan.StateDir, l.stateDir)
+	}
+	addr, hostKey := startSSHD(t, []byte(authorized+"\n"))
+	if err := st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(hostKey))); err != nil {
+		t.Fatal(err)
+	}
+	old := sshAddr
+	sshAddr = func(*lab.Node) string { return addr }
+	t.Cleanup(func() { sshAddr = old })
+
+	t.Run("one-off command: output and exit status", func(t *testing.T) {
+		code, out, errOut := l.labctl(nil, "ssh", "sql-one", "--", "echo", "hello-from-uid-$(id -u)", ";", "echo", "oops", ">&2", ";", "exit", "7")
+		if code != 7 {
+			t.Fatalf("exit %d, want the command's 7\nstdout %q\nstderr %q", code, out, errOut)
+		}
+		if out != "hello-from-uid-0\n" || !strings.Contains(errOut, "oops") {
+			t.Fatalf("stdout %q stderr %q", out, errOut)
+		}
+		if strings.Contains(errOut, "labctl:") {
+			t.Errorf("a failing remote command is not labctl's error: %q", errOut)
+		}
+	})
+	t.Run("success by VM name", func(t *testing.T) {
+		code, out, errOut := l.labctl(nil, "ssh", "SQL-ONE", "--", "true")
+		if code != 0 || out != "" {
+			t.Fatalf("exit %d %q %q", code, out, errOut)
+		}
+	})
+	t.Run("script on stdin", func(t *testing.T) {
+		code, out, errOut := l.labctl(strings.NewReader("echo piped-$((6 * 7))\nexit 3\n"), "ssh", "sql-one")
+		if code != 3 || out != "piped-42\n" {
+			t.Fatalf("exit %d %q %q", code, out, errOut)
+		}
+	})
+	t.Run("unknown node", func(t *testing.T) {
+		code, _, errOut := l.labctl(nil, "ssh", "sql-four", "--", "true")
+		if code != 2 || !strings.Contains(errOut, "SQL-ONE, SQL-TWO") {
+			t.Fatalf("exit %d %q", code, errOut)
+		}
+	})
+	t.Run("stopped VM", func(t *testing.T) {
+		code, _, errOut := l.labctl(nil, "ssh", "sql-two", "--", "true")
+		if code != 1 || !strings.Contains(errOut, "SQL-TWO is poweroff") {
+			t.Fatalf("exit %d %q", code, errOut)
+		}
+	})
+	t.Run("host key mismatch is refused", func(t *testing.T) {
+		_, other, _ := ed25519.GenerateKey(nil)
+		otherSigner, _ := ssh.NewSignerFromKey(other)
+		if err := st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))); err != nil {
+			t.Fatal(err)
+		}
+		defer st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(hostKey)))
+		start := time.Now()
+		code, out, errOut := l.labctl(nil, "ssh", "sql-one", "--", "echo", "must-not-run")
+		if code != 255 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "does not match the key pinned") {
+			t.Fatalf("exit %d %q %q", code, out, errOut)
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("a host-key mismatch must fail at once, took %s", time.Since(start))
+		}
+	})
+}
