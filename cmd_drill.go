@@ -288,8 +288,7 @@ kill -9 "$pid"
 `, svc, d.prof.MySQLService)
 }
 
-// requestLoop makes one request per poll interval until ctx ends and
-// reports what happened after the kill.
+// requestTally counts the WordPress requests; only those after the failure count as the event's.
 type requestTally struct {
 	total, failed           int
 	firstFail, lastFail     time.Duration
@@ -297,6 +296,7 @@ type requestTally struct {
 	beforeKill, failedEarly int
 }
 
+// requestLoop makes one request per poll interval until ctx ends.
 func (d *drill) requestLoop(ctx context.Context, tally *requestTally, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(d.poll)
@@ -347,12 +347,6 @@ func (d *drill) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var survivors lab.Nodes
-	for _, n := range dbs {
-		if n != old {
-			survivors = append(survivors, n)
-		}
-	}
 	what := map[string]string{"crash": "kill -9 its mysqld", "stop": "systemctl stop " + d.prof.MySQLService}[d.kind]
 	fmt.Fprintf(d.out, "Drill (%s) on lab %q: the primary is %s; about to %s.\n", d.kind, p.Name, old.VM, what)
 	fmt.Fprintf(d.out, "WordPress through the load balancer is requested every %s meanwhile.\n", d.poll)
@@ -377,7 +371,7 @@ func (d *drill) run(ctx context.Context) error {
 		<-loopDone
 		return fmt.Errorf("%s: %s: %w", old.VM, what, kerr)
 	}
-	d.event("%s: %s done", old.VM, what)
+	d.event("%s: mysqld %s", old.VM, map[string]string{"crash": "killed (kill -9)", "stop": "stopped (systemctl stop)"}[d.kind])
 
 	// Watch the survivors (and the old primary's addresses) until a new
 	// primary holds the VIP, or the bound.
@@ -395,7 +389,8 @@ func (d *drill) run(ctx context.Context) error {
 			}
 		}
 		for _, v := range views {
-			if v.node == old && !vipLeft && v.err == nil && len(v.addrs) > 0 && !v.hasAddr(p.VIP.String()) {
+			// The old primary's mysqld is down, but its addresses still answer.
+			if v.node == old && !vipLeft && len(v.addrs) > 0 && !v.hasAddr(p.VIP.String()) {
 				vipLeft = true
 				d.event("VIP %s released by %s", p.VIP, old.VM)
 			}
@@ -425,9 +420,15 @@ func (d *drill) run(ctx context.Context) error {
 		problems = append(problems, fmt.Errorf("%s was elected but the VIP %s did not reach it within %s (is keepalived running there? see `labctl status`)", elected.VM, p.VIP, d.failoverWait))
 	}
 
-	// Bring the old primary back, whatever happened above.
-	fmt.Fprintf(d.out, "Rejoining %s to the group…\n", old.VM)
-	if err := d.rejoin(ctx, old); err != nil {
+	// Bring the old primary back whatever happened above, even after a
+	// Ctrl-C (rejoin is bounded; a second Ctrl-C ends labctl at once).
+	if ctx.Err() != nil {
+		fmt.Fprintf(d.out, "Interrupted: rejoining %s anyway (Ctrl-C again to leave it down)…\n", old.VM)
+		problems = append(problems, ctx.Err())
+	} else {
+		fmt.Fprintf(d.out, "Rejoining %s to the group…\n", old.VM)
+	}
+	if err := d.rejoin(context.WithoutCancel(ctx), old); err != nil {
 		problems = append(problems, fmt.Errorf("%s did not rejoin: %w; run `labctl up` to converge the group", old.VM, err))
 	} else {
 		d.event("%s rejoined the group (ONLINE)", old.VM)

@@ -346,7 +346,8 @@ func (st *labStatus) print(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.VM, ns.Role, ip, ns.State, ns.SSH, gr, vip, servicesText(ns.Services))
 		if ns.Problem != "" {
-			notes = append(notes, fmt.Sprintf("  %s: %s", ns.VM, ns.Problem))
+			// Errors from the guest package already start with the node's name.
+			notes = append(notes, "  "+ns.VM+": "+strings.TrimPrefix(ns.Problem, ns.VM+": "))
 		}
 	}
 	tw.Flush()

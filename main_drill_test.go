@@ -77,7 +77,7 @@ type simExec struct {
 	n *lab.Node
 }
 
-func (e simExec) String() string                                    { return "sim " + e.n.VM }
+func (e simExec) String() string                                   { return "sim " + e.n.VM }
 func (e simExec) Upload(context.Context, guest.File) (bool, error) { return false, nil }
 
 func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
@@ -172,10 +172,12 @@ func TestDrillMeasuresFailoverAndRejoins(t *testing.T) {
 				t.Fatalf("drill: %v\n%s", err, out)
 			}
 			text := out.String()
+			t.Logf("drill:\n%s", text)
 			for _, want := range []string{
 				"the primary is SQL-TWO",
 				"new primary elected: SQL-ONE",
 				"VIP 192.0.2.167 up on SQL-ONE",
+				"VIP 192.0.2.167 released by SQL-TWO",
 				"SQL-TWO: START GROUP_REPLICATION",
 				"SQL-TWO rejoined the group (ONLINE)",
 			} {

@@ -31,6 +31,17 @@ type testLab struct {
 
 func newTestLab(t *testing.T, opts ...vboxtest.Option) *testLab {
 	t.Helper()
+	file := writeTestLabTOML(t)
+	root := t.TempDir()
+	t.Setenv(lab.StateDirEnv, root)
+	opts = append([]vboxtest.Option{vboxtest.WithGuestAdditionsDelay(0)}, opts...)
+	return &testLab{t: t, fake: vboxtest.New(t, opts...), file: file, stateDir: filepath.Join(root, testLabName)}
+}
+
+// writeTestLabTOML writes the six-node test lab on TEST-NET-1, bridged to
+// the fake's host interface, with a 0600 guest password file.
+func writeTestLabTOML(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "guest-password")
 	if err := os.WriteFile(pw, []byte(vboxtest.DefaultGuestPassword+"\n"), 0o600); err != nil {
@@ -57,10 +68,7 @@ gateway = ".1"
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	t.Setenv(lab.StateDirEnv, root)
-	opts = append([]vboxtest.Option{vboxtest.WithGuestAdditionsDelay(0)}, opts...)
-	return &testLab{t: t, fake: vboxtest.New(t, opts...), file: file, stateDir: filepath.Join(root, testLabName)}
+	return file
 }
 
 // labctl runs the CLI in-process against the fake.

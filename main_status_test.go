@@ -41,6 +41,7 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
 	}
+	t.Logf("status:\n%s", out)
 	if elapsed > 5*time.Second {
 		t.Errorf("status took %s with every probe failing at once", elapsed)
 	}
@@ -125,8 +126,8 @@ func (hangingExec) String() string                                         { ret
 
 func testPlan(t *testing.T) *lab.Plan {
 	t.Helper()
-	l := newTestLab(t)
-	cfg, err := lab.Load(l.file)
+	t.Setenv(lab.StateDirEnv, t.TempDir())
+	cfg, err := lab.Load(writeTestLabTOML(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ const upLabName = "uplab"
 // folder, an isolated state folder, a fresh fake VirtualBox (nil when the
 // test runs without VirtualBox) and the simulated guests.
 type upLab struct {
-	t        *testing.T
+	t        testing.TB
 	fake     *vboxtest.Fake
 	sim      *steptest.Sim
 	file     string
@@ -43,7 +43,7 @@ type upLab struct {
 }
 
 // newUpLab swaps the pipeline for the simulated one for the test's duration.
-func newUpLab(t *testing.T, withFake bool, opts ...vboxtest.Option) *upLab {
+func newUpLab(t testing.TB, withFake bool, opts ...vboxtest.Option) *upLab {
 	t.Helper()
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "guest-password")

@@ -50,7 +50,7 @@ type grStep struct {
 
 func (*grStep) Name() string                  { return "group-replication" }
 func (*grStep) Title() string                 { return "Forming the MySQL group" }
-func (*grStep) Needs() []string               { return []string{"mysql-config"} }
+func (*grStep) Needs() []string               { return []string{"mysql-config", "firewall"} }
 func (*grStep) Serial() bool                  { return true }
 func (*grStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
 

@@ -5,8 +5,8 @@ package steps
 // host keys and (if mysqld ever ran in the base) MySQL's auto.cnf, whose
 // server_uuid group replication requires to be unique.
 //
-// Reads: the guest's DMI product UUID (= the VirtualBox VM UUID, distinct
-// per clone) and the marker /etc/labctl/identity, through guest control.
+// Reads: the VM's UUID from VirtualBox (distinct per clone, stable across
+// reboots) and the marker /etc/labctl/identity, through guest control.
 // Writes: /etc/machine-id, /etc/ssh/ssh_host_*, removes the datadir's
 // auto.cnf, then the marker. The marker names the VM it was written on, so
 // a clone of a clone (or of a base that ran labctl) is not fooled by it.
@@ -32,26 +32,39 @@ func (freshIdentity) Name() string                  { return "fresh-identity" }
 func (freshIdentity) Title() string                 { return "Giving each clone a fresh identity" }
 func (freshIdentity) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 
-// identityCheckScript prints the marker and this machine's VM UUID.
+// gaPlanUUID stands in for the VM UUID in `labctl plan` when no VM is known.
+const gaPlanUUID = "<vm-uuid>"
+
+// gaVMUUID is the clone's VirtualBox UUID, the key of its identity marker.
+func gaVMUUID(ctx context.Context, env *Env, n *lab.Node) (string, error) {
+	if env.VBox == nil && env.Mode == ModePlan {
+		return gaPlanUUID, nil
+	}
+	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil && env.Mode == ModePlan {
+		return gaPlanUUID, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read VM UUID: %w", err)
+	}
+	if info.UUID == "" || strings.ContainsAny(info.UUID, "'\n") {
+		return "", fmt.Errorf("VirtualBox reports no usable UUID for VM %s", n.VM)
+	}
+	return info.UUID, nil
+}
+
+// identityCheckScript prints the marker, read-only.
 func identityCheckScript() string {
-	return `marker=$(cat ` + gaIdentityMarker + ` 2>/dev/null || true)
-vm=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || true)
-echo "marker=$marker"
-echo "vm=$vm"
-`
+	return "echo \"marker=$(cat " + gaIdentityMarker + " 2>/dev/null || true)\"\n"
 }
 
 // identityScript regenerates the identity unless the marker already
 // names this VM; the marker is written last, so a run that dies half-way
 // is simply redone.
-func identityScript(p *guest.Profile) string {
+func identityScript(p *guest.Profile, vmUUID string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `set -eu
-vm=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null || true)
-if [ -z "$vm" ]; then
-	echo "cannot read /sys/class/dmi/id/product_uuid: labctl tells clones apart by it" >&2
-	exit 1
-fi
+vm=%[2]s
 if [ "$(cat %[1]s 2>/dev/null || true)" = "$vm" ]; then
 	exit 0
 fi
@@ -64,7 +77,7 @@ fi
 # SSH host keys: new ones of every default type, then sshd picks them up.
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 ssh-keygen -A
-`, gaIdentityMarker)
+`, gaIdentityMarker, guest.Quote(vmUUID))
 	if p.SELinux {
 		b.WriteString("restorecon /etc/ssh/ssh_host_*\n")
 	}
@@ -90,24 +103,29 @@ mv -f %[5]s.tmp %[5]s
 }
 
 func (freshIdentity) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	vm, err := gaVMUUID(ctx, env, n)
+	if err != nil {
+		return Status{}, err
+	}
 	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: identityCheckScript()})
 	if err != nil {
 		return Status{}, fmt.Errorf("read identity marker: %w", err)
 	}
-	kv := gaKV(res.Stdout)
-	switch {
-	case kv["vm"] == "":
-		return Status{Why: "cannot read the VM UUID (/sys/class/dmi/id/product_uuid)"}, nil
-	case kv["marker"] == "":
+	switch marker := gaKV(res.Stdout)["marker"]; {
+	case marker == "":
 		return Status{Why: "machine-id and SSH host keys are still the base image's"}, nil
-	case kv["marker"] != kv["vm"]:
-		return Status{Why: fmt.Sprintf("identity was made on VM %s, this is VM %s", kv["marker"], kv["vm"])}, nil
+	case marker != vm:
+		return Status{Why: fmt.Sprintf("identity was made on VM %s, this is VM %s", marker, vm)}, nil
 	}
 	return Status{Done: true}, nil
 }
 
 func (freshIdentity) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	if _, err := env.Control(n).Run(ctx, guest.Cmd{Script: identityScript(env.Profile)}); err != nil {
+	vm, err := gaVMUUID(ctx, env, n)
+	if err != nil {
+		return err
+	}
+	if _, err := env.Control(n).Run(ctx, guest.Cmd{Script: identityScript(env.Profile, vm)}); err != nil {
 		return fmt.Errorf("fresh identity: %w", err)
 	}
 	return nil

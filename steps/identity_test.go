@@ -99,7 +99,8 @@ func gaTestPlan() *lab.Plan {
 // gaVBox answers Info with nic1's MAC; nothing else is used by these steps.
 type gaVBox struct {
 	vbox.API
-	macs map[string]string
+	macs  map[string]string
+	uuids map[string]string // default: derived from the name
 }
 
 func (v gaVBox) Info(_ context.Context, vm string) (*vbox.VMInfo, error) {
@@ -107,7 +108,11 @@ func (v gaVBox) Info(_ context.Context, vm string) (*vbox.VMInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", vm, errors.New("no such VM"))
 	}
-	return &vbox.VMInfo{Name: vm, NICs: []vbox.NIC{{Slot: 1, Type: "bridged", MAC: mac}}}, nil
+	uuid := v.uuids[vm]
+	if uuid == "" {
+		uuid = fmt.Sprintf("4a1b2c3d-0000-4000-8000-%012x", len(vm))
+	}
+	return &vbox.VMInfo{Name: vm, UUID: uuid, NICs: []vbox.NIC{{Slot: 1, Type: "bridged", MAC: mac}}}, nil
 }
 
 // gaGuest is one fake VM: a temp root plus stub tools.
@@ -265,7 +270,6 @@ func newGAGuest(t *testing.T, name string, p *guest.Profile) *gaGuest {
 	g.write("etc/ssh/ssh_host_ed25519_key.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBaseImageKeyBaseImageKeyBaseImageKey00 base\n")
 	g.write("etc/ssh/ssh_host_ed25519_key", "base private key\n")
 	g.write("etc/hosts", "127.0.0.1   localhost localhost.localdomain\n::1         localhost6\n")
-	g.write("sys/class/dmi/id/product_uuid", "4a1b2c3d-0000-4000-8000-"+fmt.Sprintf("%012x", len(name))+"\n")
 	g.write("sys/class/net/lo/address", "00:00:00:00:00:00\n")
 	g.write("sys/class/net/enp0s3/address", "08:00:27:aa:bb:cc\n")
 	g.write("run/net/enp0s3.addr", "192.168.1.57/24")
@@ -288,7 +292,7 @@ func gaEnv(p *lab.Plan, prof *guest.Profile, guests map[string]*gaGuest) *Env {
 		macs[n.VM] = gaTestMAC
 	}
 	ex := func(n *lab.Node) guest.Executor { return guests[n.VM] }
-	return &Env{Plan: p, Profile: prof, VBox: gaVBox{macs: macs}, Control: ex, SSH: ex, Log: &bytes.Buffer{}}
+	return &Env{Plan: p, Profile: prof, VBox: gaVBox{macs: macs, uuids: map[string]string{}}, Control: ex, SSH: ex, Log: &bytes.Buffer{}}
 }
 
 // gaConverge runs Check → Apply → Check and wants the first Check not done
@@ -363,7 +367,7 @@ func TestFreshIdentity(t *testing.T) {
 			}
 
 			// A clone of this VM (marker copied, other VM UUID) is not done.
-			g.write("sys/class/dmi/id/product_uuid", "99999999-0000-4000-8000-000000000000\n")
+			env.VBox.(gaVBox).uuids[n.VM] = "99999999-0000-4000-8000-000000000000"
 			st, err := FreshIdentity().Check(context.Background(), env, n)
 			if err != nil || st.Done || !strings.Contains(st.Why, "99999999") {
 				t.Fatalf("clone of a clone: %+v %v", st, err)
@@ -375,10 +379,23 @@ func TestFreshIdentity(t *testing.T) {
 func TestFreshIdentityScripts(t *testing.T) {
 	for _, prof := range []*guest.Profile{guest.EL8, guest.Debian} {
 		t.Run(prof.Name, func(t *testing.T) {
-			got := "# check\n" + identityCheckScript() + "# apply\n" + identityScript(prof)
+			apply := identityScript(prof, "4a1b2c3d-0000-4000-8000-000000000007")
+			got := "# check\n" + identityCheckScript() + "# apply\n" + apply
 			gaGolden(t, "fresh-identity-"+prof.Name+".sh", got)
 			gaShellcheck(t, "check", identityCheckScript())
-			gaShellcheck(t, "apply", identityScript(prof))
+			gaShellcheck(t, "apply", apply)
 		})
+	}
+}
+
+func TestFreshIdentityPlanMode(t *testing.T) {
+	p := gaTestPlan()
+	rec := guest.NewRecorder("SQL-ONE")
+	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, Control: func(*lab.Node) guest.Executor { return rec }}
+	if err := FreshIdentity().Apply(context.Background(), env, p.Nodes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "vm='<vm-uuid>'") {
+		t.Fatalf("recorded %+v", c)
 	}
 }

@@ -28,12 +28,16 @@ import (
 	"labctl/lab"
 )
 
+// KeepalivedCheckScript is the VIP check on each DB node; it exits 0 only on
+// the writable primary of a majority (labctl verify may run it).
+const KeepalivedCheckScript = "/usr/libexec/keepalived/check_primary.sh"
+
 const (
 	// kaCheckScript lives where the SELinux policy labels scripts
 	// keepalived_unconfined_script_exec_t, so the check may run the mysql
 	// client; root-owned 0700 in a root-owned folder satisfies
 	// enable_script_security.
-	kaCheckScript = "/usr/libexec/keepalived/check_primary.sh"
+	kaCheckScript = KeepalivedCheckScript
 	// kaCheckCnf holds the verifier's credentials (0600, root only).
 	kaCheckCnf = "/etc/keepalived/check_primary.cnf"
 	// Check timing: TCP connect, the whole mysql call, and keepalived's own

@@ -53,7 +53,7 @@ type mysqlConfigStep struct{}
 
 func (mysqlConfigStep) Name() string                  { return "mysql-config" }
 func (mysqlConfigStep) Title() string                 { return "Configuring MySQL for group replication" }
-func (mysqlConfigStep) Needs() []string               { return []string{"packages"} }
+func (mysqlConfigStep) Needs() []string               { return []string{"packages", "selinux"} }
 func (mysqlConfigStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
 
 // mysqlConfFiles renders the files this step places on n.

@@ -59,6 +59,10 @@ func gaNetFor(ctx context.Context, env *Env, n *lab.Node) (gaNet, error) {
 		return nw, nil
 	}
 	info, err := env.VBox.Info(ctx, n.VM)
+	if err != nil && env.Mode == ModePlan {
+		nw.MAC = gaPlanMAC // e.g. `plan --only guest-network`: no clone was planned
+		return nw, nil
+	}
 	if err != nil {
 		return nw, fmt.Errorf("read nic1 MAC: %w", err)
 	}

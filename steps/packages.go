@@ -29,6 +29,7 @@ func Packages() Step { return packagesStep{} }
 type packagesStep struct{}
 
 func (packagesStep) Name() string                  { return "packages" }
+func (packagesStep) Needs() []string               { return []string{"wait-ssh"} }
 func (packagesStep) Title() string                 { return "Installing packages" }
 func (packagesStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 

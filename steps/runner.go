@@ -142,9 +142,9 @@ func (e *Env) PlanNotef(format string, args ...any) {
 	}
 }
 
-// Transcript collects what plan-mode backends were asked to do. Write it
-// one line per call; the Runner attributes lines to the step and node
-// whose Apply is running (plan mode handles one node at a time).
+// Transcript collects plan lines, one per write; the Runner attributes
+// them to the step and node whose Apply is running (plan mode handles one
+// node at a time).
 type Transcript struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

@@ -662,3 +662,30 @@ func TestRunnerLogAndErrorHoldNoSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryPrintTellsHowToReachWordPress(t *testing.T) {
+	rec := &rtCalls{}
+	v := newRTStep("verify", rec)
+	v.roles = []lab.Role{lab.RoleLB}
+	sum, _, _, err := rtRun(t, &Runner{Steps: []Step{newRTStep("web", rec), v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	sum.Print(&buf, rtPlan())
+	got := buf.String()
+	if !strings.HasPrefix(got, "Done in ") || !strings.Contains(got, "2 step(s) changed something, 0 already done") ||
+		!strings.Contains(got, "How to reach WordPress: http://192.0.2.162/\n") {
+		t.Errorf("summary:\n%s", got)
+	}
+	// Without the service steps (the VM phase alone) there is no WordPress yet.
+	sum, _, _, err = rtRun(t, &Runner{Steps: []Step{newRTStep("clone-vms", rec)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	sum.Print(&buf, rtPlan())
+	if strings.Contains(buf.String(), "WordPress") {
+		t.Errorf("summary of the VM phase mentions WordPress:\n%s", buf.String())
+	}
+}

@@ -88,9 +88,10 @@ type Env struct {
 	// GuestWait bounds how long wait-guests waits for a VM's Guest Additions
 	// (0 = DefaultGuestWait).
 	GuestWait time.Duration
-	// Transcript, in ModePlan, is the sink the recording backends (the plan
-	// VBoxManage runner, guest recorders) write to; the Runner files what is
-	// written during a node's Apply under that step and node. Nil otherwise.
+	// Transcript, in ModePlan, collects what a node's Apply does that the
+	// plan prints: notes (Env.PlanNotef), and the scripts and uploads the
+	// Runner sees through Control/SSH. (VBoxManage calls are read from the
+	// plan runner behind VBox.) The Runner creates it; nil outside ModePlan.
 	Transcript *Transcript
 	// Warn shows a warning to the user (above the progress) and logs it; the
 	// Runner sets it. Steps call env.Warnf, which is nil-safe.

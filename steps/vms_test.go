@@ -498,3 +498,32 @@ func TestPreflightWarnsWhenBaseNeverReportedGuestAdditions(t *testing.T) {
 		t.Errorf("no warning:\n%s\n%s", out.String(), log.String())
 	}
 }
+
+// A failure at each mutating VM-phase command in turn: the run stops with
+// VirtualBox's message, and a plain re-run converges to the same lab.
+func TestVMPhaseFailureAtEachCommandThenRerunConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the VM phase twice per case against the fake")
+	}
+	cases := []struct{ match, step string }{
+		{"snapshot AlmaLinux-8.4 take", "base-snapshot"},
+		{"setextradata SQL-THREE labctl/lab", "clone-vms"}, // cloned, not yet tagged
+		{"modifyvm SQL-TWO", "configure-vms"},              // SQL-TWO is sized unlike the base
+		{"startvm LOAD-BALANCER", "start-vms"},
+	}
+	for _, c := range cases {
+		t.Run(c.step, func(t *testing.T) {
+			f, env := vmtSetup(t)
+			f.AddFault(vboxtest.Fault{Match: c.match, Kind: "fail", Times: 1, Message: "injected: " + c.match})
+			_, _, err := vmtRun(t, env, ModeApply)
+			var re *RunError
+			if !errors.As(err, &re) || re.Step != c.step || !strings.Contains(err.Error(), "injected: "+c.match) {
+				t.Fatalf("first run: %v", err)
+			}
+			if _, out, err := vmtRun(t, env, ModeApply); err != nil {
+				t.Fatalf("re-run: %v\n%s", err, out)
+			}
+			vmtAssertLab(t, f, env.Plan)
+		})
+	}
+}

@@ -604,7 +604,7 @@ func wtGetFrom(t *testing.T, local, url string, hdr map[string]string) (int, str
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s from %s: %v", url, local, err)
+		return 0, err.Error()
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)

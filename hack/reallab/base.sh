@@ -56,25 +56,86 @@ read_mirror() {
 	die "no Debian archive found in the host's apt sources; set REALLAB_MIRROR=URL"
 }
 
-recipe_hash() {
-	# The recipe is this script: any edit rebuilds.
-	sha256sum "$0" | cut -d' ' -f1
+# configure_base ROOT PASSWORD_FILE REPO_KEY turns a debootstrapped tree into
+# a generic cloud-like image. Idempotent: re-run in place when only this
+# function changed (see the two recipe hashes below).
+configure_base() {
+	local R=$1
+	: >"$R/etc/fstab"                     # no /dev/vda line: containers have no block device
+	: >"$R/etc/machine-id"                # each clone gets its own at first boot
+	rm -f "$R/var/lib/dbus/machine-id"
+	echo labctl-base >"$R/etc/hostname"
+	# What an installed Debian system has (debootstrap writes none).
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\tlabctl-base\n\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n' >"$R/etc/hosts"
+	# systemd-networkd configures the network (labctl detects what runs);
+	# nothing waits for "online": the lab network has no DHCP server.
+	chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin systemctl enable systemd-networkd.service >/dev/null 2>&1
+	chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+	# No DNS server exists on the lab bridge: names come from /etc/hosts.
+	echo '# no DNS server on the lab network' >"$R/etc/resolv.conf"
+	# Unattended apt runs would race the lab's own package installs.
+	for t in apt-daily apt-daily-upgrade; do
+		rm -f "$R/etc/systemd/system/timers.target.wants/$t.timer"
+		ln -sf /dev/null "$R/etc/systemd/system/$t.timer"
+	done
+	rm -f "$R"/etc/ssh/ssh_host_*        # each clone generates its own host keys
+	cat >"$R/etc/systemd/system/ssh-hostkeys.service" <<-'EOF'
+	[Unit]
+	Description=Generate SSH host keys on first boot
+	ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+	Before=ssh.service ssh.socket
+
+	[Service]
+	Type=oneshot
+	ExecStart=/usr/bin/ssh-keygen -A
+
+	[Install]
+	WantedBy=multi-user.target
+	EOF
+	ln -sf /etc/systemd/system/ssh-hostkeys.service "$R/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
+	# The lab's package mirror setting replaces the online sources (which the
+	# machines cannot reach); its repository is signed with this key.
+	cp "$3" "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
+	chmod 644 "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
+	chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin apt-get -q -y clean
+	rm -rf "$R"/var/lib/apt/lists/*
+	# Root password: random (kept across re-configurations), stored 0600
+	# next to the rootfs, passed on stdin.
+	if [ ! -s "$2" ]; then
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$2")
+	fi
+	{ printf 'root:'; cat "$2"; echo; } | chroot "$R" chpasswd
 }
+
+# Two recipes: the fetch (this script minus configure_base; a change
+# rebuilds everything) and the configuration (configure_base alone; a change
+# re-applies it to the cached rootfs in seconds).
+fetch_hash() { sed '/^configure_base() {/,/^}/d' "$0" | sha256sum | cut -c1-16; }
+config_hash() { declare -f configure_base | sha256sum | cut -c1-16; }
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 
-WANT=$(recipe_hash)
-if [ -f "$CACHE/recipe" ] && [ "$(cat "$CACHE/recipe")" = "$WANT" ] &&
-	[ -x "$CACHE/rootfs/sbin/init" ] && [ -s "$CACHE/root-password" ] &&
+WANT="$(fetch_hash) $(config_hash)"
+HAVE=$(cat "$CACHE/recipe" 2>/dev/null || true)
+if [ -x "$CACHE/rootfs/sbin/init" ] && [ -s "$CACHE/root-password" ] &&
 	[ -f "$CACHE/repo/Packages" ] && [ -s "$CACHE/wordpress.tar.gz" ]; then
-	log "cache up to date: $CACHE (recipe ${WANT:0:12})"
-	exit 0
+	if [ "$HAVE" = "$WANT" ]; then
+		log "cache up to date: $CACHE (recipe $WANT)"
+		exit 0
+	fi
+	if [ "${HAVE%% *}" = "${WANT%% *}" ]; then
+		log "re-applying the base configuration (recipe $WANT)"
+		rm -f "$CACHE/recipe"
+		configure_base "$CACHE/rootfs" "$CACHE/root-password" "$CACHE/repo/key.asc"
+		echo "$WANT" >"$CACHE/recipe"
+		exit 0
+	fi
 fi
 
 MIRROR=$(read_mirror)
-log "building into $CACHE (recipe ${WANT:0:12}); mirror read from host apt sources"
+log "building into $CACHE (recipe $WANT); mirror read from host apt sources"
 START=$(date +%s)
 BUILD="$CACHE/build.tmp"
 umount_chroot() {
@@ -137,48 +198,8 @@ mv "$R"/tmp/wp/*.deb "$BUILD/wp/debs/"
 rm -rf "$R/tmp/wp"
 umount "$R/proc"
 
-# 4. Base configuration: a generic cloud-like image.
-: >"$R/etc/fstab"                     # no /dev/vda line: containers have no block device
-: >"$R/etc/machine-id"                # each clone gets its own at first boot
-rm -f "$R/var/lib/dbus/machine-id"
-echo labctl-base >"$R/etc/hostname"
-# systemd-networkd configures the network (labctl detects what runs);
-# nothing waits for "online": the lab network has no DHCP server.
-in_root systemctl enable systemd-networkd.service >/dev/null 2>&1
-in_root systemctl disable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
-# No DNS server exists on the lab bridge: names come from /etc/hosts.
-echo '# no DNS server on the lab network' >"$R/etc/resolv.conf"
-# Unattended apt runs would race the lab's own package installs.
-for t in apt-daily apt-daily-upgrade; do
-	rm -f "$R/etc/systemd/system/timers.target.wants/$t.timer"
-	ln -sf /dev/null "$R/etc/systemd/system/$t.timer"
-done
-rm -f "$R"/etc/ssh/ssh_host_*        # each clone generates its own host keys
-cat >"$R/etc/systemd/system/ssh-hostkeys.service" <<'EOF'
-[Unit]
-Description=Generate SSH host keys on first boot
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
-Before=ssh.service ssh.socket
-
-[Service]
-Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
-
-[Install]
-WantedBy=multi-user.target
-EOF
-ln -sf /etc/systemd/system/ssh-hostkeys.service "$R/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
-# The lab's package mirror setting replaces the online sources (which the
-# machines cannot reach); its repository is signed with this key.
-cp "$BUILD/repo/key.asc" "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
-chmod 644 "$R/etc/apt/trusted.gpg.d/labctl-reallab.asc"
-in_root apt-get -q -y clean
-rm -rf "$R"/var/lib/apt/lists/*
-# Root password: random, stored 0600 next to the rootfs, passed on stdin.
-umask 077
-head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 20 >"$BUILD/root-password"
-umask 022
-{ printf 'root:'; cat "$BUILD/root-password"; echo; } | chroot "$R" chpasswd
+# 4. Base configuration (also re-applied alone when only it changed).
+configure_base "$R" "$BUILD/root-password" "$BUILD/repo/key.asc"
 
 # 5. Repository.
 log "indexing $(find "$BUILD/repo/pool" -name '*.deb' | wc -l) packages"
