@@ -91,10 +91,28 @@ func (l *testLab) must(args ...string) {
 	}
 }
 
-// createVMs builds the lab's six VMs with labctl's own VM phase (`up`
-// with guest control failing, so it stops right after the VMs run and no
-// guest command ever executes), then powers off those not in running.
+// createVMs registers the lab's six VMs quickly, the way clone-vms leaves
+// them (linked clones of the base snapshot in the lab's group, tagged),
+// and starts those named in running. Their hardware is the base's, so a
+// converge would reconfigure them: tests that converge use buildWithUp.
 func (l *testLab) createVMs(running ...string) {
+	l.t.Helper()
+	l.must("snapshot", vboxtest.BaseVM, "take", "labctl-base")
+	for _, vm := range labNodes {
+		l.must("clonevm", vboxtest.BaseVM, "--snapshot", "labctl-base", "--options", "link", "--name", vm,
+			"--groups", "/labctl/"+testLabName, "--register")
+		l.must("setextradata", vm, "labctl/lab", testLabName)
+		l.must("setextradata", vm, "labctl/node", strings.ToLower(vm))
+	}
+	for _, vm := range running {
+		l.must("startvm", vm, "--type", "headless")
+	}
+}
+
+// buildWithUp builds the lab's VMs with labctl's own VM phase (`up` with
+// guest control failing, so it stops right after the VMs run and no guest
+// command ever executes), then powers off those not in running.
+func (l *testLab) buildWithUp(running ...string) {
 	l.t.Helper()
 	l.fake.AddFault(vboxtest.Fault{Match: "guestcontrol", Kind: "fail", Message: "VBoxManage: error: injected: guest control unavailable"})
 	code, out, errOut := l.labctl(nil, "up")
@@ -400,7 +418,7 @@ func TestSnapshotMissingOnOneVMIsRefusedBeforeAnyChange(t *testing.T) {
 func TestSnapshotRestorePowersOffRestoresThenConverges(t *testing.T) {
 	l := newTestLab(t)
 	running := []string{"SQL-ONE", "SQL-TWO", "SQL-THREE", "SERVER-ONE"}
-	l.createVMs(running...)
+	l.buildWithUp(running...)
 	for _, vm := range labNodes {
 		if slices.Contains(running, vm) {
 			l.must("snapshot", vm, "take", "clean", "--live")
@@ -408,7 +426,7 @@ func TestSnapshotRestorePowersOffRestoresThenConverges(t *testing.T) {
 			l.must("snapshot", vm, "take", "clean")
 		}
 	}
-	// Guest control fails in this scene (see createVMs), so the converge that
+	// Guest control fails in this scene (see buildWithUp), so the converge that
 	// follows the restore stops at its first guest step.
 	n0 := len(l.fake.Argv())
 

@@ -102,7 +102,7 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 		t.Skip("needs root and OpenSSH's sshd (apt-get install -y openssh-server)")
 	}
 	l := newTestLab(t)
-	l.createVMs("SQL-ONE") // up also made the lab's state and SSH key
+	l.createVMs("SQL-ONE")
 	cfg, err := lab.Load(l.file)
 	if err != nil {
 		t.Fatal(err)

@@ -33,8 +33,11 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	l.must("setextradata", "SERVER-TWO", "labctl/lab", "another-lab")
 	n0 := len(l.fake.Argv())
 
-	// The lab's host keys were never pinned (guest access never ran), so
-	// the SSH probes stop before dialing: no packet leaves for 192.0.2.x.
+	// The lab has a state folder but no pinned host keys (guest access never
+	// ran), so the SSH probes stop before dialing: no packet leaves for 192.0.2.x.
+	if err := os.MkdirAll(l.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	code, out, errOut := l.labctl(nil, "status")
 	elapsed := time.Since(start)

@@ -24,7 +24,7 @@ func TestRecorderRecordsRedacted(t *testing.T) {
 	if strings.Contains(all, "rootpw") || strings.Contains(all, "abc") {
 		t.Fatalf("secret recorded: %q", all)
 	}
-	if calls[0].Script != "mysql -e 'x ***'" || files[0].Path != "/etc/x.cnf" || files[0].Mode != 0o600 {
+	if calls[0].Script != "mysql -e 'x <redacted>'" || files[0].Path != "/etc/x.cnf" || files[0].Mode != 0o600 {
 		t.Fatalf("recorded %+v %+v", calls[0], files[0])
 	}
 	if r.String() != "plan SQL-ONE" {

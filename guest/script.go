@@ -14,12 +14,12 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Redact replaces every non-empty secret in s by "***".
+// Redact replaces every non-empty secret in s by "<redacted>", as the lab logs do.
 func Redact(s string, secrets ...[]string) string {
 	for _, list := range secrets {
 		for _, v := range list {
 			if v != "" {
-				s = strings.ReplaceAll(s, v, "***")
+				s = strings.ReplaceAll(s, v, "<redacted>")
 			}
 		}
 	}

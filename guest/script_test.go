@@ -137,7 +137,7 @@ func TestUploadScriptDetectsCorruption(t *testing.T) {
 }
 
 func TestRedactAndQuote(t *testing.T) {
-	if got := Redact("pw=s3cret and s3cret", []string{"s3cret", ""}); got != "pw=*** and ***" {
+	if got := Redact("pw=s3cret and s3cret", []string{"s3cret", ""}); got != "pw=<redacted> and <redacted>" {
 		t.Fatal(got)
 	}
 	out, _, _ := runLoader(t, Cmd{Script: "printf '%s' " + Quote(`it's "$HOME" \n`)})

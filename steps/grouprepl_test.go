@@ -364,6 +364,17 @@ func TestDBStepsPlanMode(t *testing.T) {
 				}
 			}
 		}
+		wpdb := 0
+		for _, r := range recs {
+			for _, c := range r.Calls() {
+				if strings.Contains(string(c.Stdin), "CREATE DATABASE IF NOT EXISTS `wordpress`") {
+					wpdb++
+				}
+			}
+		}
+		if wpdb != 1 {
+			t.Errorf("%s: plan creates the WordPress database %d times, want once (on the primary)", profile, wpdb)
+		}
 		if len(boots) != 1 || boots["SQL-ONE"] != 1 || joins != 2 {
 			t.Errorf("%s: plan bootstraps %v and joins %d times; want SQL-ONE once, 2 joins", profile, boots, joins)
 		}

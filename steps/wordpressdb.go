@@ -101,7 +101,14 @@ func (wordpressDBStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("find the primary: %w", err)
 	}
 	primary := n
-	if env.Mode != ModePlan {
+	if env.Mode == ModePlan {
+		// No live group to ask: plan it on the first node, which a fresh lab
+		// bootstraps; the others receive it by replication.
+		if first := env.Plan.DB().First(); n != first {
+			env.PlanNotef("%s receives the WordPress database and account from the primary by replication", n.VM)
+			return nil
+		}
+	} else {
 		host := strings.TrimSpace(out)
 		primary = env.Plan.DB().Filter(func(d *lab.Node) bool { return d.IP.String() == host || strings.EqualFold(d.Hostname, host) }).First()
 		if primary == nil {
