@@ -9,12 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/term"
 
 	"labctl/lab"
 )
@@ -166,6 +170,63 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 			t.Fatalf("exit %d %q", code, errOut)
 		}
 	})
+	t.Run("interactive shell on a terminal", func(t *testing.T) {
+		master, slave := openPTY(t)
+		before, err := term.GetState(int(slave.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		gotMu := make(chan struct{}, 1)
+		gotMu <- struct{}{}
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := master.Read(buf)
+				<-gotMu
+				got.Write(buf[:n])
+				gotMu <- struct{}{}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		// Typed ahead: the remote shell reads it once it starts.
+		if _, err := master.Write([]byte("echo tty=$(tty | cut -c1-8) size=$(stty size | tr ' ' x) sum=$((6 * 7)); exit 5\n")); err != nil {
+			t.Fatal(err)
+		}
+		// The local window is 101x33: the remote terminal must get that size.
+		ws := struct{ rows, cols, x, y uint16 }{33, 101, 0, 0}
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, slave.Fd(), syscall.TIOCSWINSZ, uintptr(unsafe.Pointer(&ws))); e != 0 {
+			t.Fatalf("set window size: %v", e)
+		}
+		var errb bytes.Buffer
+		argv := []string{"labctl", "--lab", l.file, "--vboxmanage", l.fake.Bin, "ssh", "sql-one"}
+		done := make(chan int, 1)
+		go func() { done <- run(argv, slave, slave, &errb) }()
+		var code int
+		select {
+		case code = <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the interactive shell did not end")
+		}
+		<-gotMu
+		text := got.String()
+		gotMu <- struct{}{}
+		if code != 5 {
+			t.Fatalf("exit %d, want the shell's 5\nterminal: %q\nstderr: %q", code, text, errb.String())
+		}
+		if !strings.Contains(text, "tty=/dev/pts") || !strings.Contains(text, "size=33x101") || !strings.Contains(text, "sum=42") {
+			t.Fatalf("the remote shell did not run on a terminal: %q", text)
+		}
+		after, err := term.GetState(int(slave.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(before, after) {
+			t.Fatalf("the local terminal was not restored after the shell")
+		}
+	})
 	t.Run("host key mismatch is refused", func(t *testing.T) {
 		_, other, _ := ed25519.GenerateKey(nil)
 		otherSigner, _ := ssh.NewSignerFromKey(other)
@@ -182,4 +243,28 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 			t.Fatalf("a host-key mismatch must fail at once, took %s", time.Since(start))
 		}
 	})
+}
+
+// openPTY opens a pseudo-terminal pair, so the interactive path sees a real terminal.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	var unlock int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatalf("unlockpt: %v", e)
+	}
+	var n uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatalf("ptsname: %v", e)
+	}
+	sl, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sl.Close() })
+	return m, sl
 }

@@ -98,15 +98,15 @@ func (u *upLab) labctl(ctx context.Context, args ...string) (code int, stdout, s
 	argv = append(argv, args...)
 	var out, errb bytes.Buffer
 	err := newApp(strings.NewReader(""), &out, &errb).RunContext(ctx, argv)
-	code = exitCode(err, &errb)
+	code = upExitCode(err, &errb)
 	if testing.Verbose() {
 		u.t.Logf("labctl %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
 	return code, out.String(), errb.String()
 }
 
-// exitCode is run()'s mapping of an error to the exit status and message.
-func exitCode(err error, stderr *bytes.Buffer) int {
+// upExitCode is run()'s mapping of an error to the exit status and message.
+func upExitCode(err error, stderr *bytes.Buffer) int {
 	if err == nil {
 		return 0
 	}
@@ -256,8 +256,10 @@ func (u *upLab) secrets() []string {
 				out = append(out, x)
 			}
 		case map[string]any:
-			for _, y := range x {
-				walk(y)
+			for k, y := range x {
+				if k != "group_name" { // a lab-unique UUID, not a secret (see lab.Secrets)
+					walk(y)
+				}
 			}
 		case []any:
 			for _, y := range x {
@@ -327,7 +329,7 @@ func TestUpBuildsTheLabThenChangesNothing(t *testing.T) {
 	if !strings.Contains(out, want) {
 		t.Errorf("the second up's summary should say %q:\n%s", want, out)
 	}
-	if got := u.uuids(); !equalMaps(got, ids) {
+	if got := u.uuids(); !upEqualMaps(got, ids) {
 		t.Errorf("VMs changed identity: %v, were %v", got, ids)
 	}
 	u.assertComplete()
@@ -343,7 +345,7 @@ func TestUpBuildsTheLabThenChangesNothing(t *testing.T) {
 	u.assertNoSecretLeak()
 }
 
-func equalMaps(a, b map[string]string) bool {
+func upEqualMaps(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -355,9 +357,9 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// vmPhaseFault makes one VM-phase step fail once, the way VirtualBox
+// upVMPhaseFault makes one VM-phase step fail once, the way VirtualBox
 // does, and returns a func that says whether it fired (it may wait).
-func vmPhaseFault(t *testing.T, u *upLab, step string) (fired func() bool) {
+func upVMPhaseFault(t *testing.T, u *upLab, step string) (fired func() bool) {
 	t.Helper()
 	rule := func(match string) func() bool {
 		u.fake.AddFault(vboxtest.Fault{Match: match, Kind: "fail", Times: 1,
@@ -433,7 +435,7 @@ func TestUpFailureAtEachStepThenRerunConverges(t *testing.T) {
 			u.sim.FailOnce(name, node)
 			fired = func() bool { return u.sim.PendingFaults() == 0 }
 		} else {
-			fired = vmPhaseFault(t, u, name)
+			fired = upVMPhaseFault(t, u, name)
 		}
 		before := u.sim.ApplyCounts()
 		doneBefore := map[string]bool{}
@@ -488,7 +490,7 @@ func TestUpFailureAtEachStepThenRerunConverges(t *testing.T) {
 	n0 := len(u.fake.Argv())
 	u.mustUp("the re-run after the last failure")
 	u.assertComplete()
-	if got := u.uuids(); !equalMaps(got, firstIDs) {
+	if got := u.uuids(); !upEqualMaps(got, firstIDs) {
 		t.Errorf("VMs changed identity: %v, first %v", got, firstIDs)
 	}
 	for _, a := range u.fake.Argv()[n0:] {
@@ -557,7 +559,7 @@ func TestUpInterruptedThenRerunConverges(t *testing.T) {
 	}
 	u.mustUp("re-run after Ctrl-C")
 	u.assertComplete()
-	if got := u.uuids(); !equalMaps(got, ids) {
+	if got := u.uuids(); !upEqualMaps(got, ids) {
 		t.Errorf("VMs changed identity: %v, were %v", got, ids)
 	}
 	u.assertNoSecretLeak()

@@ -258,7 +258,14 @@ func (s *store) ensureBase() error {
 	vm := &VM{
 		UUID: newUUID(), Name: name, Groups: []string{"/"}, OSType: "Debian (64-bit)",
 		CPUs: 1, MemoryMB: 1024, NIC: NIC{Type: "nat", MAC: newMAC(), Cable: true, NICType: "82540EM"},
-		ExtraData: map[string]string{}, GuestProps: map[string]Prop{},
+		ExtraData: map[string]string{},
+		// What VirtualBox keeps from the base's last boot with its Guest
+		// Additions (the base rootfs "has them": this backend provides them).
+		GuestProps: map[string]Prop{
+			"/VirtualBox/GuestAdd/Version":    {"7.0.14", time.Now().UnixNano(), ""},
+			"/VirtualBox/GuestAdd/VersionExt": {"7.0.14", time.Now().UnixNano(), ""},
+			"/VirtualBox/GuestAdd/Revision":   {"161095", time.Now().UnixNano(), ""},
+		},
 		Lowers: []string{root}, Base: true, State: "poweroff",
 		StateChange: time.Now().UTC(), Registered: time.Now().UnixNano(),
 	}

@@ -105,8 +105,13 @@ func cmdCloneVM(s *store, args []string) error {
 		ExtraData: map[string]string{}, GuestProps: map[string]Prop{},
 		State: "poweroff", StateChange: time.Now().UTC(), Registered: time.Now().UnixNano(),
 	}
-	for k, v := range src.ExtraData { // a clone's settings are a copy of the source's
+	// A clone's settings are a copy of the source's: extra data and the
+	// persisted guest properties (stale ones included, as in VirtualBox).
+	for k, v := range src.ExtraData {
 		clone.ExtraData[k] = v
+	}
+	for k, v := range src.GuestProps {
+		clone.GuestProps[k] = v
 	}
 	if !keepMACs {
 		clone.NIC.MAC = newMAC()
