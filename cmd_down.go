@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/urfave/cli/v2"
 
+	"labctl/steps"
 	"labctl/vbox"
 )
 
@@ -53,22 +54,35 @@ func (s *session) labVMs(ctx context.Context) ([]vbox.VM, error) {
 	}
 	var mine []vbox.VM
 	for _, vm := range all {
-		if vm.Name == "<inaccessible>" {
+		if vm.Inaccessible {
 			continue
 		}
-		tag, err := s.vb.GetExtraData(ctx, vm.UUID, labTagKey)
+		tag, err := s.vb.GetExtraData(ctx, vm.UUID, steps.TagLab)
 		if err != nil {
 			return nil, fmt.Errorf("read the lab tag of %s: %w", vm.Name, err)
 		}
 		if tag == s.plan.Name {
 			mine = append(mine, vm)
+			continue
+		}
+		if tag != "" {
+			continue
+		}
+		// A clone interrupted before it was tagged is still in the lab's
+		// group; up would adopt it, so down removes it too.
+		info, err := s.vb.Info(ctx, vm.UUID)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", vm.Name, err)
+		}
+		for _, g := range info.Groups {
+			if g == steps.LabGroup(s.plan) {
+				mine = append(mine, vm)
+				break
+			}
 		}
 	}
 	return mine, nil
 }
-
-// labTagKey is the extradata key every lab VM carries.
-const labTagKey = "labctl/lab"
 
 func (s *session) down(ctx context.Context, yes, keepLogs, dryRun bool) error {
 	vms, err := s.labVMs(ctx)

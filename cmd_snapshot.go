@@ -125,7 +125,7 @@ func snapshotSession(c *cli.Context) (*session, []*labVM, error) {
 			}
 			return nil, nil, fmt.Errorf("%s: %w", n.VM, err)
 		}
-		tag, err := s.vb.GetExtraData(c.Context, info.UUID, labTagKey)
+		tag, err := s.vb.GetExtraData(c.Context, info.UUID, steps.TagLab)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", n.VM, err)
 		}

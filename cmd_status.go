@@ -150,13 +150,13 @@ func (s *session) statusVM(ctx context.Context, n *lab.Node, ns *nodeStatus) {
 		ns.State, ns.Problem = vmReadError, err.Error()
 		return
 	}
-	tag, err := s.vb.GetExtraData(ctx, info.UUID, labTagKey)
+	tag, err := s.vb.GetExtraData(ctx, info.UUID, steps.TagLab)
 	switch {
 	case err != nil:
 		ns.State, ns.Problem = vmReadError, err.Error()
 	case tag != s.plan.Name:
 		ns.State = vmNotInLab
-		ns.Problem = fmt.Sprintf("a VM named %s exists but is not tagged for lab %q (%s=%q): labctl leaves it alone", n.VM, s.plan.Name, labTagKey, tag)
+		ns.Problem = fmt.Sprintf("a VM named %s exists but is not tagged for lab %q (%s=%q): labctl leaves it alone", n.VM, s.plan.Name, steps.TagLab, tag)
 	default:
 		ns.State = string(info.State)
 	}

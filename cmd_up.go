@@ -81,10 +81,14 @@ func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only
 	}
 	sum, err := r.Run(s.c.Context, env)
 	if err != nil {
-		if errors.Is(err, s.c.Context.Err()) && s.c.Context.Err() != nil {
-			return cli.Exit(fmt.Sprintf("interrupted: %v\nNothing is lost: run `labctl up` again to continue. Log: %s", err, logPath), 130)
+		// The Runner's error already names the step, the log file and, after
+		// Ctrl-C, how to resume.
+		code := 1
+		var re *steps.RunError
+		if errors.As(err, &re) && re.Interrupted {
+			code = 130
 		}
-		return cli.Exit(fmt.Sprintf("%v\nLog: %s", err, logPath), 1)
+		return cli.Exit(err.Error(), code)
 	}
 	sum.Print(s.out, s.plan)
 	return nil

@@ -32,6 +32,9 @@ func (freshIdentity) Name() string                  { return "fresh-identity" }
 func (freshIdentity) Title() string                 { return "Giving each clone a fresh identity" }
 func (freshIdentity) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 
+// Needs: guest control answers only once the Guest Additions run.
+func (freshIdentity) Needs() []string { return []string{"wait-guests"} }
+
 // gaPlanUUID stands in for the VM UUID in `labctl plan` when no VM is known.
 const gaPlanUUID = "<vm-uuid>"
 
