@@ -22,8 +22,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// handler urfave/cli calls os.Exit itself on a cli.Exit error.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "lab", Usage: "lab file `FILE` (default: ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
-			&cli.StringFlag{Name: "vboxmanage", Usage: "path to the VBoxManage `PROGRAM` (default: found on PATH or the usual install folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
+			&cli.StringFlag{Name: "lab", Usage: "read the lab from `FILE` (default: ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
+			&cli.StringFlag{Name: "vboxmanage", Usage: "run `PROGRAM` as VBoxManage (default: found on PATH or in the usual install folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print every command and its output"},
 		},
 		Commands: []*cli.Command{

@@ -17,6 +17,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/steps"
 	"labctl/vbox"
 )
 

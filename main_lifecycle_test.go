@@ -459,7 +459,7 @@ func TestSnapshotRestorePowersOffRestoresThenConverges(t *testing.T) {
 	if !strings.Contains(out, `restored "clean" on 6 VMs`) {
 		t.Errorf("restore should report the restore before converging:\n%s", out)
 	}
-	if !strings.Contains(errOut, "guest control") || !strings.Contains(errOut, "Log:") {
+	if !strings.Contains(errOut, "guest control") || !strings.Contains(errOut, filepath.Join(l.stateDir, "logs")) {
 		t.Errorf("the converge error should say what failed and where the log is: %q", errOut)
 	}
 	if err := l.fake.UnrelatedUntouched(); err != nil {

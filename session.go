@@ -100,7 +100,7 @@ func (s *session) requireVBox() error {
 	if s.vboxErr == nil {
 		return nil
 	}
-	return cli.Exit(s.vboxErr.Error()+"\nTo see what labctl would do without VirtualBox, run: labctl up --dry-run", 3)
+	return cli.Exit(s.vboxErr.Error(), 3)
 }
 
 // guestPassword reads the base image's guest password from the file named
