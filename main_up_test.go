@@ -454,7 +454,7 @@ func TestUpFailureAtEachStepThenRerunConverges(t *testing.T) {
 		if !fired() {
 			t.Fatalf("the failure injected in %s did not happen:\n%s\n%s", name, out, errOut)
 		}
-		if !strings.Contains(errOut, "("+name+") failed") || !strings.Contains(errOut, "Log: ") {
+		if !strings.Contains(errOut, "("+name+") failed") || !strings.Contains(errOut, "/logs/up-") {
 			t.Fatalf("the error should name step %s and the log:\n%s", name, errOut)
 		}
 		if node != "" && (!strings.Contains(errOut, node) || !strings.Contains(errOut, "simulated failure")) {

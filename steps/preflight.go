@@ -2,9 +2,10 @@ package steps
 
 // The lab-wide steps that run before any VM is touched.
 //
-// preflight reads: VBoxManage --version, list vms, the base VM's info and
-// its /VirtualBox/GuestAdd/Version property, the lab tag of every existing VM
-// named like a lab node, list bridgedifs. It writes nothing.
+// preflight reads: VBoxManage --version, list vms, list bridgedifs (at
+// once), then the base VM's /VirtualBox/GuestAdd/Version property and the
+// lab tag of every existing VM named like a lab node (at once). It writes
+// nothing.
 //
 // base-snapshot reads the base VM's snapshots and state; writes (once) the
 // snapshot the clones are linked to, only on a powered-off base VM.
@@ -55,20 +56,33 @@ func (Preflight) Title() string                 { return "Checking VirtualBox, t
 func (Preflight) Targets(p *lab.Plan) lab.Nodes { return nil }
 func (Preflight) LabWide() bool                 { return true }
 
-// Check returns Done or an error listing every problem found.
+// Check returns Done or an error listing every problem found. The reads
+// that do not depend on each other run at once (each is a VBoxManage
+// process): the version, the VM list and the host interfaces; then the
+// base's Guest Additions and the lab tag of each lab-named VM.
 func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
-	v, err := env.VBox.Version(ctx)
-	if err != nil {
-		return Status{}, fmt.Errorf("check the VirtualBox version: %w", err)
+	var (
+		v                vbox.Version
+		vms              []vbox.VM
+		ifs              []vbox.HostIf
+		vErr, lErr, bErr error
+		wg               sync.WaitGroup
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); v, vErr = env.VBox.Version(ctx) }()
+	go func() { defer wg.Done(); vms, lErr = env.VBox.ListVMs(ctx) }()
+	go func() { defer wg.Done(); ifs, bErr = env.VBox.BridgedIfs(ctx) }()
+	wg.Wait()
+	if vErr != nil {
+		return Status{}, fmt.Errorf("check the VirtualBox version: %w", vErr)
 	}
 	if v.Major < MinVersion.Major || (v.Major == MinVersion.Major && v.Minor < MinVersion.Minor) {
 		return Status{}, fmt.Errorf("VirtualBox %s is too old: labctl needs %d.%d or newer (7.x recommended); upgrade VirtualBox",
 			versionText(v), MinVersion.Major, MinVersion.Minor)
 	}
-	vms, err := env.VBox.ListVMs(ctx)
-	if err != nil {
-		return Status{}, fmt.Errorf("list VMs: %w", err)
+	if lErr != nil {
+		return Status{}, fmt.Errorf("list VMs: %w", lErr)
 	}
 
 	var problems *multierror.Error
@@ -85,10 +99,15 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 	if p.Nodes.Find(base.Name) != nil {
 		return Status{}, fmt.Errorf("the base VM %q is also a node of the lab in %s: give the nodes other VM names", base.Name, p.File)
 	}
-	checkGuestAdditions(ctx, env, base)
+	gaDone := make(chan struct{})
+	go func() {
+		defer close(gaDone)
+		checkGuestAdditions(ctx, env, base)
+	}()
 
+	// Only the lab's VM names that exist are read, all at once.
 	var mu sync.Mutex
-	err = FanOut(ctx, p.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
+	err := FanOut(ctx, p.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
 		same := matchVMs(vms, n.VM)
 		var problem error
 		switch {
@@ -97,7 +116,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 		case len(same) > 1:
 			problem = fmt.Errorf("%d VMs are named %s: rename all but the lab's one", len(same), n.VM)
 		default:
-			owned, why, err := vmOwnedBy(ctx, env, n.VM)
+			owned, why, err := vmOwnedBy(ctx, env, newVMView(env, n.VM))
 			if err != nil {
 				return err
 			}
@@ -113,6 +132,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 		}
 		return nil
 	})
+	<-gaDone
 	if err != nil {
 		return Status{}, err
 	}
@@ -123,9 +143,8 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 		})
 	}
 
-	ifs, err := env.VBox.BridgedIfs(ctx)
-	if err != nil {
-		return Status{}, fmt.Errorf("list host interfaces: %w", err)
+	if bErr != nil {
+		return Status{}, fmt.Errorf("list host interfaces: %w", bErr)
 	}
 	if err := checkBridge(p, ifs); err != nil {
 		problems = multierror.Append(problems, err)
@@ -211,18 +230,18 @@ func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {
 // vmOwnedBy says whether an existing VM named vm belongs to this lab: it
 // carries the lab tag, or (a clone interrupted before it could be tagged)
 // no tag at all but the lab's own VM group, which only labctl's clonevm sets.
-func vmOwnedBy(ctx context.Context, env *Env, vm string) (bool, string, error) {
-	tag, err := env.VBox.GetExtraData(ctx, vm, TagLab)
+func vmOwnedBy(ctx context.Context, env *Env, v *vmView) (bool, string, error) {
+	tag, err := v.Tag(ctx, TagLab)
 	if err != nil {
-		return false, "", fmt.Errorf("read the lab tag of %s: %w", vm, err)
+		return false, "", fmt.Errorf("read the lab tag of %s: %w", v.vm, err)
 	}
 	switch tag {
 	case env.Plan.Name:
 		return true, "", nil
 	case "":
-		info, err := env.VBox.Info(ctx, vm)
+		info, err := v.Info(ctx)
 		if err != nil {
-			return false, "", fmt.Errorf("read %s: %w", vm, err)
+			return false, "", fmt.Errorf("read %s: %w", v.vm, err)
 		}
 		if inGroup(info, LabGroup(env.Plan)) {
 			return true, "", nil

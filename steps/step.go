@@ -96,6 +96,10 @@ type Env struct {
 	// Warn shows a warning to the user (above the progress) and logs it; the
 	// Runner sets it. Steps call env.Warnf, which is nil-safe.
 	Warn func(msg string)
+
+	// vmViews carries a VM step's reads from its Prepare to a node's Check
+	// and from that Check to the Apply right after it, once each (vms.go).
+	vmViews *vmViews
 }
 
 // DefaultGuestWait is how long wait-guests waits when Env.GuestWait is 0.

@@ -32,7 +32,10 @@ import (
 // CloneVMs makes each node a linked clone of the base snapshot.
 type CloneVMs struct{}
 
-var _ Needs = CloneVMs{}
+var (
+	_ Needs    = CloneVMs{}
+	_ Preparer = CloneVMs{}
+)
 
 // NewCloneVMs returns the clone-vms step.
 func NewCloneVMs() Step { return CloneVMs{} }
@@ -42,24 +45,46 @@ func (CloneVMs) Title() string                 { return "Cloning the lab VMs fro
 func (CloneVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 func (CloneVMs) Needs() []string               { return []string{"preflight", "base-snapshot"} }
 
+// Prepare lists the VMs once (one VBoxManage process instead of a
+// showvminfo per node), so each node's first Check knows whether its VM
+// exists without reading it.
+func (c CloneVMs) Prepare(ctx context.Context, env *Env) error {
+	vms, err := env.VBox.ListVMs(ctx)
+	if err != nil {
+		return fmt.Errorf("list VMs: %w", err)
+	}
+	views := map[string]*vmView{}
+	for _, n := range env.Plan.Nodes {
+		v := newVMView(env, n.VM)
+		switch len(matchVMs(vms, n.VM)) {
+		case 0:
+			v.absent()
+		case 1:
+			v.present = true
+		default:
+			continue // preflight's refusal; the Check reads it again
+		}
+		views[n.VM] = v
+	}
+	env.prepareViews(c.Name(), views)
+	return nil
+}
+
 // Check: done when the VM exists and carries this lab's tag. A VM of that
 // name that is not ours is an error, never a reason to clone over it.
-func (CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	_, err := env.VBox.Info(ctx, n.VM)
-	if errors.Is(err, vbox.ErrNotFound) {
+func (c CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	v := env.checkView(c.Name(), n.VM)
+	exists, tag, err := v.existsAndTag(ctx, TagLab, "lab tag")
+	if err != nil {
+		return Status{}, err
+	}
+	if !exists {
 		return Status{Why: fmt.Sprintf("VM %s does not exist: clone it from %s snapshot %q", n.VM, env.Plan.Base.VM, env.Plan.Base.Snapshot)}, nil
-	}
-	if err != nil {
-		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
-	}
-	tag, err := env.VBox.GetExtraData(ctx, n.VM, TagLab)
-	if err != nil {
-		return Status{}, fmt.Errorf("read the lab tag of %s: %w", n.VM, err)
 	}
 	if tag == env.Plan.Name {
 		return Status{Done: true}, nil
 	}
-	owned, why, err := vmOwnedBy(ctx, env, n.VM)
+	owned, why, err := vmOwnedBy(ctx, env, v)
 	if err != nil {
 		return Status{}, err
 	}
@@ -71,23 +96,24 @@ func (CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error
 
 // Apply clones (unless an untagged clone of ours is already there) and tags
 // at once: the tag is what `down` and every later run recognise.
-func (CloneVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (c CloneVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	p := env.Plan
+	v := env.applyView(c.Name(), n.VM)
 	exists := false
 	if env.Mode != ModePlan {
-		_, err := env.VBox.Info(ctx, n.VM)
-		switch {
-		case err == nil:
-			exists = true
-		case !errors.Is(err, vbox.ErrNotFound):
+		var err error
+		if exists, err = v.exists(ctx); err != nil {
 			return fmt.Errorf("read %s: %w", n.VM, err)
 		}
 	}
 	if !exists {
-		if _, err := env.VBox.CloneLinked(ctx, p.Base.VM, p.Base.Snapshot, n.VM, LabGroup(p)); err != nil {
+		err := cloneLinked(ctx, env.VBox, p.Base.VM, p.Base.Snapshot, n.VM, LabGroup(p))
+		env.changedVM(n.VM)
+		if err != nil {
 			return fmt.Errorf("clone %s from %s snapshot %q: %w", n.VM, p.Base.VM, p.Base.Snapshot, err)
 		}
 	}
+	defer env.changedVM(n.VM)
 	if err := env.VBox.SetExtraData(ctx, n.VM, TagLab, p.Name); err != nil {
 		return fmt.Errorf("tag %s as part of lab %q: %w", n.VM, p.Name, err)
 	}
@@ -95,6 +121,18 @@ func (CloneVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
 	}
 	return nil
+}
+
+// cloneLinked makes the linked clone without reading its UUID back when
+// the backend can (labctl names its VMs; the UUID is not used).
+func cloneLinked(ctx context.Context, api vbox.API, base, snapshot, name, group string) error {
+	if c, ok := api.(interface {
+		CloneLinkedNamed(ctx context.Context, base, snapshot, name, group string) error
+	}); ok {
+		return c.CloneLinkedNamed(ctx, base, snapshot, name, group)
+	}
+	_, err := api.CloneLinked(ctx, base, snapshot, name, group)
+	return err
 }
 
 // ---- configure-vms
@@ -124,19 +162,31 @@ func (*ConfigureVMs) Title() string                 { return "Configuring the VM
 func (*ConfigureVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 func (*ConfigureVMs) Needs() []string               { return []string{"preflight", "clone-vms"} }
 
-// Prepare reads the nic1 MAC of the base and of every existing lab VM.
+// Prepare reads the nic1 MAC of the base and of every existing lab VM, all
+// at once (each read is a VBoxManage process). The nodes' reads are also
+// what their first Check sees.
 func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
-	base := ""
-	if info, err := env.VBox.Info(ctx, env.Plan.Base.VM); err == nil {
-		base = nic1(info).MAC
-	} else if !errors.Is(err, vbox.ErrNotFound) {
-		return fmt.Errorf("read the base VM %q: %w", env.Plan.Base.VM, err)
-	}
+	var (
+		base    string
+		baseErr error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		info, err := env.VBox.Info(ctx, env.Plan.Base.VM)
+		switch {
+		case err == nil:
+			base = nic1(info).MAC
+		case !errors.Is(err, vbox.ErrNotFound):
+			baseErr = fmt.Errorf("read the base VM %q: %w", env.Plan.Base.VM, err)
+		}
+	}()
 	var mu sync.Mutex
 	book := map[string]string{}
-	// All at once: each read is a VBoxManage process.
+	views := map[string]*vmView{}
 	err := FanOut(ctx, env.Plan.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
-		info, err := env.VBox.Info(ctx, n.VM)
+		v := newVMView(env, n.VM)
+		info, err := v.Info(ctx)
 		if errors.Is(err, vbox.ErrNotFound) {
 			return nil
 		}
@@ -145,12 +195,15 @@ func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
 		}
 		mu.Lock()
 		book[n.VM] = strings.ToUpper(nic1(info).MAC)
+		views[n.VM] = v
 		mu.Unlock()
 		return nil
 	})
-	if err != nil {
+	<-done
+	if err := errors.Join(baseErr, err); err != nil {
 		return err
 	}
+	env.prepareViews(c.Name(), views)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.base, c.byVM = strings.ToUpper(base), book
@@ -224,16 +277,17 @@ func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs [
 }
 
 func (c *ConfigureVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	info, err := env.VBox.Info(ctx, n.VM)
+	v := env.checkView(c.Name(), n.VM)
+	_, tag, err := v.existsAndTag(ctx, TagNode, "node tag")
+	if err != nil {
+		return Status{}, err
+	}
+	info, err := v.Info(ctx) // already read: the VM, or why it is missing
 	if err != nil {
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
 	c.ensureBook(info, n)
 	diffs, _, _ := c.hwDiff(env, n, info)
-	tag, err := env.VBox.GetExtraData(ctx, n.VM, TagNode)
-	if err != nil {
-		return Status{}, fmt.Errorf("read the node tag of %s: %w", n.VM, err)
-	}
 	if tag != n.Hostname {
 		diffs = append(diffs, fmt.Sprintf("%s is %q, want %q", TagNode, tag, n.Hostname))
 	}
@@ -265,18 +319,22 @@ func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: LabGroup(env.Plan),
 		})
 	}
-	// The node tag first: setextradata works in any state, and the lab tag is
-	// already there from clone-vms.
-	if tag, err := env.VBox.GetExtraData(ctx, n.VM, TagNode); err != nil {
-		return fmt.Errorf("read the node tag of %s: %w", n.VM, err)
-	} else if tag != n.Hostname {
-		if err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname); err != nil {
-			return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
-		}
-	}
-	info, err := env.VBox.Info(ctx, n.VM)
+	// What this node's Check read just before (or a fresh read).
+	v := env.applyView(c.Name(), n.VM)
+	info, err := v.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	// The node tag first: setextradata works in any state, and the lab tag is
+	// already there from clone-vms.
+	if tag, err := v.Tag(ctx, TagNode); err != nil {
+		return fmt.Errorf("read the node tag of %s: %w", n.VM, err)
+	} else if tag != n.Hostname {
+		err := env.VBox.SetExtraData(ctx, n.VM, TagNode, n.Hostname)
+		env.changedVM(n.VM)
+		if err != nil {
+			return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
+		}
 	}
 	diffs, want, newMAC := c.hwDiff(env, n, info)
 	if len(diffs) == 0 {
@@ -291,7 +349,9 @@ func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return err
 		}
 	}
-	if err := env.VBox.ModifyVM(ctx, n.VM, want); err != nil {
+	err = env.VBox.ModifyVM(ctx, n.VM, want)
+	env.changedVM(n.VM)
+	if err != nil {
 		return fmt.Errorf("configure %s (%s): %w", n.VM, strings.Join(diffs, "; "), err)
 	}
 	return nil
@@ -339,8 +399,8 @@ func (StartVMs) Title() string                 { return "Starting the VMs (headl
 func (StartVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 func (StartVMs) Needs() []string               { return []string{"preflight", "configure-vms"} }
 
-func (StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	info, err := env.VBox.Info(ctx, n.VM)
+func (s StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.checkView(s.Name(), n.VM).Info(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
@@ -353,9 +413,9 @@ func (StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error
 	return Status{Why: fmt.Sprintf("VM is %s: start it headless", info.State)}, nil
 }
 
-func (StartVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (s StartVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode != ModePlan {
-		info, err := env.VBox.Info(ctx, n.VM)
+		info, err := env.applyView(s.Name(), n.VM).Info(ctx) // the Check's read
 		if err != nil {
 			return fmt.Errorf("read %s: %w", n.VM, err)
 		}
@@ -367,7 +427,9 @@ func (StartVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return fmt.Errorf("%s is %s: wait until it is running or powered off, then run labctl up again", n.VM, info.State)
 		}
 	}
-	if err := env.VBox.Start(ctx, n.VM); err != nil {
+	err := env.VBox.Start(ctx, n.VM)
+	env.changedVM(n.VM)
+	if err != nil {
 		return fmt.Errorf("start %s: %w", n.VM, err)
 	}
 	return nil
@@ -395,8 +457,8 @@ func (WaitGuests) Needs() []string               { return []string{"start-vms"} 
 // guestReadyLevel: 2 = userland, where VBoxService (guest control) runs.
 const guestReadyLevel = 2
 
-func (WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	info, err := env.VBox.Info(ctx, n.VM)
+func (w WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.checkView(w.Name(), n.VM).Info(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
@@ -427,8 +489,11 @@ func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := -1
+	// The first look is what the Check just read; then every poll is live.
+	read := env.applyView(w.Name(), n.VM).Info
 	for {
-		info, err := env.VBox.Info(wctx, n.VM)
+		info, err := read(wctx)
+		read = func(ctx context.Context) (*vbox.VMInfo, error) { return env.VBox.Info(ctx, n.VM) }
 		switch {
 		case err == nil:
 			if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
@@ -467,4 +532,207 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// ---- per-run VM reads
+
+// vmView memoises one VM's showvminfo and extradata reads for the span of
+// one node's Check and the Apply right after it (the Runner runs them back
+// to back), so Apply does not re-read what its Check just read. Only
+// definitive answers are kept: the VM (or its absence) and tag values.
+type vmView struct {
+	api vbox.API
+	vm  string
+
+	mu      sync.Mutex
+	infoOK  bool
+	info    *vbox.VMInfo
+	infoErr error // nil or vbox.ErrNotFound
+	present bool  // listed by this run's `list vms` (Info not read yet)
+	tags    map[string]string
+}
+
+func newVMView(env *Env, vm string) *vmView {
+	return &vmView{api: env.VBox, vm: vm, tags: map[string]string{}}
+}
+
+// Info is the VM's showvminfo, read once.
+func (v *vmView) Info(ctx context.Context) (*vbox.VMInfo, error) {
+	v.mu.Lock()
+	if v.infoOK {
+		defer v.mu.Unlock()
+		return v.info, v.infoErr
+	}
+	v.mu.Unlock()
+	info, err := v.api.Info(ctx, v.vm)
+	if err == nil || errors.Is(err, vbox.ErrNotFound) {
+		v.mu.Lock()
+		v.infoOK, v.info, v.infoErr = true, info, err
+		v.mu.Unlock()
+	}
+	return info, err
+}
+
+// absent records that the VM does not exist (read by the caller from a
+// live `list vms` of this run).
+func (v *vmView) absent() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.infoOK, v.info = true, nil
+	v.infoErr = fmt.Errorf("%w: no VM named %s in `VBoxManage list vms`", vbox.ErrNotFound, v.vm)
+}
+
+// Tag is one extradata value of the VM, read once.
+func (v *vmView) Tag(ctx context.Context, key string) (string, error) {
+	v.mu.Lock()
+	if val, ok := v.tags[key]; ok {
+		v.mu.Unlock()
+		return val, nil
+	}
+	v.mu.Unlock()
+	val, err := v.api.GetExtraData(ctx, v.vm, key)
+	if err == nil {
+		v.mu.Lock()
+		v.tags[key] = val
+		v.mu.Unlock()
+	}
+	return val, err
+}
+
+// exists says whether the VM exists: known from this run's `list vms`, or
+// read with showvminfo.
+func (v *vmView) exists(ctx context.Context) (bool, error) {
+	v.mu.Lock()
+	present := v.present
+	v.mu.Unlock()
+	if present {
+		return true, nil
+	}
+	_, err := v.Info(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, vbox.ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// existsAndTag is exists and one tag (what names it in errors), read at
+// once when both need a VBoxManage process. tag is "" when the VM does not
+// exist. Errors name the VM and the read that failed.
+func (v *vmView) existsAndTag(ctx context.Context, key, what string) (exists bool, tag string, err error) {
+	v.mu.Lock()
+	known := v.present || v.infoOK
+	v.mu.Unlock()
+	var tagErr error
+	if known {
+		exists, err = v.exists(ctx)
+		if err == nil && exists {
+			tag, tagErr = v.Tag(ctx, key)
+		}
+	} else {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tag, tagErr = v.Tag(ctx, key)
+		}()
+		exists, err = v.exists(ctx)
+		<-done
+	}
+	switch {
+	case err != nil:
+		return false, "", fmt.Errorf("read %s: %w", v.vm, err)
+	case !exists:
+		return false, "", nil // a missing VM's tag read failed: no news
+	case tagErr != nil:
+		return true, "", fmt.Errorf("read the %s of %s: %w", what, v.vm, tagErr)
+	}
+	return true, tag, nil
+}
+
+// vmViews hands views from a step's Prepare to its first Check of a node,
+// and from a Check to the Apply after it. Each hand-over happens once: a
+// view is taken out when used, so the Runner's re-check after Apply (and
+// any later step) finds none and reads the live VM. Any mutating call on a
+// VM drops every view of it. Nothing outlives the run: the Runner runs on
+// its own copy of the Env, and each Check replaces its node's view.
+type vmViews struct {
+	mu       sync.Mutex
+	prepared map[string]*vmView // "step\x00vm" → read by Prepare, for the first Check
+	checked  map[string]*vmView // "step\x00vm" → read by Check, for the Apply after it
+}
+
+var vmViewsInit sync.Mutex
+
+func (e *Env) views() *vmViews {
+	vmViewsInit.Lock()
+	defer vmViewsInit.Unlock()
+	if e.vmViews == nil {
+		e.vmViews = &vmViews{prepared: map[string]*vmView{}, checked: map[string]*vmView{}}
+	}
+	return e.vmViews
+}
+
+func viewKey(step, vm string) string { return step + "\x00" + vm }
+
+// prepareViews replaces the views a step's Prepare read (vm → view).
+func (e *Env) prepareViews(step string, views map[string]*vmView) {
+	vs := e.views()
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	for k := range vs.prepared {
+		if strings.HasPrefix(k, step+"\x00") {
+			delete(vs.prepared, k)
+		}
+	}
+	for vm, v := range views {
+		vs.prepared[viewKey(step, vm)] = v
+	}
+}
+
+// checkView is the view a Check reads through: its Prepare's (taken), or a
+// fresh one. It is kept for the Apply that may follow.
+func (e *Env) checkView(step, vm string) *vmView {
+	vs := e.views()
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	k := viewKey(step, vm)
+	v := vs.prepared[k]
+	delete(vs.prepared, k)
+	if v == nil {
+		v = newVMView(e, vm)
+	}
+	vs.checked[k] = v
+	return v
+}
+
+// applyView is the view an Apply reads through: its Check's (taken), or a
+// fresh one.
+func (e *Env) applyView(step, vm string) *vmView {
+	vs := e.views()
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	k := viewKey(step, vm)
+	v := vs.checked[k]
+	delete(vs.checked, k)
+	if v == nil {
+		v = newVMView(e, vm)
+	}
+	return v
+}
+
+// changedVM drops every view of vm: called after each mutating call on it.
+func (e *Env) changedVM(vm string) {
+	vs := e.views()
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	suffix := "\x00" + vm
+	for _, m := range []map[string]*vmView{vs.prepared, vs.checked} {
+		for k := range m {
+			if strings.HasSuffix(k, suffix) {
+				delete(m, k)
+			}
+		}
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -525,5 +527,158 @@ func TestVMPhaseFailureAtEachCommandThenRerunConverges(t *testing.T) {
 			}
 			vmtAssertLab(t, f, env.Plan)
 		})
+	}
+}
+
+// vmtTimed is the fake seen through an API that adds a fixed latency to
+// every call and records when each ran, to measure the longest chain of
+// VBoxManage calls that wait for one another.
+type vmtTimed struct {
+	vbox.API
+	latency time.Duration
+	mu      sync.Mutex
+	spans   [][2]time.Time
+}
+
+func (v *vmtTimed) call(f func()) {
+	start := time.Now()
+	time.Sleep(v.latency)
+	f()
+	v.mu.Lock()
+	v.spans = append(v.spans, [2]time.Time{start, time.Now()})
+	v.mu.Unlock()
+}
+
+// chain is the number of calls and the longest chain of calls each
+// starting after the previous one ended, since the spans were last taken.
+func (v *vmtTimed) chain() (calls, seq int) {
+	v.mu.Lock()
+	spans := v.spans
+	v.spans = nil
+	v.mu.Unlock()
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0].Before(spans[j][0]) })
+	depth := make([]int, len(spans))
+	for i, s := range spans {
+		depth[i] = 1
+		for j := range i {
+			if !spans[j][1].After(s[0]) && depth[j]+1 > depth[i] {
+				depth[i] = depth[j] + 1
+			}
+		}
+		seq = max(seq, depth[i])
+	}
+	return len(spans), seq
+}
+
+func (v *vmtTimed) Version(ctx context.Context) (r vbox.Version, err error) {
+	v.call(func() { r, err = v.API.Version(ctx) })
+	return
+}
+func (v *vmtTimed) ListVMs(ctx context.Context) (r []vbox.VM, err error) {
+	v.call(func() { r, err = v.API.ListVMs(ctx) })
+	return
+}
+func (v *vmtTimed) Info(ctx context.Context, vm string) (r *vbox.VMInfo, err error) {
+	v.call(func() { r, err = v.API.Info(ctx, vm) })
+	return
+}
+func (v *vmtTimed) BridgedIfs(ctx context.Context) (r []vbox.HostIf, err error) {
+	v.call(func() { r, err = v.API.BridgedIfs(ctx) })
+	return
+}
+func (v *vmtTimed) TakeSnapshot(ctx context.Context, vm, name, d string, live bool) (err error) {
+	v.call(func() { err = v.API.TakeSnapshot(ctx, vm, name, d, live) })
+	return
+}
+func (v *vmtTimed) CloneLinked(ctx context.Context, base, snap, name, group string) (r string, err error) {
+	// As the real client does: clonevm, then (no UUID printed) a read-back.
+	v.call(func() { err = v.API.(*vbox.Client).CloneLinkedNamed(ctx, base, snap, name, group) })
+	if err != nil {
+		return "", err
+	}
+	info, err := v.Info(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	return info.UUID, nil
+}
+func (v *vmtTimed) ModifyVM(ctx context.Context, vm string, s vbox.HardwareSettings) (err error) {
+	v.call(func() { err = v.API.ModifyVM(ctx, vm, s) })
+	return
+}
+func (v *vmtTimed) SetExtraData(ctx context.Context, vm, key, value string) (err error) {
+	v.call(func() { err = v.API.SetExtraData(ctx, vm, key, value) })
+	return
+}
+func (v *vmtTimed) GetExtraData(ctx context.Context, vm, key string) (r string, err error) {
+	v.call(func() { r, err = v.API.GetExtraData(ctx, vm, key) })
+	return
+}
+func (v *vmtTimed) Start(ctx context.Context, vm string) (err error) {
+	v.call(func() { err = v.API.Start(ctx, vm) })
+	return
+}
+func (v *vmtTimed) GuestProperty(ctx context.Context, vm, name string) (r string, ok bool, err error) {
+	v.call(func() { r, ok, err = v.API.GuestProperty(ctx, vm, name) })
+	return
+}
+
+func (v *vmtTimed) CloneLinkedNamed(ctx context.Context, base, snap, name, group string) (err error) {
+	v.call(func() { err = v.API.(*vbox.Client).CloneLinkedNamed(ctx, base, snap, name, group) })
+	return
+}
+
+// The VM phase's VBoxManage calls: how many, and how many wait for one
+// another (each call made 100 ms slow, so calls that run at once overlap).
+// Within a run, a node's Apply reuses what its Check just read, a step's
+// Prepare feeds the first Check, and the clone is not read back; the
+// re-check after each Apply and every run still read the live VMs.
+func TestVMPhaseCallChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times the VM phase against the fake")
+	}
+	f, env := vmtSetup(t, vboxtest.WithGuestAdditionsDelay(0))
+	timed := &vmtTimed{API: env.VBox, latency: 100 * time.Millisecond}
+	env.VBox = timed
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	calls, seq := timed.chain()
+	t.Logf("first run: %d VBoxManage calls, %d in the longest chain", calls, seq)
+	showBefore := len(f.ArgvContaining("showvminfo"))
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, out)
+	}
+	recalls, reseq := timed.chain()
+	t.Logf("re-run: %d VBoxManage calls, %d in the longest chain", recalls, reseq)
+	vmtAssertLab(t, f, env.Plan)
+
+	// The re-run still reads every lab VM live: configure-vms, start-vms and
+	// wait-guests each read each VM once (plus the base, twice).
+	for _, n := range env.Plan.Nodes {
+		got := 0
+		for _, a := range f.ArgvContaining("showvminfo")[showBefore:] {
+			if a[1] == n.VM {
+				got++
+			}
+		}
+		if got != 3 {
+			t.Errorf("re-run read %s %d times, want 3 (one per step that looks at its settings or state)", n.VM, got)
+		}
+	}
+	// Budgets: what the steps need, not what a run happened to make. The
+	// re-run: preflight 3 + the base's Guest Additions + 6 lab tags;
+	// base-snapshot 1; clone-vms list vms + 6 lab tags; configure-vms 7
+	// showvminfo + 6 node tags; start-vms 6; wait-guests 6 = 43, in 9 rounds.
+	// The first run (this fake's base needs no resizing of the web nodes) 88.
+	if calls > 88 {
+		t.Errorf("first run made %d VBoxManage calls, want at most 88", calls)
+	}
+	if recalls > 43 {
+		t.Errorf("re-run made %d VBoxManage calls, want at most 43", recalls)
+	}
+	// The chain is timed: generous, it only catches reads made one by one.
+	if seq > 26 || reseq > 12 {
+		t.Errorf("longest chains %d (first run) and %d (re-run), want at most 26 and 12", seq, reseq)
 	}
 }

@@ -243,12 +243,7 @@ var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 // prints only `Machine has been successfully cloned as "NAME"`, so the UUID
 // is read back with showvminfo unless the output carries one.
 func (c *Client) CloneLinked(ctx context.Context, base, snapshot, name, group string) (string, error) {
-	args := []string{"clonevm", base, "--snapshot", snapshot, "--options", "link", "--name", name}
-	if group != "" {
-		args = append(args, "--groups", group)
-	}
-	args = append(args, "--register")
-	res, err := c.run(ctx, callOpts{slow: true}, args...)
+	res, err := c.cloneLinked(ctx, base, snapshot, name, group)
 	if err != nil {
 		return "", err
 	}
@@ -260,6 +255,23 @@ func (c *Client) CloneLinked(ctx context.Context, base, snapshot, name, group st
 		return "", fmt.Errorf("clone %s created, but reading it back failed: %w", name, err)
 	}
 	return info.UUID, nil
+}
+
+// CloneLinkedNamed is CloneLinked for a caller that refers to the clone by
+// its name: the same clonevm, without the showvminfo read-back (one
+// VBoxManage process less per clone).
+func (c *Client) CloneLinkedNamed(ctx context.Context, base, snapshot, name, group string) error {
+	_, err := c.cloneLinked(ctx, base, snapshot, name, group)
+	return err
+}
+
+func (c *Client) cloneLinked(ctx context.Context, base, snapshot, name, group string) (Result, error) {
+	args := []string{"clonevm", base, "--snapshot", snapshot, "--options", "link", "--name", name}
+	if group != "" {
+		args = append(args, "--groups", group)
+	}
+	args = append(args, "--register")
+	return c.run(ctx, callOpts{slow: true}, args...)
 }
 
 var macRE = regexp.MustCompile(`^[0-9A-Fa-f]{12}$`)

@@ -20,7 +20,7 @@ set -euo pipefail
 
 CACHE=${REALLAB_CACHE:-/var/cache/labctl-reallab}
 SUITE=sid
-BASE_INCLUDE=systemd,systemd-sysv,dbus,iproute2,openssh-server,ca-certificates,sudo,iputils-ping,procps,less,gnupg
+BASE_INCLUDE=systemd,systemd-sysv,dbus,iproute2,openssh-server,ca-certificates,sudo,iputils-ping,procps,less,gnupg,curl
 # Optional base packages: installed when the suite has them (names change across releases).
 BASE_OPTIONAL="systemd-networkd"
 # Role packages served by the local repository (with every dependency the base lacks).

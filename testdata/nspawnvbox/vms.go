@@ -404,22 +404,17 @@ func cmdSnapshot(s *store, args []string) error {
 		locked = false
 		fmt.Fprint(os.Stderr, "0%...")
 		rt, _ := s.runtime(vm)
-		// A running machine is frozen while its writable layer is copied, so
-		// the copy is one instant of its disk (VirtualBox pauses it too; with
-		// --live it would not, but a consistent copy is the safer reading).
-		frozen := false
+		snapDir := filepath.Join(dir, "snap", sn.UUID)
 		if rt != nil && st == "running" {
-			if err := freeze(rt, true); err != nil {
-				_ = freeze(rt, false)
-				fmt.Fprintln(os.Stderr, "VBOX_E_INVALID_VM_STATE")
-				errorf("Failed to take snapshot: %v", err)
-				return exitErr{1}
+			// Paused only for the final pass of the copy (see liveCopy).
+			var frozen time.Duration
+			frozen, err = liveCopy(rt, filepath.Join(dir, "upper"), snapDir)
+			if f, ferr := os.OpenFile(filepath.Join(dir, "console.log"), os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+				fmt.Fprintf(f, "=== %s nspawnvbox: snapshot %q: machine frozen for %s\n", time.Now().UTC().Format(time.RFC3339), name, frozen.Round(time.Millisecond))
+				f.Close()
 			}
-			frozen = true
-		}
-		err = copyTree(filepath.Join(dir, "upper"), filepath.Join(dir, "snap", sn.UUID))
-		if frozen {
-			_ = freeze(rt, false)
+		} else {
+			err = copyTree(filepath.Join(dir, "upper"), snapDir)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "VBOX_E_FILE_ERROR")
