@@ -57,8 +57,17 @@ func newEnv(t *testing.T) *Env {
 	}
 	record("base image + repository (build or reuse)", time.Since(start))
 	work := t.TempDir()
+	if os.Getenv("REALLAB_KEEP") == "1" {
+		// Outside t.TempDir: its removal would wipe machines kept running.
+		if work, err = os.MkdirTemp("", "reallab-keep-"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env, err := Setup(ctx, root, DefaultCache(), work)
 	t.Cleanup(func() {
+		if keepOnFailure(t) {
+			return
+		}
 		if cerr := env.Close(); cerr != nil {
 			t.Errorf("cleanup: %v", cerr)
 		}
@@ -76,7 +85,11 @@ func vbox(t *testing.T, e *Env, args ...string) Result {
 	defer cancel()
 	r := e.VBox(ctx, "", args...)
 	if r.Code != 0 {
-		t.Fatalf("VBoxManage %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+		logs := ""
+		if len(args) > 1 && args[0] == "startvm" {
+			logs = e.MachineLogs(args[1])
+		}
+		t.Fatalf("VBoxManage %s: exit %d\nstdout: %s\nstderr: %s\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr, logs)
 	}
 	return r
 }
@@ -107,4 +120,14 @@ func waitRunLevel(t *testing.T, e *Env, vm string, limit time.Duration) time.Dur
 	}
 	t.Fatalf("%s: GuestAdditionsRunLevel never reached 2 in %s", vm, limit)
 	return 0
+}
+
+// keepOnFailure leaves a failed run's machines up for inspection when
+// REALLAB_KEEP=1 (remove them afterwards with hack/reallab/clean.sh).
+func keepOnFailure(t *testing.T) bool {
+	if t.Failed() && os.Getenv("REALLAB_KEEP") == "1" {
+		t.Logf("REALLAB_KEEP=1: machines left running for inspection; clean up with hack/reallab/clean.sh")
+		return true
+	}
+	return false
 }

@@ -309,3 +309,24 @@ func (e *Env) Leftovers(withBridge bool) []error {
 	}
 	return errs
 }
+
+// MachineLogs returns the end of the backend's console and monitor logs of
+// the VM named name, to explain a failed start in a test failure.
+func (e *Env) MachineLogs(name string) string {
+	dirs, _ := filepath.Glob(filepath.Join(e.Home, "vms", "*"))
+	var b strings.Builder
+	for _, d := range dirs {
+		cfg, err := os.ReadFile(filepath.Join(d, "vm.json"))
+		if err != nil || !bytes.Contains(cfg, []byte(`"name": "`+name+`"`)) {
+			continue
+		}
+		for _, f := range []string{"monitor.log", "start-error", "console.log"} {
+			data, _ := os.ReadFile(filepath.Join(d, f))
+			if len(data) > 3000 {
+				data = data[len(data)-3000:]
+			}
+			fmt.Fprintf(&b, "--- %s/%s:\n%s\n", name, f, data)
+		}
+	}
+	return b.String()
+}

@@ -150,6 +150,9 @@ func TestLabctlUp(t *testing.T) {
 	record("labctl build", time.Since(start))
 	l := labctlRunner{bin: bin, lab: writeLab(t, e), state: filepath.Join(e.Work, "state"), env: e}
 	t.Cleanup(func() {
+		if keepOnFailure(t) {
+			return
+		}
 		// Always try the product's own teardown first; Env.Close then removes anything left.
 		_, _, _ = l.run(t, 5*time.Minute, "down", "--yes")
 	})

@@ -291,9 +291,9 @@ func (BaseSnapshot) Needs() []string               { return []string{"preflight"
 // Check reads the base VM's snapshots. What Apply would refuse (other
 // snapshots but not this one, or a running base) is an error here already,
 // so a dry run shows it.
-func (BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+func (b BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
-	info, err := env.VBox.Info(ctx, p.Base.VM)
+	info, err := env.checkView(b.Name(), p.Base.VM).Info(ctx)
 	if errors.Is(err, vbox.ErrNotFound) {
 		return Status{}, fmt.Errorf("the base VM %q (base.vm in %s) is not registered: see `VBoxManage list vms`: %w", p.Base.VM, p.File, err)
 	}
@@ -318,14 +318,17 @@ func (BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, e
 	return Status{Why: fmt.Sprintf("take snapshot %q of the powered-off base VM %q", p.Base.Snapshot, p.Base.VM)}, nil
 }
 
-// Apply takes the snapshot (vbox.EnsureSnapshot re-checks the state first).
-func (BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+// Apply takes the snapshot (vbox.EnsureSnapshot re-checks the state first,
+// on what the Check just read).
+func (b BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	p := env.Plan
+	v := env.applyView(b.Name(), p.Base.VM)
 	if env.Mode == ModePlan {
 		env.PlanNotef("only when the base VM has no snapshot %q (and is powered off):", p.Base.Snapshot)
 		return env.VBox.TakeSnapshot(ctx, p.Base.VM, p.Base.Snapshot, "Taken by labctl: the lab's linked clones are based on it.", false)
 	}
-	created, err := vbox.EnsureSnapshot(ctx, env.VBox, p.Base.VM, p.Base.Snapshot)
+	created, err := vbox.EnsureSnapshot(ctx, viewedAPI{env.VBox, v}, p.Base.VM, p.Base.Snapshot)
+	env.changedVM(p.Base.VM)
 	if err != nil {
 		return fmt.Errorf("snapshot the base VM %q: %w", p.Base.VM, err)
 	}
@@ -333,4 +336,18 @@ func (BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 		fmt.Fprintf(logOf(env), "base-snapshot: took snapshot %q of %s\n", p.Base.Snapshot, p.Base.VM)
 	}
 	return nil
+}
+
+// viewedAPI answers Info for the view's VM from the view (what this node's
+// Check just read), and everything else from the API.
+type viewedAPI struct {
+	vbox.API
+	v *vmView
+}
+
+func (a viewedAPI) Info(ctx context.Context, vm string) (*vbox.VMInfo, error) {
+	if vm == a.v.vm {
+		return a.v.Info(ctx)
+	}
+	return a.API.Info(ctx, vm)
 }

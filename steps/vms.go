@@ -3,14 +3,20 @@ package steps
 // The VM steps: the lab's six VMs as VirtualBox objects, up to the point
 // where guest control answers. They act through env.VBox only.
 //
-// clone-vms reads each node's VM and lab tag; writes a linked clone of the
-// base snapshot into group /labctl/<lab>, then at once the tags labctl/lab
-// and labctl/node, so a half-built lab is still recognisably ours.
+// clone-vms lists the VMs once, then reads each node's lab tag; writes a
+// linked clone of the base snapshot into group /labctl/<lab>, then at once
+// the tags labctl/lab and labctl/node, so a half-built lab is still
+// recognisably ours.
 // configure-vms reads every lab VM's nic1/CPUs/memory/group (and the base's
-// MAC); writes the node tag, then nic1 bridged with a fresh unique MAC, CPUs,
-// memory and group, on a powered-off VM.
+// MAC) at once, and each node tag; writes the node tag, then nic1 bridged
+// with a fresh unique MAC, CPUs, memory and group, on a powered-off VM.
 // start-vms reads the VM state; starts it headless.
 // wait-guests reads GuestAdditionsRunLevel until it reaches 2.
+//
+// Every VBoxManage call is a process, so independent reads run at once, and
+// a node's Apply uses what its Check read a moment before (vmView) instead
+// of reading it again. Every Check, including the Runner's re-check after
+// Apply, reads the live VM.
 
 import (
 	"context"
@@ -278,13 +284,9 @@ func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs [
 
 func (c *ConfigureVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	v := env.checkView(c.Name(), n.VM)
-	_, tag, err := v.existsAndTag(ctx, TagNode, "node tag")
+	info, tag, err := v.infoAndTag(ctx, TagNode, "node tag")
 	if err != nil {
 		return Status{}, err
-	}
-	info, err := v.Info(ctx) // already read: the VM, or why it is missing
-	if err != nil {
-		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
 	c.ensureBook(info, n)
 	diffs, _, _ := c.hwDiff(env, n, info)
@@ -618,37 +620,59 @@ func (v *vmView) exists(ctx context.Context) (bool, error) {
 	return false, err
 }
 
-// existsAndTag is exists and one tag (what names it in errors), read at
-// once when both need a VBoxManage process. tag is "" when the VM does not
-// exist. Errors name the VM and the read that failed.
+// existsAndTag is exists and one tag (what names it in errors). Unless
+// this run already knows whether the VM exists, the tag read alone tells:
+// getextradata fails with "not found" for a missing VM. tag is "" when the
+// VM does not exist. Errors name the VM and the read that failed.
 func (v *vmView) existsAndTag(ctx context.Context, key, what string) (exists bool, tag string, err error) {
 	v.mu.Lock()
 	known := v.present || v.infoOK
 	v.mu.Unlock()
-	var tagErr error
 	if known {
-		exists, err = v.exists(ctx)
-		if err == nil && exists {
-			tag, tagErr = v.Tag(ctx, key)
+		if exists, err = v.exists(ctx); err != nil {
+			return false, "", fmt.Errorf("read %s: %w", v.vm, err)
 		}
-	} else {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			tag, tagErr = v.Tag(ctx, key)
-		}()
-		exists, err = v.exists(ctx)
-		<-done
+		if !exists {
+			return false, "", nil
+		}
 	}
+	tag, err = v.Tag(ctx, key)
+	switch {
+	case err == nil:
+		v.mu.Lock()
+		v.present = v.present || !v.infoOK
+		v.mu.Unlock()
+		return true, tag, nil
+	case !known && errors.Is(err, vbox.ErrNotFound):
+		v.mu.Lock()
+		v.infoOK, v.info, v.infoErr = true, nil, err
+		v.mu.Unlock()
+		return false, "", nil
+	}
+	return false, "", fmt.Errorf("read the %s of %s: %w", what, v.vm, err)
+}
+
+// infoAndTag is Info and one tag (what names it in errors), read at once
+// when neither is known yet.
+func (v *vmView) infoAndTag(ctx context.Context, key, what string) (*vbox.VMInfo, string, error) {
+	var (
+		tag    string
+		tagErr error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		tag, tagErr = v.Tag(ctx, key)
+	}()
+	info, err := v.Info(ctx)
+	<-done
 	switch {
 	case err != nil:
-		return false, "", fmt.Errorf("read %s: %w", v.vm, err)
-	case !exists:
-		return false, "", nil // a missing VM's tag read failed: no news
+		return nil, "", fmt.Errorf("read %s: %w", v.vm, err)
 	case tagErr != nil:
-		return true, "", fmt.Errorf("read the %s of %s: %w", what, v.vm, tagErr)
+		return nil, "", fmt.Errorf("read the %s of %s: %w", what, v.vm, tagErr)
 	}
-	return true, tag, nil
+	return info, tag, nil
 }
 
 // vmViews hands views from a step's Prepare to its first Check of a node,
