@@ -62,6 +62,12 @@ func newEnv(t *testing.T) *Env {
 		if work, err = os.MkdirTemp("", "reallab-keep-"); err != nil {
 			t.Fatal(err)
 		}
+		keptWork := work
+		t.Cleanup(func() { // runs after Env.Close (cleanups are LIFO)
+			if !t.Failed() {
+				_ = os.RemoveAll(keptWork)
+			}
+		})
 	}
 	env, err := Setup(ctx, root, DefaultCache(), work)
 	t.Cleanup(func() {

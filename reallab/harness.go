@@ -303,6 +303,13 @@ func (e *Env) Leftovers(withBridge bool) []error {
 			}
 		}
 	}
+	if ents, err := os.ReadDir("/sys/fs/cgroup/unified/nspawnvbox"); err == nil {
+		for _, d := range ents {
+			if d.IsDir() {
+				errs = append(errs, fmt.Errorf("machine cgroup left: %s", d.Name()))
+			}
+		}
+	}
 	out, _ := exec.Command("pgrep", "-f", "systemd-nspawn .*"+e.Home).Output()
 	if len(bytes.TrimSpace(out)) > 0 && e.Home != "" {
 		errs = append(errs, fmt.Errorf("systemd-nspawn still running: pids %s", bytes.Fields(out)))

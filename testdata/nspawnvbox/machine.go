@@ -180,7 +180,7 @@ func cmdMonitor(s *store, args []string) error {
 	rt := &Runtime{
 		MonitorPID: os.Getpid(), Root: filepath.Join(dir, "root"), Machine: machineName(vm),
 		Netns: "nvb-" + short(vm.UUID), HostVeth: "nvb" + short(vm.UUID),
-		Cgroup: filepath.Join(cgroupRoot(), short(vm.UUID)), Started: time.Now().UTC(),
+		Cgroup: filepath.Join(cgroupRoot(), short(vm.UUID)+"-"+strconv.FormatInt(time.Now().UnixNano(), 36)), Started: time.Now().UTC(),
 	}
 	if err := s.writeRuntime(vm, rt); err != nil {
 		return fail(err)
@@ -446,10 +446,21 @@ func cleanupRuntime(s *store, vm *VM, rt *Runtime) {
 	if rt.Cgroup != "" && fileExists(rt.Cgroup) {
 		_ = os.WriteFile(filepath.Join(rt.Cgroup, "cgroup.freeze"), []byte("0"), 0o644)
 		_ = os.WriteFile(filepath.Join(rt.Cgroup, "cgroup.kill"), []byte("1"), 0o644)
-		for i := 0; i < 100 && len(cgroupPids(rt.Cgroup)) > 0; i++ {
+		// A killed mysqld can take seconds to release its memory: wait until
+		// the kernel says the tree is empty, then remove it bottom-up.
+		for i := 0; i < 600; i++ {
+			b, _ := os.ReadFile(filepath.Join(rt.Cgroup, "cgroup.events"))
+			if !bytes.Contains(b, []byte("populated 1")) {
+				break
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		removeCgroup(rt.Cgroup)
+		for i := 0; i < 20 && fileExists(rt.Cgroup); i++ {
+			removeCgroup(rt.Cgroup)
+			if fileExists(rt.Cgroup) {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 	}
 	if rt.Root != "" {
 		for i := 0; i < 50; i++ {
