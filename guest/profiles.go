@@ -27,7 +27,7 @@ var EL8 = &Profile{
 	DBPackages:  []string{"mysql-server", "policycoreutils-python-utils"},
 	KAPackages:  []string{"keepalived", "mysql"},
 	WebPackages: []string{"nginx", "php-fpm", "php-cli", "php-mysqlnd", "php-json", "php-gd", "php-mbstring", "php-xml", "php-intl", "php-opcache", "policycoreutils-python-utils"},
-	LBPackages:  []string{"nginx", "policycoreutils-python-utils"},
+	LBPackages:  []string{"nginx", "curl", "policycoreutils-python-utils"},
 
 	MySQLService:      "mysqld",
 	PHPFPMService:     "php-fpm",
@@ -81,7 +81,7 @@ var Debian = &Profile{
 	DBPackages:  []string{"mysql-server"},
 	KAPackages:  []string{"keepalived", "mysql-client"},
 	WebPackages: []string{"nginx", "php-fpm", "php-cli", "php-mysql", "php-gd", "php-mbstring", "php-xml", "php-intl", "php-curl"},
-	LBPackages:  []string{"nginx"},
+	LBPackages:  []string{"nginx", "curl"}, // curl: verify requests WordPress from the LB itself
 
 	MySQLService:      "mysql",
 	PHPFPMService:     "php*-fpm",

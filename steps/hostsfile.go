@@ -52,6 +52,11 @@ func hostsScript(p *lab.Plan, path string) string {
 f=%s
 begin=%s
 end=%s
+# A base image without /etc/hosts gets one with the usual loopback lines.
+if [ ! -e "$f" ]; then
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$f"
+	chmod 0644 "$f"
+fi
 LABCTL_BLOCK=$(cat <<'LABCTL_EOF'
 %sLABCTL_EOF
 )
@@ -105,7 +110,7 @@ func gaCurrentBlock(p *lab.Plan, text string) (string, bool) {
 }
 
 func (hostsFile) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	res, err := env.SSH(n).Run(ctx, guest.Cmd{Script: "cat /etc/hosts"})
+	res, err := env.SSH(n).Run(ctx, guest.Cmd{Script: "cat /etc/hosts 2>/dev/null || true"})
 	if err != nil {
 		return Status{}, fmt.Errorf("read /etc/hosts: %w", err)
 	}

@@ -175,10 +175,13 @@ func webNodeLayout(ctx context.Context, env *Env, n *lab.Node) (webLayout, error
 	l.PHPFPMService = svc
 	l.PHPFPMBin = webPHPFPMBinary(svc)
 	l.PoolConf = dir + "/www.conf"
-	// The profile's socket is the version-free name the package's socket
-	// helper links to the pool's own socket; the pool keeps the package's
-	// versioned socket, or the helper would replace it by a link to itself.
+	// The pool keeps the package's versioned socket (its socket helper would
+	// replace the version-free name by a link to itself), and nginx connects
+	// to that same socket: the version-free link is made by a helper that a
+	// replaced www.conf or a container boot may not run, and then nginx
+	// would answer 502 for every page.
 	l.PoolSocket = path.Dir(env.Profile.PHPFPMSocket) + "/php" + m[1] + "-fpm.sock"
+	l.PHPSocket = l.PoolSocket
 	return l, nil
 }
 

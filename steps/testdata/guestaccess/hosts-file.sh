@@ -2,6 +2,11 @@ set -eu
 f='/etc/hosts'
 begin='# BEGIN labctl demo'
 end='# END labctl demo'
+# A base image without /etc/hosts gets one with the usual loopback lines.
+if [ ! -e "$f" ]; then
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$f"
+	chmod 0644 "$f"
+fi
 LABCTL_BLOCK=$(cat <<'LABCTL_EOF'
 # BEGIN labctl demo
 192.168.1.100	sql-one
