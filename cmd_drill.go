@@ -42,25 +42,11 @@ func drillCommand() *cli.Command {
 			if err := s.requireVBox(); err != nil {
 				return err
 			}
-			st, err := lab.OpenState(s.plan)
+			env, _, logPath, closeLog, err := s.runEnv("drill", false)
 			if err != nil {
 				return err
 			}
-			logPath, logFile, err := st.NewRunLog("drill")
-			if err != nil {
-				return err
-			}
-			defer logFile.Close()
-			secrets, err := st.Secrets()
-			if err != nil {
-				return err
-			}
-			log := lab.NewRedactor(logFile, secrets.Values())
-			defer log.Flush()
-			env, err := s.liveEnv(st, log, false)
-			if err != nil {
-				return err
-			}
+			defer closeLog()
 			d := newDrill(env, kind, s.out)
 			if err := d.run(c.Context); err != nil {
 				return cli.Exit(fmt.Sprintf("drill: %v\nLog: %s", err, logPath), 1)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"labctl/lab"
 	"labctl/steps"
 )
 
@@ -46,25 +45,11 @@ func upCommand() *cli.Command {
 
 // runPipeline runs steps against the live lab with a per-run log file.
 func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
-	st, err := lab.OpenState(s.plan)
+	env, log, logPath, closeLog, err := s.runEnv("up", true)
 	if err != nil {
 		return err
 	}
-	logPath, logFile, err := st.NewRunLog("up")
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	secrets, err := st.Secrets()
-	if err != nil {
-		return err
-	}
-	log := lab.NewRedactor(logFile, secrets.Values())
-	defer log.Flush()
-	env, err := s.liveEnv(st, log, true)
-	if err != nil {
-		return err
-	}
+	defer closeLog()
 	env.Mode = mode
 	r := &steps.Runner{
 		Steps:       pipeline,

@@ -130,6 +130,34 @@ func (s *session) guestPassword() (string, error) {
 	return string(b), nil
 }
 
+// runEnv opens the lab's state, a per-run log named after command (every
+// command and its output, secrets redacted) and the live environment.
+// closeLog flushes and closes the log.
+func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log *lab.Redactor, logPath string, closeLog func(), err error) {
+	st, err := lab.OpenState(s.plan)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	secrets, err := st.Secrets()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	logPath, logFile, err := st.NewRunLog(command)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	log = lab.NewRedactor(logFile, secrets.Values())
+	closeLog = func() {
+		log.Flush()
+		logFile.Close()
+	}
+	if env, err = s.liveEnv(st, log, needControl); err != nil {
+		closeLog()
+		return nil, nil, "", nil, err
+	}
+	return env, log, logPath, closeLog, nil
+}
+
 // liveEnv builds the environment for a run against the real VMs.
 // needControl says whether guest control (and so the base VM's password) is needed.
 func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*steps.Env, error) {
