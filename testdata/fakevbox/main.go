@@ -1,7 +1,7 @@
 // Command fakevbox is a stateful fake of VBoxManage for labctl's tests. It
 // keeps VMs, snapshots, extradata, guest properties, NICs, groups, states
 // and disks under $FAKEVBOX_HOME, prints what VirtualBox 7.0/6.1 prints
-// (see /work/shared/reference/vboxmanage.md: streams, exit codes, error
+// (per the VBoxManage behaviour reference it was written from: streams, exit codes, error
 // lines), logs every argv to $FAKEVBOX_HOME/argv.log, injects faults from
 // $FAKEVBOX_HOME/faults.json and runs "guest" commands as host processes in
 // $FAKEVBOX_HOME/guests/<uuid>/. Tests drive it through labctl/internal/vboxtest.
