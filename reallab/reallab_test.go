@@ -212,6 +212,8 @@ func TestLabctlUp(t *testing.T) {
 		t.Errorf("row written after the snapshot survived the restore: count %s", n)
 	}
 
+	staleOutage(t, e, l)
+
 	_, d, err = l.run(t, 10*time.Minute, "down", "--yes")
 	record("labctl down --yes", d)
 	if err != nil {
@@ -395,5 +397,65 @@ func drill(t *testing.T, e *Env) {
 	}
 	if n, _ := strconv.Atoi(want); n == 0 {
 		t.Errorf("drill wrote no rows before the kill")
+	}
+}
+
+// waitVIPMove polls until the VIP sits on one DB node other than old.
+func waitVIPMove(t *testing.T, e *Env, old string, start time.Time, limit time.Duration) (string, time.Duration) {
+	t.Helper()
+	for time.Since(start) < limit {
+		if h := vipHolders(t, e); len(h) == 1 && h[0] != old {
+			return h[0], time.Since(start)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("the VIP did not leave %s within %s (holders: %v)", old, limit, vipHolders(t, e))
+	return "", 0
+}
+
+// staleOutage is the full outage in which the member that was primary is
+// not the most advanced: the primary's mysqld is stopped cleanly (the group
+// elects a new primary and the VIP follows: the stop-to-VIP time), a row is
+// committed without it, then every DB machine is powered off hard. `up` must
+// restart the group from a member holding that row, not from the stale
+// former primary (bootstrapping it would make the others unable to join and
+// lose the row), and bring the stale member back.
+func staleOutage(t *testing.T, e *Env, l labctlRunner) {
+	t.Helper()
+	old := primaryNode(t, e)
+	start := time.Now()
+	mustGuest(t, e, old, "systemctl stop mysql")
+	newP, moved := waitVIPMove(t, e, old, start, 90*time.Second)
+	record("clean stop of primary mysqld -> VIP on new primary", moved)
+	var wrote bool
+	for time.Since(start) < 120*time.Second {
+		if r := guest(t, e, newP, "", mysqlRoot+` -e "INSERT INTO drill.t (v) VALUES ('without-old-primary')"`); r.Code == 0 {
+			wrote = true
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if !wrote {
+		t.Fatalf("stale outage: new VIP holder %s never accepted a write", newP)
+	}
+	for _, n := range dbNodes {
+		vbox(t, e, "controlvm", n, "poweroff")
+	}
+	fmt.Printf("\nfull outage: %s (stale former primary) lacks the row committed on %s; all DB machines powered off\n", old, newP)
+	out, d, err := l.run(t, 15*time.Minute, "up")
+	record("labctl up after outage (stale former primary)", d)
+	if err != nil {
+		t.Fatalf("labctl up after an outage with a stale former primary: %v", err)
+	}
+	if strings.Contains(out, ": 0 step(s) changed something") {
+		t.Errorf("up after a full outage changed nothing")
+	}
+	checkLab(t, e)
+	p := primaryNode(t, e)
+	if n := strings.TrimSpace(mustGuest(t, e, p, mysqlRoot+` -e "SELECT COUNT(*) FROM drill.t WHERE v='without-old-primary'"`)); n != "1" {
+		t.Errorf("row committed while %s was stopped: count %s after the outage, want 1", old, n)
+	}
+	if n := strings.TrimSpace(mustGuest(t, e, old, mysqlRoot+` -e "SELECT COUNT(*) FROM drill.t WHERE v='without-old-primary'"`)); n != "1" {
+		t.Errorf("stale former primary %s did not catch up: count %s, want 1", old, n)
 	}
 }

@@ -30,9 +30,21 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 fi
 
-trap 'hack/reallab/clean.sh' EXIT
-hack/reallab/clean.sh
 start=$(date +%s)
+# Always clean up, except a failed run under REALLAB_KEEP=1, whose machines
+# stay up for inspection (remove them with hack/reallab/clean.sh).
+finish() {
+	rc=$?
+	if [ "${REALLAB_KEEP:-0}" = 1 ] && [ "$rc" != 0 ]; then
+		echo "REALLAB_KEEP=1: failed run left in place; clean up with hack/reallab/clean.sh" >&2
+	else
+		hack/reallab/clean.sh
+	fi
+	echo "REALLAB run.sh total wall time $(($(date +%s) - start)) s (exit $rc)"
+	exit "$rc"
+}
+trap finish EXIT
+hack/reallab/clean.sh
 hack/reallab/base.sh
 echo "REALLAB base image + repository ready in $(($(date +%s) - start)) s"
 LABCTL_REALLAB=1 go test -count=1 -v -timeout "${REALLAB_TIMEOUT:-40m}" -run "${REALLAB_RUN:-.}" ./reallab/
