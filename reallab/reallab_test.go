@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -180,6 +182,7 @@ func TestLabctlUp(t *testing.T) {
 	} else {
 		record("labctl verify", d)
 	}
+	labctlReadCommands(t, e, l)
 
 	drill(t, e)
 	_, d, err = l.run(t, 10*time.Minute, "up")
@@ -457,5 +460,164 @@ func staleOutage(t *testing.T, e *Env, l labctlRunner) {
 	}
 	if n := strings.TrimSpace(mustGuest(t, e, old, mysqlRoot+` -e "SELECT COUNT(*) FROM drill.t WHERE v='without-old-primary'"`)); n != "1" {
 		t.Errorf("stale former primary %s did not catch up: count %s, want 1", old, n)
+	}
+}
+
+// statusJSON is the part of `labctl status --json` the suite checks.
+type statusJSON struct {
+	VIP        string   `json:"vip"`
+	VIPHolders []string `json:"vip_holders"`
+	Nodes      []struct {
+		VM       string            `json:"vm"`
+		Role     string            `json:"role"`
+		State    string            `json:"state"`
+		SSH      string            `json:"ssh"`
+		GRRole   string            `json:"gr_role"`
+		GRState  string            `json:"gr_state"`
+		HasVIP   bool              `json:"has_vip"`
+		Services map[string]string `json:"services"`
+		Problem  string            `json:"problem"`
+	} `json:"nodes"`
+}
+
+// labctlReadCommands checks status, ssh and a clean-stop drill on the
+// healthy lab, with the unmodified binary.
+func labctlReadCommands(t *testing.T, e *Env, l labctlRunner) {
+	t.Helper()
+	checkStatusJSON(t, l)
+
+	out, _, err := l.run(t, time.Minute, "ssh", "sql-two", "--", "hostname")
+	if err != nil {
+		t.Errorf("labctl ssh sql-two -- hostname: %v", err)
+	} else if got := strings.TrimSpace(out); got != nodeHost["SQL-TWO"] {
+		t.Errorf("labctl ssh sql-two -- hostname printed %q, want %q", got, nodeHost["SQL-TWO"])
+	}
+	// labctl joins the words after -- with spaces (as ssh does), so the
+	// remote shell sees the quotes kept inside the last word.
+	_, _, err = l.run(t, time.Minute, "ssh", lbNode, "--", "sh", "-c", "'exit 7'")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("labctl ssh %s -- sh -c 'exit 7': got %v, want exit status 7", lbNode, err)
+	}
+
+	out, d, err := l.run(t, 5*time.Minute, "drill", "--kind", "stop")
+	record("labctl drill --kind stop (wall)", d)
+	if err != nil {
+		t.Fatalf("labctl drill --kind stop: %v\n%s", err, lastLines(out, 15))
+	}
+	if !strings.Contains(out, "Timeline (seconds after the failure):") || !strings.Contains(out, "new primary elected") {
+		t.Errorf("drill output has no timeline:\n%s", lastLines(out, 15))
+	}
+	for _, f := range []struct{ label, name string }{
+		{"New primary after:", "drill --kind stop: new primary after"},
+		{"VIP on it after:", "drill --kind stop: VIP on new primary after"},
+	} {
+		m := regexp.MustCompile(regexp.QuoteMeta(f.label) + `\s+([0-9.]+) s`).FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("drill output has no %q figure:\n%s", f.label, lastLines(out, 6))
+			continue
+		}
+		s, _ := strconv.ParseFloat(m[1], 64)
+		record(f.name, time.Duration(s*float64(time.Second)))
+	}
+	if m := regexp.MustCompile(`Failed requests:\s+(\d+) of (\d+)`).FindStringSubmatch(out); m == nil {
+		t.Errorf("drill output has no failed-requests figure:\n%s", lastLines(out, 6))
+	} else {
+		fmt.Printf("REALLAB %-44s %8s\n", "drill --kind stop: failed requests", m[1]+"/"+m[2])
+		if total, _ := strconv.Atoi(m[2]); total == 0 {
+			t.Errorf("drill made no requests through the load balancer")
+		}
+	}
+	checkLab(t, e)
+}
+
+// checkStatusJSON asserts `labctl status --json` describes the healthy lab.
+func checkStatusJSON(t *testing.T, l labctlRunner) {
+	t.Helper()
+	out, d, err := l.run(t, time.Minute, "status", "--json")
+	record("labctl status --json (target < 2 s)", d)
+	if err != nil {
+		t.Errorf("labctl status --json: %v", err)
+		return
+	}
+	i := strings.Index(out, "{")
+	var st statusJSON
+	if i < 0 {
+		t.Errorf("labctl status --json printed no JSON:\n%s", out)
+		return
+	}
+	if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&st); err != nil {
+		t.Errorf("labctl status --json: %v\n%s", err, out)
+		return
+	}
+	if st.VIP != vip {
+		t.Errorf("status: vip %q, want %s", st.VIP, vip)
+	}
+	want := map[string]bool{}
+	for _, n := range allNodes() {
+		want[n] = true
+	}
+	var primaries, online []string
+	for _, n := range st.Nodes {
+		if !want[n.VM] {
+			t.Errorf("status: unexpected or repeated node %q", n.VM)
+			continue
+		}
+		delete(want, n.VM)
+		if n.State != "running" || n.SSH != "ok" || n.Problem != "" {
+			t.Errorf("status: %s state %q ssh %q problem %q, want running, ok and none", n.VM, n.State, n.SSH, n.Problem)
+		}
+		// The services each role must run, all active.
+		var need []string
+		switch n.Role {
+		case "db":
+			need = []string{"mysql", "keepalived"}
+			if n.GRRole == "PRIMARY" {
+				primaries = append(primaries, n.VM)
+			}
+			if n.GRState == "ONLINE" {
+				online = append(online, n.VM)
+			}
+		case "web":
+			need = []string{"nginx", "*fpm*"}
+		case "lb":
+			need = []string{"nginx"}
+		default:
+			t.Errorf("status: %s has role %q", n.VM, n.Role)
+		}
+		if len(n.Services) != len(need) {
+			t.Errorf("status: %s services %v, want %v", n.VM, n.Services, need)
+		}
+		for _, svc := range need {
+			found := false
+			for name, state := range n.Services {
+				if ok, _ := filepath.Match(svc, name); ok {
+					found = true
+					if state != "active" {
+						t.Errorf("status: %s service %s is %q, want active", n.VM, name, state)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("status: %s has no service matching %s: %v", n.VM, svc, n.Services)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("status: nodes missing: %v", want)
+	}
+	if len(primaries) != 1 || len(online) != 3 {
+		t.Errorf("status: primaries %v, ONLINE %v: want exactly one PRIMARY and three ONLINE", primaries, online)
+	}
+	var holders []string
+	for _, n := range st.Nodes {
+		if n.HasVIP {
+			holders = append(holders, n.VM)
+		}
+	}
+	if len(st.VIPHolders) != 1 || len(holders) != 1 || st.VIPHolders[0] != holders[0] {
+		t.Errorf("status: vip_holders %v, nodes with has_vip %v: want exactly one, the same", st.VIPHolders, holders)
+	} else if len(primaries) == 1 && holders[0] != primaries[0] {
+		t.Errorf("status: VIP on %s but the PRIMARY is %s", holders[0], primaries[0])
 	}
 }
