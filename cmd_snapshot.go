@@ -182,6 +182,16 @@ func (s *session) eachVM(vms []*labVM, what string, fn func(context.Context, *la
 	return g.Wait().ErrorOrNil()
 }
 
+// powerOffRunning powers off every running or paused lab VM at once.
+func (s *session) powerOffRunning(vms []*labVM) error {
+	return s.eachVM(vms, "power off", func(ctx context.Context, vm *labVM) error {
+		if vm.info.State == vbox.StateRunning || vm.info.State == vbox.StatePaused {
+			return s.vb.PowerOff(ctx, vm.info.UUID)
+		}
+		return nil
+	})
+}
+
 func (s *session) snapshotTake(c *cli.Context, name string, vms []*labVM) error {
 	var already []string
 	for _, vm := range vms {
@@ -203,12 +213,7 @@ func (s *session) snapshotTake(c *cli.Context, name string, vms []*labVM) error 
 		return nil
 	}
 	if offline {
-		if err := s.eachVM(vms, "power off", func(ctx context.Context, vm *labVM) error {
-			if vm.info.State == vbox.StateRunning || vm.info.State == vbox.StatePaused {
-				return s.vb.PowerOff(ctx, vm.info.UUID)
-			}
-			return nil
-		}); err != nil {
+		if err := s.powerOffRunning(vms); err != nil {
 			return err
 		}
 	}
@@ -243,12 +248,7 @@ func (s *session) snapshotRestore(c *cli.Context, name string, vms []*labVM) err
 	}
 	// VirtualBox restores only powered-off VMs; all six go down together so
 	// group replication comes back as one full outage, recovered by up.
-	if err := s.eachVM(vms, "power off", func(ctx context.Context, vm *labVM) error {
-		if vm.info.State == vbox.StateRunning || vm.info.State == vbox.StatePaused {
-			return s.vb.PowerOff(ctx, vm.info.UUID)
-		}
-		return nil
-	}); err != nil {
+	if err := s.powerOffRunning(vms); err != nil {
 		return err
 	}
 	if err := s.eachVM(vms, "restore snapshot", func(ctx context.Context, vm *labVM) error {
