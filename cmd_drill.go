@@ -349,15 +349,35 @@ func (d *drill) run(ctx context.Context) error {
 	d.mu.Lock()
 	d.t0 = time.Now()
 	d.mu.Unlock()
-	kctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	_, kerr := d.ssh(old).Run(kctx, guest.Cmd{Script: d.killScript(), Redact: d.redact})
-	cancel()
-	if kerr != nil {
+	// The failure runs beside the watch: a clean stop takes mysqld seconds to
+	// return, and the group elects a new primary while it is still shutting
+	// down, so the clock starts when the stop is issued, not when it returns.
+	killDone := make(chan error, 1)
+	go func() {
+		kctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		_, err := d.ssh(old).Run(kctx, guest.Cmd{Script: d.killScript(), Redact: d.redact})
+		killDone <- err
+	}()
+	killed := false
+	killResult := func(err error) error {
+		killed = true
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", old.VM, what, err)
+		}
+		d.event("%s: mysqld %s", old.VM, map[string]string{"crash": "killed (kill -9)", "stop": "stopped (systemctl stop returned)"}[d.kind])
+		return nil
+	}
+	abort := func(err error) error {
 		stopLoop()
 		<-loopDone
-		return fmt.Errorf("%s: %s: %w", old.VM, what, kerr)
+		return err
 	}
-	d.event("%s: mysqld %s", old.VM, map[string]string{"crash": "killed (kill -9)", "stop": "stopped (systemctl stop)"}[d.kind])
+	if d.kind == "crash" { // kill -9 returns at once; a failed kill ends the drill
+		if err := killResult(<-killDone); err != nil {
+			return abort(err)
+		}
+	}
 
 	// Watch the survivors (and the old primary's addresses) until a new
 	// primary holds the VIP, or the bound.
@@ -365,6 +385,13 @@ func (d *drill) run(ctx context.Context) error {
 	vipMoved, vipLeft := false, false
 	deadline := time.Now().Add(d.failoverWait)
 	for time.Now().Before(deadline) && !vipMoved {
+		select {
+		case err := <-killDone:
+			if err := killResult(err); err != nil {
+				return abort(err)
+			}
+		default:
+		}
 		views := d.viewAll(ctx, dbs)
 		if ctx.Err() != nil {
 			break
@@ -396,9 +423,14 @@ func (d *drill) run(ctx context.Context) error {
 	}
 	stopLoop()
 	<-loopDone
+	var problems []error
+	if !killed { // the stop is bounded by its own timeout; rejoin below either way
+		if err := killResult(<-killDone); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	d.event("request loop stopped: %d of %d requests failed", tally.failed, tally.total)
 
-	var problems []error
 	switch {
 	case elected == nil:
 		problems = append(problems, fmt.Errorf("no new primary within %s of the %s (are the other members ONLINE? see `labctl status`)", d.failoverWait, d.kind))

@@ -32,6 +32,7 @@ type simGroup struct {
 	electAfter time.Duration
 	vipAfter   time.Duration
 	neverElect bool
+	stopTakes  time.Duration // how long `systemctl stop` takes to return
 	scripts    []string
 }
 
@@ -82,6 +83,22 @@ func (e simExec) Upload(context.Context, guest.File) (bool, error) { return fals
 
 func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 	g := e.g
+	if strings.Contains(cmd.Script, "systemctl stop") {
+		// mysqld leaves the group at once but the stop returns later, as a
+		// real shutdown does.
+		g.mu.Lock()
+		g.scripts = append(g.scripts, e.n.VM+": "+cmd.Script)
+		g.dead[e.n] = true
+		g.killed, g.killedAt = e.n, time.Now()
+		takes := g.stopTakes
+		g.mu.Unlock()
+		select {
+		case <-time.After(takes):
+			return guest.Result{}, nil
+		case <-ctx.Done():
+			return guest.Result{ExitCode: -1}, ctx.Err()
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.scripts = append(g.scripts, e.n.VM+": "+cmd.Script+string(cmd.Stdin))
@@ -113,7 +130,7 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 			b.WriteString(g.vip + "\n")
 		}
 		return guest.Result{Stdout: b.String()}, nil
-	case strings.Contains(s, "kill -9") || strings.Contains(s, "systemctl stop"):
+	case strings.Contains(s, "kill -9"):
 		g.dead[e.n] = true
 		g.killed, g.killedAt = e.n, time.Now()
 		return guest.Result{}, nil
@@ -209,6 +226,29 @@ func TestDrillMeasuresFailoverAndRejoins(t *testing.T) {
 				t.Errorf("no %s of SQL-TWO's mysqld in %q", kind, g.scripts)
 			}
 		})
+	}
+}
+
+// A clean stop returns long after the group has moved on: the drill's clock
+// starts when the stop is issued and the failover is seen while it runs.
+func TestDrillTimesAStopFromItsStartNotItsReturn(t *testing.T) {
+	p := testPlan(t)
+	g := newSimGroup(p)
+	g.stopTakes = 1500 * time.Millisecond
+	d, out, _, _ := simDrill(t, g, "stop")
+	if err := d.run(context.Background()); err != nil {
+		t.Fatalf("drill: %v\n%s", err, out)
+	}
+	vip, ok := d.find("VIP 192.0.2.167 up on")
+	if !ok || vip < g.vipAfter || vip >= g.stopTakes {
+		t.Errorf("VIP measured at %s (ok %v); the simulated move was at %s, the stop returned at %s", vip, ok, g.vipAfter, g.stopTakes)
+	}
+	stopped, ok := d.find("SQL-TWO: mysqld stopped (systemctl stop returned)")
+	if !ok || stopped < g.stopTakes {
+		t.Errorf("stop return reported at %s (ok %v), want ≥ %s\n%s", stopped, ok, g.stopTakes, out)
+	}
+	if g.dead[p.DB()[1]] {
+		t.Errorf("the old primary was not brought back after the slow stop")
 	}
 }
 

@@ -271,7 +271,7 @@ func TestDefaultLab(t *testing.T) {
 	eq(t, "profile", p.Profile, "el8")
 	eq(t, "ssh user", p.SSHUser, "root")
 	eq(t, "router id", p.VRRPRouterID, RouterIDFor("wordpress-ha"))
-	eq(t, "expel", p.GRMemberExpelTimeout, 5)
+	eq(t, "expel", p.GRMemberExpelTimeout, 0)
 	eq(t, "state dir", p.StateDir, filepath.Join(os.Getenv(StateDirEnv), "wordpress-ha"))
 	want := []string{
 		"SQL-ONE sql-one 192.168.1.100 db 1 2 2048",

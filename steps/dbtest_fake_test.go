@@ -27,7 +27,7 @@ func dbTestPlan() *lab.Plan {
 		VIP:                  netip.MustParseAddr("192.168.1.150"),
 		VIPHostname:          "sql-vip",
 		Profile:              "el8",
-		GRMemberExpelTimeout: 5,
+		GRMemberExpelTimeout: 0,
 		VRRPRouterID:         173,
 	}
 	add := func(vm, host, ip string, role lab.Role, idx int) {
@@ -70,6 +70,10 @@ type dbFakeNode struct {
 	active   map[string]bool
 	pkgs     map[string]bool
 	restarts int
+	// globals are the running server's dynamic options (failover settings),
+	// read from the option files at each start, changed by SET GLOBAL.
+	globals  map[string]string
+	liveSets int
 	// mirrorOnly: the online package sources were switched off
 	mirrorOnly bool
 	reloads    int
@@ -210,6 +214,12 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			f.restarts++
 			f.state, f.role = "OFFLINE", ""
 		}
+		if !f.active[l.prof.MySQLService] || strings.Contains(sc, "systemctl restart") {
+			f.globals = map[string]string{}
+			for _, m := range dbFakeOptRe.FindAllStringSubmatch(string(f.files[l.prof.MySQLConfDir+"/"+dbFailoverConfName].Content), -1) {
+				f.globals[m[1]] = m[2]
+			}
+		}
 		f.active[l.prof.MySQLService] = true
 		return guest.Result{}, nil
 	case strings.Contains(sc, `$1 == "Suites:"`): // pkgDebianSuite
@@ -260,6 +270,8 @@ var (
 	dbFakeAcctRe  = regexp.MustCompile(`^'([^']*)'@'([^']*)'`)
 	dbFakePwRe    = regexp.MustCompile(`BY '([^']*)'`)
 	dbFakeGrantRe = regexp.MustCompile(`^GRANT (.*) TO '([^']*)'@'([^']*)'$`)
+	dbFakeOptRe   = regexp.MustCompile(`(?m)^loose-(group_replication_\w+) = (\S+)$`)
+	dbFakeSetRe   = regexp.MustCompile(`^SET GLOBAL (group_replication_\w+) = '?([^']*)'?$`)
 )
 
 // sql interprets the statements the DB steps send.
@@ -287,6 +299,20 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 			if strings.Contains(conf, "plugin_load_add = group_replication.so") {
 				out.WriteString("ACTIVE\n")
 			}
+		case strings.HasPrefix(st, "SELECT @@GLOBAL.group_replication_member_expel_timeout"):
+			var vals []string
+			for _, c := range strings.Split(strings.TrimPrefix(st, "SELECT "), ", ") {
+				v, ok := f.globals[strings.TrimPrefix(c, "@@GLOBAL.")]
+				if !ok {
+					v = "DEFAULT"
+				}
+				vals = append(vals, v)
+			}
+			out.WriteString(strings.Join(vals, "\t") + "\n")
+		case dbFakeSetRe.MatchString(st) && !strings.Contains(st, "bootstrap_group"):
+			m := dbFakeSetRe.FindStringSubmatch(st)
+			f.globals[m[1]] = m[2]
+			f.liveSets++
 		case strings.HasPrefix(st, "SELECT plugin FROM mysql.user"):
 			out.WriteString("caching_sha2_password\n")
 		case strings.HasPrefix(st, "ALTER USER 'root'@'localhost'"):

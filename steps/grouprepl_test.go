@@ -124,25 +124,82 @@ func TestDBStepsConvergeAndSecondRunChangesNothing(t *testing.T) {
 
 func TestMySQLConfigRestartsOnlyWhenFileChanges(t *testing.T) {
 	fl, env := dbFormedLab(t, "el8")
-	env.Plan.GRMemberExpelTimeout = 10
+	// A hand edit of labctl's static option file on one member: restored,
+	// and only that member's mysqld restarts.
+	two := fl.nodes["SQL-TWO"]
+	conf := two.files["/etc/my.cnf.d/zz-labctl.cnf"]
+	conf.Content = []byte(strings.Replace(string(conf.Content), "skip_name_resolve = ON", "skip_name_resolve = OFF", 1))
+	two.files[conf.Path] = conf
 	s := MySQLConfig()
 	st, err := s.Check(context.Background(), env, env.Plan.DB()[1])
 	if err != nil || st.Done || !strings.Contains(st.Why, "differs") {
-		t.Fatalf("changed plan: check = %+v, %v; want not done (file differs)", st, err)
+		t.Fatalf("edited file: check = %+v, %v; want not done (file differs)", st, err)
 	}
-	dbConverge(t, env, s)
+	if n := dbConverge(t, env, s); n != 1 {
+		t.Errorf("mysql-config applied on %d nodes, want 1", n)
+	}
 	for _, n := range env.Plan.DB() {
-		if fl.nodes[n.VM].restarts != 1 {
-			t.Errorf("%s: %d restarts after a config change, want 1", n.VM, fl.nodes[n.VM].restarts)
-		}
-		if !strings.Contains(string(fl.nodes[n.VM].files["/etc/my.cnf.d/zz-labctl.cnf"].Content), "member_expel_timeout = 10") {
-			t.Errorf("%s: new expel timeout not written", n.VM)
+		want := map[bool]int{true: 1, false: 0}[n.VM == "SQL-TWO"]
+		if fl.nodes[n.VM].restarts != want {
+			t.Errorf("%s: %d restarts, want %d", n.VM, fl.nodes[n.VM].restarts, want)
 		}
 	}
-	// Restarted members left the group: group-replication brings them back
-	// (a full outage now) from the most advanced member.
-	if dbConverge(t, env, &grStep{joinWait: time.Second, poll: time.Millisecond}) != 3 {
-		t.Error("all three restarted members should need a rejoin")
+	if strings.Contains(string(two.files[conf.Path].Content), "skip_name_resolve = OFF") {
+		t.Errorf("the hand edit was not undone")
+	}
+	// The restarted member left the group: group-replication rejoins it alone.
+	if n := dbConverge(t, env, &grStep{joinWait: time.Second, poll: time.Millisecond}); n != 1 {
+		t.Errorf("group-replication applied on %d nodes after one restart, want 1", n)
+	}
+}
+
+// Failover tuning is applied to the running servers: no restart, no member
+// leaves the group, and the option file keeps the value for the next start.
+func TestMySQLConfigSetsFailoverSettingsLive(t *testing.T) {
+	fl, env := dbFormedLab(t, "el8")
+	for _, n := range env.Plan.DB() {
+		if got := fl.nodes[n.VM].globals["group_replication_member_expel_timeout"]; got != "0" {
+			t.Fatalf("%s: expel timeout %q live after up, want 0 (the plan's)", n.VM, got)
+		}
+	}
+	env.Plan.GRMemberExpelTimeout = 10
+	s := MySQLConfig()
+	st, err := s.Check(context.Background(), env, env.Plan.DB()[0])
+	if err != nil || st.Done {
+		t.Fatalf("changed expel timeout: check = %+v, %v; want not done", st, err)
+	}
+	if n := dbConverge(t, env, s); n != 3 {
+		t.Errorf("mysql-config applied on %d nodes, want 3", n)
+	}
+	for _, n := range env.Plan.DB() {
+		f := fl.nodes[n.VM]
+		if f.restarts != 0 {
+			t.Errorf("%s: restarted for a dynamic setting", n.VM)
+		}
+		if got := f.globals["group_replication_member_expel_timeout"]; got != "10" {
+			t.Errorf("%s: expel timeout %q live, want 10", n.VM, got)
+		}
+		if !strings.Contains(string(f.files["/etc/my.cnf.d/zz-labctl-failover.cnf"].Content), "member_expel_timeout = 10\n") {
+			t.Errorf("%s: new expel timeout not written for the next start", n.VM)
+		}
+	}
+	if n := dbConverge(t, env, &grStep{joinWait: time.Second, poll: time.Millisecond}); n != 0 {
+		t.Errorf("group-replication applied on %d nodes: a live setting must not drop members", n)
+	}
+
+	// Someone SET GLOBAL by hand: the files are right, the server is not.
+	three := fl.nodes["SQL-THREE"]
+	three.globals["group_replication_member_expel_timeout"] = "5"
+	st, err = s.Check(context.Background(), env, env.Plan.DB()[2])
+	if err != nil || st.Done || st.Why != "group_replication_member_expel_timeout is 5 live, want 10" {
+		t.Fatalf("live drift: check = %+v, %v", st, err)
+	}
+	sets := three.liveSets
+	if n := dbConverge(t, env, s); n != 1 {
+		t.Errorf("mysql-config applied on %d nodes for one drifted server, want 1", n)
+	}
+	if three.globals["group_replication_member_expel_timeout"] != "10" || three.liveSets == sets || three.restarts != 0 {
+		t.Errorf("live drift not repaired by SET GLOBAL without restart: %v, %d restarts", three.globals, three.restarts)
 	}
 }
 

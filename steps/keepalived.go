@@ -42,9 +42,12 @@ const (
 	kaCheckCnf = "/etc/keepalived/check_primary.cnf"
 	// Check timing: TCP connect, the whole mysql call, and keepalived's own
 	// limit on the script (above the inner one so the script ends itself).
-	kaConnectTimeout = 2
-	kaOverallTimeout = 3
-	kaScriptTimeout  = 4
+	// A mysqld that is shutting down accepts connections but never greets
+	// them: a 1 s connect limit lets the old primary drop the VIP about a
+	// second into a clean stop instead of two or three (measured).
+	kaConnectTimeout = 1
+	kaOverallTimeout = 2
+	kaScriptTimeout  = 3
 )
 
 // Keepalived returns the "keepalived" step.

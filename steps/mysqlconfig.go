@@ -8,7 +8,10 @@ package steps
 // Reads: plan (DB nodes, network, expel timeout), secrets (root password,
 // group name), profile (config dir, service, socket).
 // Writes: <MySQLConfDir>/zz-labctl.cnf, /root/.my.cnf; mysqld restarted only
-// when the option file changed.
+// when that option file changed. The failure-handling options (expel timeout,
+// auto-rejoin, exit action) live in zz-labctl-failover.cnf and are compared
+// with the running server's values and set live: tuning them never restarts
+// the group.
 
 import (
 	"bytes"
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -37,6 +41,8 @@ var dbTmpl = template.Must(template.New("db").
 const (
 	// dbConfName sorts after the packages' own files, so its values win.
 	dbConfName = "zz-labctl.cnf"
+	// dbFailoverConfName holds the dynamic failure-handling options.
+	dbFailoverConfName = "zz-labctl-failover.cnf"
 	// dbRootCnf is root's client option file; the mysql client reads it from
 	// $HOME too, which is handy for students typing `mysql` on a node.
 	dbRootCnf = "/root/.my.cnf"
@@ -56,14 +62,34 @@ func (mysqlConfigStep) Title() string                 { return "Configuring MySQ
 func (mysqlConfigStep) Needs() []string               { return []string{"packages", "selinux"} }
 func (mysqlConfigStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
 
+// dbSetting is one dynamic mysqld option labctl keeps equal on file and live.
+type dbSetting struct {
+	Name, Value, Why string
+}
+
+// dbFailoverSettings are the group's failure-handling options. They decide
+// how fast a crashed primary is replaced (see README, "Failover drill").
+func dbFailoverSettings(p *lab.Plan) []dbSetting {
+	return []dbSetting{
+		{"group_replication_member_expel_timeout", fmt.Sprint(p.GRMemberExpelTimeout),
+			"Seconds a member suspected of failure (after 5 s of silence) may stay before it is expelled; the new primary is elected only then."},
+		{"group_replication_autorejoin_tries", "3",
+			"A member expelled after a passing stall tries to rejoin by itself (3 tries, 5 minutes apart)."},
+		{"group_replication_exit_state_action", "OFFLINE_MODE",
+			"A member that leaves the group on error refuses clients instead of serving stale reads."},
+		{"group_replication_unreachable_majority_timeout", "30",
+			"A member cut off from the majority leaves after 30 s rather than waiting forever."},
+	}
+}
+
 // mysqlConfFiles renders the files this step places on n.
-func mysqlConfFiles(env *Env, n *lab.Node) (conf, rootCnf guest.File, err error) {
+func mysqlConfFiles(env *Env, n *lab.Node) (conf, failover, rootCnf guest.File, err error) {
 	p, prof := env.Plan, env.Profile
 	if env.Secrets == nil || !dbUUIDRe.MatchString(env.Secrets.GroupName) {
-		return conf, rootCnf, fmt.Errorf("group name %q in the lab secrets is not a UUID; delete it from the lab's state folder to have a new one generated", dbGroupName(env))
+		return conf, failover, rootCnf, fmt.Errorf("group name %q in the lab secrets is not a UUID; delete it from the lab's state folder to have a new one generated", dbGroupName(env))
 	}
 	if p.GRMemberExpelTimeout < 0 || p.GRMemberExpelTimeout > 3600 {
-		return conf, rootCnf, fmt.Errorf("member expel timeout %d s is outside 0..3600", p.GRMemberExpelTimeout)
+		return conf, failover, rootCnf, fmt.Errorf("member expel timeout %d s is outside 0..3600", p.GRMemberExpelTimeout)
 	}
 	var seeds []string
 	for _, d := range p.DB() {
@@ -78,31 +104,79 @@ func mysqlConfFiles(env *Env, n *lab.Node) (conf, rootCnf guest.File, err error)
 		"Seeds":        strings.Join(seeds, ","),
 		"Allowlist":    p.Network.Masked().String(),
 		"GroupName":    strings.ToLower(env.Secrets.GroupName),
-		"ExpelTimeout": p.GRMemberExpelTimeout,
+		"FailoverFile": dbFailoverConfName,
 	})
 	if err != nil {
-		return conf, rootCnf, err
+		return conf, failover, rootCnf, err
 	}
 	conf = guest.File{Path: prof.MySQLConfDir + "/" + dbConfName, Content: body, Mode: 0o644}
+
+	fbody, err := dbRender("mysqld-failover.cnf.tmpl", map[string]any{
+		"Lab": p.Name, "Node": n.VM, "Settings": dbFailoverSettings(p),
+	})
+	if err != nil {
+		return conf, failover, rootCnf, err
+	}
+	failover = guest.File{Path: prof.MySQLConfDir + "/" + dbFailoverConfName, Content: fbody, Mode: 0o644}
 
 	rootBody, err := dbRender("root-client.cnf.tmpl", map[string]any{
 		"Password": env.Secrets.MySQLRoot,
 		"Socket":   prof.MySQLSocket,
 	})
 	if err != nil {
-		return conf, rootCnf, fmt.Errorf("root option file: %w", err)
+		return conf, failover, rootCnf, fmt.Errorf("root option file: %w", err)
 	}
 	rootCnf = guest.File{Path: dbRootCnf, Content: rootBody, Mode: 0o600}
-	return conf, rootCnf, nil
+	return conf, failover, rootCnf, nil
+}
+
+// dbLiveDrift returns "name is X live, want Y" for the first failover
+// setting whose running value differs from the plan's, or "".
+func dbLiveDrift(ctx context.Context, env *Env, ex guest.Executor) (string, error) {
+	settings := dbFailoverSettings(env.Plan)
+	cols := make([]string, len(settings))
+	for i, s := range settings {
+		cols[i] = "@@GLOBAL." + s.Name
+	}
+	out, err := dbSQL(ctx, env, ex, "SELECT "+strings.Join(cols, ", "))
+	if err != nil {
+		return "", fmt.Errorf("read the failover settings: %w", err)
+	}
+	got := strings.Split(strings.TrimRight(out, "\n"), "\t")
+	if len(got) != len(settings) {
+		return "", fmt.Errorf("read the failover settings: got %q, want %d columns", out, len(settings))
+	}
+	for i, s := range settings {
+		if !strings.EqualFold(strings.TrimSpace(got[i]), s.Value) {
+			return fmt.Sprintf("%s is %s live, want %s", s.Name, strings.TrimSpace(got[i]), s.Value), nil
+		}
+	}
+	return "", nil
+}
+
+// dbApplyLive sets every failover setting on the running server.
+func dbApplyLive(ctx context.Context, env *Env, ex guest.Executor) error {
+	var b strings.Builder
+	for _, s := range dbFailoverSettings(env.Plan) {
+		v := s.Value
+		if _, err := strconv.Atoi(v); err != nil {
+			v = dbSQLString(v)
+		}
+		fmt.Fprintf(&b, "SET GLOBAL %s = %s;\n", s.Name, v)
+	}
+	if _, err := dbSQL(ctx, env, ex, b.String()); err != nil {
+		return fmt.Errorf("apply the failover settings: %w", err)
+	}
+	return nil
 }
 
 func (mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	conf, rootCnf, err := mysqlConfFiles(env, n)
+	conf, failover, rootCnf, err := mysqlConfFiles(env, n)
 	if err != nil {
 		return Status{}, err
 	}
 	ex := env.SSH(n)
-	for _, f := range []guest.File{conf, rootCnf} {
+	for _, f := range []guest.File{conf, failover, rootCnf} {
 		ok, why, err := dbFileCurrent(ctx, ex, f)
 		if err != nil || !ok {
 			return Status{Why: why}, err
@@ -119,21 +193,28 @@ func (mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status
 	if strings.TrimSpace(out) != "ACTIVE" {
 		return Status{Why: fmt.Sprintf("group_replication plugin is %q, want ACTIVE (see the mysqld error log)", strings.TrimSpace(out))}, nil
 	}
+	if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift != "" {
+		return Status{Why: drift}, err
+	}
 	return Status{Done: true}, nil
 }
 
 func (mysqlConfigStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	conf, rootCnf, err := mysqlConfFiles(env, n)
+	conf, failover, rootCnf, err := mysqlConfFiles(env, n)
 	if err != nil {
 		return err
 	}
 	ex := env.SSH(n)
 	svc := guest.Quote(env.Profile.MySQLService)
 
-	// 1. Our option file; a change needs a restart to take effect.
+	// 1. Our option file; a change needs a restart to take effect. The
+	//    failover file does not: its values are set live in step 5.
 	changed, err := ex.Upload(ctx, conf)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", conf.Path, err)
+	}
+	if _, err := ex.Upload(ctx, failover); err != nil {
+		return fmt.Errorf("write %s: %w", failover.Path, err)
 	}
 	// 2. Root's client option file (password inside, 0600).
 	if _, err := ex.Upload(ctx, rootCnf); err != nil {
@@ -163,7 +244,17 @@ done
 		return fmt.Errorf("start %s: %w", env.Profile.MySQLService, err)
 	}
 	// 4. Root access through the option file.
-	return dbEnsureRootAccess(ctx, env, ex)
+	if err := dbEnsureRootAccess(ctx, env, ex); err != nil {
+		return err
+	}
+	// 5. The failover settings on the running server, if they differ (a
+	//    plan shows the statements: recorders cannot answer the read).
+	if env.Mode != ModePlan {
+		if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift == "" {
+			return err
+		}
+	}
+	return dbApplyLive(ctx, env, ex)
 }
 
 // dbEnsureRootAccess makes root@localhost accept the lab's root password.

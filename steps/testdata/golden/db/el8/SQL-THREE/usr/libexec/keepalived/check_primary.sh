@@ -16,8 +16,8 @@ WHERE m.MEMBER_ID = @@GLOBAL.server_uuid"
 
 # --defaults-file: only this file, so no ~/.my.cnf can switch the account.
 # TCP to 127.0.0.1: skip_name_resolve maps it to the @'127.0.0.1' account.
-out=$(timeout 3 mysql --defaults-file=/etc/keepalived/check_primary.cnf \
+out=$(timeout 2 mysql --defaults-file=/etc/keepalived/check_primary.cnf \
 	--protocol=TCP --host=127.0.0.1 --port=3306 \
-	--connect-timeout=2 --batch --skip-column-names \
+	--connect-timeout=1 --batch --skip-column-names \
 	--execute="$query" 2>/dev/null) || exit 1
 [ "$out" = "OK" ]
