@@ -48,6 +48,10 @@ const (
 	kaConnectTimeout = 1
 	kaOverallTimeout = 2
 	kaScriptTimeout  = 3
+	// kaWaitPolls bounds the check's re-asking during a failover (0.1 s
+	// apart): one check then lasts about keepalived's 1 s interval, so the
+	// next one follows at once and the elected member is seen within ~0.2 s.
+	kaWaitPolls = 5
 )
 
 // Keepalived returns the "keepalived" step.
@@ -106,6 +110,7 @@ func kaRender(env *Env, n *lab.Node, iface string) (kaFiles, error) {
 	})
 	render(&f.Script, "check_primary.sh.tmpl", kaCheckScript, 0o700, map[string]any{
 		"OptionFile": kaCheckCnf, "ConnectTimeout": kaConnectTimeout, "OverallTimeout": kaOverallTimeout,
+		"WaitPolls": kaWaitPolls,
 	})
 	render(&f.DropIn, "keepalived-restart.conf.tmpl",
 		"/etc/systemd/system/"+env.Profile.KeepalivedService+".service.d/labctl-restart.conf", 0o644, nil)

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +139,63 @@ func TestKeepalivedReloadsOnlyOnChange(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+// The check script itself, run by /bin/sh with a stand-in mysql that gives
+// a scripted sequence of answers: OK passes at once, NO fails at once,
+// WAIT is asked again every 0.1 s until OK or the bound, and a failing
+// mysql fails the check.
+func TestKeepalivedCheckScriptAnswers(t *testing.T) {
+	if _, err := exec.LookPath("timeout"); err != nil {
+		t.Skip("timeout (coreutils) not installed")
+	}
+	p := dbTestPlan()
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
+	files, err := kaRender(fl.env(p), p.DB()[0], "enp0s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		answers []string // one per mysql call; "fail" = exit 1
+		exit    int
+		calls   int
+	}{
+		{"primary", []string{"OK"}, 0, 1},
+		{"secondary", []string{"NO"}, 1, 1},
+		{"elected during the wait", []string{"WAIT", "WAIT", "WAIT", "OK"}, 0, 4},
+		{"no election within the bound", []string{"WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT"}, 1, kaWaitPolls + 1},
+		{"mysqld down", []string{"fail"}, 1, 1},
+		{"mysqld gone during the wait", []string{"WAIT", "fail"}, 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "answers"), []byte(strings.Join(c.answers, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Each call takes the next answer; the call count is the file's length.
+			stub := "#!/bin/sh\necho x >>\"" + dir + "/calls\"\nn=$(wc -l <\"" + dir + "/calls\")\n" +
+				"a=$(sed -n \"${n}p\" \"" + dir + "/answers\")\n[ \"$a\" = fail ] && exit 1\necho \"$a\"\n"
+			if err := os.WriteFile(filepath.Join(dir, "mysql"), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := strings.Replace(string(files.Script.Content), "PATH=/usr/sbin", "PATH="+dir+":/usr/sbin", 1)
+			path := filepath.Join(dir, "check.sh")
+			if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			err := exec.Command("/bin/sh", path).Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+			if n := strings.Count(string(calls), "\n"); code != c.exit || n != c.calls {
+				t.Errorf("exit %d after %d mysql calls, want exit %d after %d", code, n, c.exit, c.calls)
+			}
+		})
+	}
 }
