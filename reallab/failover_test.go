@@ -112,14 +112,30 @@ func stopWatchers(t *testing.T, e *Env, old string) {
 }
 
 // untuned are labctl's failover settings before issue 6's tuning: MySQL's
-// default expel timeout and a keepalived check every 2 s that must fail
-// twice, VRRPv2 adverts every second, and 2 s / 3 s check timeouts.
+// default expel timeout; a keepalived check every 2 s that must fail twice,
+// asks once, and waits 2 s / 3 s for mysqld; VRRPv2 adverts every second.
 const untuned = `set -e
 mysql --defaults-extra-file=/root/.my.cnf -e "SET GLOBAL group_replication_member_expel_timeout = 5"
 sed -i -e 's/^    interval 1$/    interval 2/' -e 's/^    fall 1$/    fall 2/' -e 's/^    timeout 3$/    timeout 4/' \
-	-e '/^    version 3$/d' -e 's/^    advert_int 0.1$/    advert_int 1/' /etc/keepalived/keepalived.conf
-sed -i -e 's/--connect-timeout=1/--connect-timeout=2/' -e 's/timeout 2 mysql/timeout 3 mysql/' /usr/libexec/keepalived/check_primary.sh
+	-e '/^    version 3$/d' -e 's/^    advert_int 0.05$/    advert_int 1/' /etc/keepalived/keepalived.conf
 grep -q '^    advert_int 1$' /etc/keepalived/keepalived.conf
+cat >/usr/libexec/keepalived/check_primary.sh <<'EOS'
+#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+query="SELECT IF(m.MEMBER_STATE = 'ONLINE' AND m.MEMBER_ROLE = 'PRIMARY'
+  AND @@GLOBAL.super_read_only = 0
+  AND 2 * (SELECT COUNT(*) FROM performance_schema.replication_group_members WHERE MEMBER_STATE = 'ONLINE')
+    > (SELECT COUNT(*) FROM performance_schema.replication_group_members),
+  'OK', 'NO')
+FROM performance_schema.replication_group_members m
+WHERE m.MEMBER_ID = @@GLOBAL.server_uuid"
+out=$(timeout 3 mysql --defaults-file=/etc/keepalived/check_primary.cnf \
+	--protocol=TCP --host=127.0.0.1 --port=3306 \
+	--connect-timeout=2 --batch --skip-column-names \
+	--execute="$query" 2>/dev/null) || exit 1
+[ "$out" = "OK" ]
+EOS
 keepalived -t -f /etc/keepalived/keepalived.conf
 systemctl reload keepalived
 `
@@ -162,8 +178,11 @@ func failoverBeforeAfter(t *testing.T, e *Env, l labctlRunner) {
 		if got := strings.TrimSpace(mustGuest(t, e, n, mysqlRoot+` -e "SELECT @@GLOBAL.group_replication_member_expel_timeout"`)); got != "0" {
 			t.Errorf("%s: expel timeout %s after up, want 0 (set live)", n, got)
 		}
-		if !strings.Contains(mustGuest(t, e, n, "cat /etc/keepalived/keepalived.conf"), "advert_int 0.1") {
+		if !strings.Contains(mustGuest(t, e, n, "cat /etc/keepalived/keepalived.conf"), "advert_int 0.05") {
 			t.Errorf("%s: up did not restore the tuned keepalived.conf", n)
+		}
+		if !strings.Contains(mustGuest(t, e, n, "cat /usr/libexec/keepalived/check_primary.sh"), "WAIT") {
+			t.Errorf("%s: up did not restore the tuned check script", n)
 		}
 	}
 	crashAfter := measure("after tuning", "crash", false)

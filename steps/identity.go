@@ -110,7 +110,7 @@ func (freshIdentity) Check(ctx context.Context, env *Env, n *lab.Node) (Status, 
 	if err != nil {
 		return Status{}, err
 	}
-	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: identityCheckScript()})
+	res, err := gaRead(ctx, env, n, identityCheckScript())
 	if err != nil {
 		return Status{}, fmt.Errorf("read identity marker: %w", err)
 	}

@@ -110,7 +110,7 @@ func kaRender(env *Env, n *lab.Node, iface string) (kaFiles, error) {
 	})
 	render(&f.Script, "check_primary.sh.tmpl", kaCheckScript, 0o700, map[string]any{
 		"OptionFile": kaCheckCnf, "ConnectTimeout": kaConnectTimeout, "OverallTimeout": kaOverallTimeout,
-		"WaitPolls": kaWaitPolls,
+		"WaitPolls": kaWaitPolls, "Service": guest.Quote(env.Profile.MySQLService),
 	})
 	render(&f.DropIn, "keepalived-restart.conf.tmpl",
 		"/etc/systemd/system/"+env.Profile.KeepalivedService+".service.d/labctl-restart.conf", 0o644, nil)

@@ -143,8 +143,9 @@ func TestKeepalivedReloadsOnlyOnChange(t *testing.T) {
 
 // The check script itself, run by /bin/sh with a stand-in mysql that gives
 // a scripted sequence of answers: OK passes at once, NO fails at once,
-// WAIT is asked again every 0.1 s until OK or the bound, and a failing
-// mysql fails the check.
+// WAIT is asked again every 0.1 s until OK or the bound, a failing mysql
+// fails the check, and so does a mysqld that systemd no longer calls active
+// (without asking mysql at all).
 func TestKeepalivedCheckScriptAnswers(t *testing.T) {
 	if _, err := exec.LookPath("timeout"); err != nil {
 		t.Skip("timeout (coreutils) not installed")
@@ -167,6 +168,7 @@ func TestKeepalivedCheckScriptAnswers(t *testing.T) {
 		{"no election within the bound", []string{"WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT", "WAIT"}, 1, kaWaitPolls + 1},
 		{"mysqld down", []string{"fail"}, 1, 1},
 		{"mysqld gone during the wait", []string{"WAIT", "fail"}, 1, 2},
+		{"mysqld being stopped", []string{"inactive", "OK"}, 1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -177,6 +179,14 @@ func TestKeepalivedCheckScriptAnswers(t *testing.T) {
 			stub := "#!/bin/sh\necho x >>\"" + dir + "/calls\"\nn=$(wc -l <\"" + dir + "/calls\")\n" +
 				"a=$(sed -n \"${n}p\" \"" + dir + "/answers\")\n[ \"$a\" = fail ] && exit 1\necho \"$a\"\n"
 			if err := os.WriteFile(filepath.Join(dir, "mysql"), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// systemd says whether mysqld is active; the "inactive" case is a stop under way.
+			unit := "#!/bin/sh\n[ \"$*\" = \"is-active --quiet mysqld\" ] || exit 2\nexit 0\n"
+			if c.answers[0] == "inactive" {
+				unit = "#!/bin/sh\nexit 3\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(unit), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			script := strings.Replace(string(files.Script.Content), "PATH=/usr/sbin", "PATH="+dir+":/usr/sbin", 1)

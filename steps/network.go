@@ -272,7 +272,7 @@ func (guestNetwork) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 	if err != nil {
 		return Status{}, err
 	}
-	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: networkCheckScript(env.Profile, nw)})
+	res, err := gaRead(ctx, env, n, networkCheckScript(env.Profile, nw))
 	if err != nil {
 		return Status{}, fmt.Errorf("read network settings: %w", err)
 	}

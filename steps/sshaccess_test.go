@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -198,5 +199,54 @@ func TestWaitSSH(t *testing.T) {
 	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{hk} }
 	if _, err := WaitSSH().Check(context.Background(), env, n); !errors.As(err, &hk) {
 		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// Guest-access checks read over SSH once the node's key is pinned (a built
+// lab), and through guest control otherwise or when SSH does not answer.
+func TestGuestAccessChecksPreferPinnedSSH(t *testing.T) {
+	p := gaTestPlan()
+	n := p.Nodes[0]
+	ctl := guesttest.New("control").On(guesttest.Any(), guesttest.Output("via=control\n"))
+	sshOK := guesttest.New("ssh").On(guesttest.Any(), guesttest.Output("via=ssh\n"))
+	env := &Env{Plan: p, Control: func(*lab.Node) guest.Executor { return ctl }}
+	gaPinEnv(t, env)
+	read := func() string {
+		t.Helper()
+		r, err := gaRead(context.Background(), env, n, "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+
+	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
+	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != 0 {
+		t.Errorf("nothing pinned: read %q, %d SSH calls; want guest control only", got, sshOK.Received(guesttest.Any()))
+	}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ssh.NewPublicKey(pub)
+	if err := env.PinHostKey(n, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))); err != nil {
+		t.Fatal(err)
+	}
+	if !gaHasPin(env, n) || gaHasPin(env, p.Nodes[1]) {
+		t.Fatalf("gaHasPin: pinned node %v, other node %v", gaHasPin(env, n), gaHasPin(env, p.Nodes[1]))
+	}
+	before := ctl.Received(guesttest.Any())
+	if got := read(); got != "via=ssh" || ctl.Received(guesttest.Any()) != before {
+		t.Errorf("pinned and answering: read %q; want SSH and no guest control call", got)
+	}
+	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{errors.New("connection refused")} }
+	if got := read(); got != "via=control" {
+		t.Errorf("pinned but SSH down: read %q, want the guest control fallback", got)
+	}
+	env.Mode = ModePlan
+	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
+	calls := sshOK.Received(guesttest.Any())
+	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != calls {
+		t.Errorf("plan mode: read %q; the plan records guest control, never SSH", got)
 	}
 }

@@ -20,6 +20,10 @@ query="SELECT CASE
 FROM performance_schema.replication_group_members m
 WHERE m.MEMBER_ID = @@GLOBAL.server_uuid"
 
+# A mysqld being stopped still accepts connections but never answers them:
+# ask systemd first, so the VIP leaves as soon as the stop begins.
+systemctl is-active --quiet 'mysqld' || exit 1
+
 # keepalived runs this once a second. During a failover that would leave the
 # elected member up to a second without the VIP, so while the answer is WAIT
 # the check asks again every 0.1 s, for at most 5 more times.
