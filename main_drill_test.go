@@ -295,7 +295,7 @@ func TestDrillScriptsPassShellcheck(t *testing.T) {
 	}
 	for _, kind := range []string{"crash", "stop"} {
 		d := &drill{prof: guest.EL8, kind: kind}
-		for name, script := range map[string]string{"kill": d.killScript(), "start": d.startScript(), "view": drillViewScript} {
+		for name, script := range map[string]string{"kill": d.killScript(), "start": d.startScript(), "view": drillViewScript(d.prof.MySQLService)} {
 			cmd := exec.Command(sc, "-s", "sh", "-")
 			cmd.Stdin = strings.NewReader(script)
 			if out, err := cmd.CombinedOutput(); err != nil {
