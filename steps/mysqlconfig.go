@@ -68,7 +68,7 @@ type dbSetting struct {
 }
 
 // dbFailoverSettings are the group's failure-handling options. They decide
-// how fast a crashed primary is replaced (see README, "Failover drill").
+// how fast a crashed primary is replaced (README: "How fast the VIP moves").
 func dbFailoverSettings(p *lab.Plan) []dbSetting {
 	return []dbSetting{
 		{"group_replication_member_expel_timeout", fmt.Sprint(p.GRMemberExpelTimeout),
