@@ -507,6 +507,13 @@ func labctlReadCommands(t *testing.T, e *Env, l labctlRunner) {
 func checkStatusJSON(t *testing.T, l labctlRunner) {
 	t.Helper()
 	out, d, err := l.run(t, time.Minute, "status", "--json")
+	if err == nil && strings.Contains(out, "no SSH answer from") {
+		// status gives each probe 1.5 s (it must answer in under 2 s); on a
+		// loaded machine a login can take longer. Once more, and say so.
+		fmt.Printf("REALLAB status: an SSH probe exceeded its 1.5 s on this machine; asking once more\n")
+		time.Sleep(2 * time.Second)
+		out, d, err = l.run(t, time.Minute, "status", "--json")
+	}
 	record("labctl status --json (target < 2 s)", d)
 	if err != nil {
 		t.Errorf("labctl status --json: %v", err)
