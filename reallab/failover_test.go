@@ -30,17 +30,17 @@ var failScript = map[string]string{
 	"stop":  "date +%s.%N; systemctl stop mysql",
 }
 
-func guestTime(t *testing.T, out string) time.Time {
-	t.Helper()
+// parseStamp reads the first `date +%s.%N` stamp in out.
+func parseStamp(out string) (time.Time, error) {
 	f := strings.Fields(out)
 	if len(f) == 0 {
-		t.Fatalf("no timestamp in %q", out)
+		return time.Time{}, fmt.Errorf("no timestamp in %q", out)
 	}
 	s, err := strconv.ParseFloat(f[0], 64)
 	if err != nil {
-		t.Fatalf("timestamp %q: %v", f[0], err)
+		return time.Time{}, fmt.Errorf("timestamp %q: %w", f[0], err)
 	}
-	return time.Unix(0, int64(s*1e9))
+	return time.Unix(0, int64(s*1e9)), nil
 }
 
 // failPrimary fails old's mysqld (kind crash or stop) and returns the DB
@@ -64,8 +64,8 @@ func failPrimary(t *testing.T, e *Env, old, kind string, limit time.Duration) (s
 			defer wg.Done()
 			r := guest(t, e, n, "", fmt.Sprintf(vipWatch, int(limit.Seconds()), vip))
 			if r.Code == 0 {
-				if s, err := strconv.ParseFloat(strings.TrimSpace(r.Stdout), 64); err == nil {
-					found <- seen{n, time.Unix(0, int64(s*1e9))}
+				if at, err := parseStamp(r.Stdout); err == nil {
+					found <- seen{n, at}
 				}
 			}
 		}(n)
@@ -94,7 +94,10 @@ func failPrimary(t *testing.T, e *Env, old, kind string, limit time.Duration) (s
 	if f.code != 0 {
 		t.Fatalf("%s: %s of mysqld failed (exit %d)", old, kind, f.code)
 	}
-	t0 := guestTime(t, f.out)
+	t0, err := parseStamp(f.out)
+	if err != nil {
+		t.Fatalf("%s: %v", old, err)
+	}
 	if first.node == "" {
 		t.Fatalf("%s of %s: the VIP reached no other DB machine within %s (holders now: %v)", kind, old, limit, vipHolders(t, e))
 	}

@@ -309,10 +309,6 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 				vals = append(vals, v)
 			}
 			out.WriteString(strings.Join(vals, "\t") + "\n")
-		case dbFakeSetRe.MatchString(st) && !strings.Contains(st, "bootstrap_group"):
-			m := dbFakeSetRe.FindStringSubmatch(st)
-			f.globals[m[1]] = m[2]
-			f.liveSets++
 		case strings.HasPrefix(st, "SELECT plugin FROM mysql.user"):
 			out.WriteString("caching_sha2_password\n")
 		case strings.HasPrefix(st, "ALTER USER 'root'@'localhost'"):
@@ -375,6 +371,10 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 			f.bootFlag = true
 		case st == "SET GLOBAL group_replication_bootstrap_group = OFF":
 			f.bootFlag = false
+		case dbFakeSetRe.MatchString(st): // the failover settings, set live
+			m := dbFakeSetRe.FindStringSubmatch(st)
+			f.globals[m[1]] = m[2]
+			f.liveSets++
 		case st == "STOP GROUP_REPLICATION":
 			f.state, f.role, f.superRO = "OFFLINE", "", true
 		case st == "START GROUP_REPLICATION":
