@@ -46,7 +46,7 @@ func drillCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer closeLog()
+			defer s.finish(closeLog)
 			d := newDrill(env, kind, s.out)
 			if err := d.run(c.Context); err != nil {
 				return cli.Exit(fmt.Sprintf("drill: %v\nLog: %s", err, logPath), 1)

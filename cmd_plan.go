@@ -9,7 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"labctl/guest"
+	"labctl/hostkeys"
 	"labctl/lab"
+	"labctl/redact"
 	"labctl/steps"
 	"labctl/vbox"
 )
@@ -44,12 +46,12 @@ func (s *session) runPlan(outDir string) error {
 	if err != nil {
 		return err
 	}
-	redact := secrets.Values()
+	hidden := secrets.Values()
 	recorders := map[string]*guest.Recorder{}
 	recorder := func(n *lab.Node) guest.Executor {
 		r, ok := recorders[n.VM]
 		if !ok {
-			r = guest.NewRecorder(n.VM, redact...)
+			r = guest.NewRecorder(n.VM, hidden...)
 			recorders[n.VM] = r
 		}
 		return r
@@ -62,9 +64,8 @@ func (s *session) runPlan(outDir string) error {
 		Profile:       profile,
 		GuestPassword: "<redacted>",
 		SSHPublicKey:  "ssh-ed25519 AAAA<generated-on-first-up> labctl@" + s.plan.Name,
-		KnownHosts:    filepath.Join(s.plan.StateDir, "known_hosts"),
-		PinHostKey:    func(*lab.Node, string) error { return nil },
-		Log:           lab.NewRedactor(discard{}, redact),
+		HostKeys:      hostkeys.New(filepath.Join(s.plan.StateDir, lab.KnownHostsFile)),
+		Log:           redact.NewWriter(discard{}, hidden),
 		Control:       recorder,
 		SSH:           recorder,
 	}

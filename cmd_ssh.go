@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -13,13 +12,14 @@ import (
 	"golang.org/x/term"
 
 	"labctl/guest"
+	"labctl/internal/tty"
 	"labctl/lab"
 	"labctl/vbox"
 )
 
 // sshAddr is where a node's sshd listens. Tests point it at an sshd of
 // their own on 127.0.0.1; nothing else changes it.
-var sshAddr = func(n *lab.Node) string { return net.JoinHostPort(n.IP.String(), "22") }
+var sshAddr = (*lab.Node).SSHAddr
 
 // sshConnectWait bounds how long `labctl ssh` keeps trying to connect
 // (a VM still booting refuses connections for a while).
@@ -108,12 +108,12 @@ func sshRun(ctx context.Context, ex *guest.SSH, c *cli.Context, cmd []string) er
 		return sshExit(ex.Stream(ctx, strings.Join(cmd, " "), stdin, stdout, stderr))
 	}
 	in, inOK := stdin.(*os.File)
-	if !inOK || !term.IsTerminal(int(in.Fd())) {
+	if !inOK || !tty.Is(in) {
 		// Not a terminal: run what arrives on stdin, like `ssh host < script`.
 		return sshExit(ex.Stream(ctx, `exec "${SHELL:-/bin/sh}" -s`, stdin, stdout, stderr))
 	}
 	w, h := 80, 24
-	if out, ok := stdout.(*os.File); ok && term.IsTerminal(int(out.Fd())) {
+	if out, ok := stdout.(*os.File); ok && tty.Is(out) {
 		if cw, ch, err := term.GetSize(int(out.Fd())); err == nil {
 			w, h = cw, ch
 		}

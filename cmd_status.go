@@ -174,7 +174,7 @@ func (s *session) statusSSH() (sshFor func(*lab.Node) guest.Executor, closeAll f
 	if err != nil {
 		return nil, closeAll, err.Error()
 	}
-	env, err := s.liveEnv(st, discard{}, false)
+	env, _, err := s.liveEnv(st, discard{}, false) // status closes what it used itself
 	if err != nil {
 		return nil, closeAll, err.Error()
 	}

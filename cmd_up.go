@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -45,11 +44,11 @@ func upCommand() *cli.Command {
 
 // runPipeline runs steps against the live lab with a per-run log file.
 func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
-	env, log, logPath, closeLog, err := s.runEnv("up", true)
+	env, log, logPath, done, err := s.runEnv("up", true)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	defer s.finish(done)
 	env.Mode = mode
 	r := &steps.Runner{
 		Steps:       pipeline,
@@ -60,9 +59,6 @@ func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only
 		Out:         s.out,
 		Log:         log,
 		LogPath:     logPath,
-	}
-	if s.verbose {
-		r.Verbose = os.Stderr
 	}
 	sum, err := r.Run(s.c.Context, env)
 	if err != nil {

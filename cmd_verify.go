@@ -29,10 +29,11 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			// verify only reads: nothing it sends needs a run log.
-			env, err := s.liveEnv(st, discard{}, false)
+			env, closeExecs, err := s.liveEnv(st, discard{}, false)
 			if err != nil {
 				return err
 			}
+			defer closeExecs()
 			rep, err := steps.RunVerify(c.Context, env)
 			rep.Print(s.out)
 			if err != nil {

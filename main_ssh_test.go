@@ -127,7 +127,7 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 		t.Fatalf("state dir %s, want %s", plan.StateDir, l.stateDir)
 	}
 	addr, hostKey := startSSHD(t, []byte(authorized+"\n"))
-	if err := st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(hostKey))); err != nil {
+	if err := st.HostKeys().Pin(addr, string(ssh.MarshalAuthorizedKey(hostKey))); err != nil {
 		t.Fatal(err)
 	}
 	old := sshAddr
@@ -230,10 +230,10 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 	t.Run("host key mismatch is refused", func(t *testing.T) {
 		_, other, _ := ed25519.GenerateKey(nil)
 		otherSigner, _ := ssh.NewSignerFromKey(other)
-		if err := st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))); err != nil {
+		if err := st.HostKeys().Pin(addr, string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))); err != nil {
 			t.Fatal(err)
 		}
-		defer st.PinHostKey(addr, string(ssh.MarshalAuthorizedKey(hostKey)))
+		defer st.HostKeys().Pin(addr, string(ssh.MarshalAuthorizedKey(hostKey)))
 		start := time.Now()
 		code, out, errOut := l.labctl(nil, "ssh", "sql-one", "--", "echo", "must-not-run")
 		if code != 255 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "does not match the key pinned") {

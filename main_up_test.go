@@ -618,3 +618,46 @@ func TestWithoutVirtualBoxPlanAndDryRunShowEverythingAndUpRefuses(t *testing.T) 
 		t.Errorf("up without VirtualBox created the state folder %s (%v)", u.stateDir, err)
 	}
 }
+
+// Every VBoxManage call reaches the run log, and the screen with --verbose,
+// with its status and duration; no secret reaches either.
+func TestUpTracesEveryVBoxManageCall(t *testing.T) {
+	u := newUpLab(t, true)
+	code, _, errOut := u.labctl(context.Background(), "--verbose", "up")
+	if code != 0 {
+		t.Fatalf("up exited %d\n%s", code, errOut)
+	}
+	calls := u.fake.Calls()
+	if len(calls) == 0 {
+		t.Fatal("the fake saw no call")
+	}
+	logs, _ := filepath.Glob(filepath.Join(u.stateDir, lab.LogsDir, "up-*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("run logs: %v", logs)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	traced := strings.Count(log, " vbox: VBoxManage ")
+	// Guest-control calls go through the same client; the fake's log also
+	// counts the CLI's own version probe, made before the run log exists.
+	if traced < len(calls)-2 || traced > len(calls) {
+		t.Errorf("run log traces %d VBoxManage calls, the fake saw %d", traced, len(calls))
+	}
+	for _, want := range []string{"vbox: VBoxManage clonevm ", ": exit 0 in "} {
+		if !strings.Contains(log, want) {
+			t.Errorf("run log lacks %q", want)
+		}
+		if !strings.Contains(errOut, want) {
+			t.Errorf("--verbose output lacks %q", want)
+		}
+	}
+	for _, s := range append(u.secrets(), vboxtest.DefaultGuestPassword) {
+		if strings.Contains(errOut, s) {
+			t.Errorf("--verbose output shows a secret (%d chars)", len(s))
+		}
+	}
+	u.assertNoSecretLeak()
+}

@@ -14,7 +14,9 @@ import (
 	"golang.org/x/term"
 
 	"labctl/guest"
+	"labctl/internal/tty"
 	"labctl/lab"
+	"labctl/redact"
 	"labctl/steps"
 	"labctl/vbox"
 )
@@ -118,7 +120,7 @@ func (s *session) guestPassword() (string, error) {
 		return pw, nil
 	}
 	in, ok := s.c.App.Reader.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
+	if !ok || !tty.Is(in) {
 		return "", errors.New("the base VM's guest password is needed: set base.password_file in lab.toml (a 0600 file holding it), or run labctl on a terminal to be asked")
 	}
 	fmt.Fprintf(s.errOut, "Password for %s in the base VM %q: ", s.plan.Base.User, s.plan.Base.VM)
@@ -130,10 +132,10 @@ func (s *session) guestPassword() (string, error) {
 	return string(b), nil
 }
 
-// runEnv opens the lab's state, a per-run log named after command (every
-// command and its output, secrets redacted) and the live environment.
-// closeLog flushes and closes the log.
-func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log *lab.Redactor, logPath string, closeLog func(), err error) {
+// runEnv opens the lab's state, a per-run log named after command and the
+// live environment. done closes the SSH connections the run opened and then
+// the log; its error says the log may be incomplete.
+func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log io.Writer, logPath string, done func() error, err error) {
 	st, err := lab.OpenState(s.plan)
 	if err != nil {
 		return nil, nil, "", nil, err
@@ -142,49 +144,128 @@ func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log 
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
-	logPath, logFile, err := st.NewRunLog(command)
+	rl, err := openRunLog(st, command, secrets.Values(), s.verboseOut())
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
-	log = lab.NewRedactor(logFile, secrets.Values())
-	closeLog = func() {
-		log.Flush()
-		logFile.Close()
+	if s.vb != nil {
+		s.vb.Trace = vbox.TraceTo(rl)
 	}
-	if env, err = s.liveEnv(st, log, needControl); err != nil {
-		closeLog()
+	env, closeExecs, err := s.liveEnv(st, rl, needControl)
+	if err != nil {
+		rl.Close()
 		return nil, nil, "", nil, err
 	}
-	return env, log, logPath, closeLog, nil
+	rl.AddSecrets(env.GuestPassword)
+	done = func() error {
+		closeExecs()
+		if s.vb != nil {
+			s.vb.Trace = nil
+		}
+		if err := rl.Close(); err != nil {
+			return fmt.Errorf("the run log %s may be incomplete: %w", rl.Path, err)
+		}
+		return nil
+	}
+	return env, rl, rl.Path, done, nil
+}
+
+// finish runs a run's done func and reports a log that could not be
+// written whole: every error message points to that log.
+func (s *session) finish(done func() error) {
+	if err := done(); err != nil {
+		fmt.Fprintln(s.errOut, "labctl: warning:", err)
+	}
+}
+
+// verboseOut is where --verbose copies the log, or nil.
+func (s *session) verboseOut() io.Writer {
+	if s.verbose {
+		return s.errOut
+	}
+	return nil
+}
+
+// runLog is one run's log: a 0600 file in the state folder and, with
+// --verbose, the same lines on stderr; secrets are hidden in both.
+type runLog struct {
+	Path  string
+	mu    sync.Mutex
+	file  *os.File
+	sinks []*redact.Writer
+	w     io.Writer
+}
+
+func openRunLog(st *lab.State, command string, secrets []string, verbose io.Writer) (*runLog, error) {
+	path, f, err := st.NewRunLog(command)
+	if err != nil {
+		return nil, err
+	}
+	l := &runLog{Path: path, file: f, sinks: []*redact.Writer{redact.NewWriter(f, secrets)}}
+	if verbose != nil {
+		l.sinks = append(l.sinks, redact.NewWriter(verbose, secrets))
+	}
+	ws := make([]io.Writer, len(l.sinks))
+	for i, sk := range l.sinks {
+		ws[i] = sk
+	}
+	l.w = io.MultiWriter(ws...)
+	return l, nil
+}
+
+func (l *runLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// AddSecrets hides values learnt after the log was opened (the guest password).
+func (l *runLog) AddSecrets(v ...string) {
+	for _, sk := range l.sinks {
+		sk.AddSecrets(v...)
+	}
+}
+
+// Close flushes every sink and closes the file, reporting the first failure.
+func (l *runLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, sk := range l.sinks {
+		errs = append(errs, sk.Flush())
+	}
+	errs = append(errs, l.file.Sync(), l.file.Close())
+	return errors.Join(errs...)
 }
 
 // liveEnv builds the environment for a run against the real VMs.
-// needControl says whether guest control (and so the base VM's password) is needed.
-func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*steps.Env, error) {
+// needControl says whether guest control (and so the base VM's password) is
+// needed. closeExecs closes the SSH connections the run opened.
+func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (env *steps.Env, closeExecs func(), err error) {
 	secrets, err := st.Secrets()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	signer, authorized, err := st.SSHKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	profile, err := guest.ProfileByName(s.plan.Profile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pw string
 	if needControl {
 		if pw, err = s.guestPassword(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	cred := vbox.Credentials{User: s.plan.Base.User, Password: pw}
 	redact := append(secrets.Values(), pw)
 
 	var mu sync.Mutex
-	sshExecs := map[string]guest.Executor{}
-	env := &steps.Env{
+	sshExecs := map[string]*guest.SSH{}
+	env = &steps.Env{
 		Plan:          s.plan,
 		Secrets:       secrets,
 		VBox:          s.vb,
@@ -192,11 +273,8 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*step
 		Profile:       profile,
 		GuestPassword: pw,
 		SSHPublicKey:  authorized,
-		KnownHosts:    st.KnownHostsPath(),
-		PinHostKey: func(n *lab.Node, pubkey string) error {
-			return st.PinHostKey(n.IP.String()+":22", pubkey)
-		},
-		Log: log,
+		HostKeys:      st.HostKeys(),
+		Log:           log,
 		Control: func(n *lab.Node) guest.Executor {
 			c := guest.NewControl(s.vb, n.VM, cred, redact...)
 			c.Log = log
@@ -209,10 +287,18 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (*step
 		if e, ok := sshExecs[n.VM]; ok {
 			return e
 		}
-		e := guest.NewSSH(n.VM, n.IP.String()+":22", s.plan.SSHUser, signer, st.KnownHostsPath(), redact...)
+		e := guest.NewSSH(n.VM, n.SSHAddr(), s.plan.SSHUser, signer, st.KnownHostsPath(), redact...)
 		e.Log = log
 		sshExecs[n.VM] = e
 		return e
 	}
-	return env, nil
+	closeExecs = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for vm, e := range sshExecs {
+			e.Close()
+			delete(sshExecs, vm)
+		}
+	}
+	return env, closeExecs, nil
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"golang.org/x/term"
+	"labctl/internal/tty"
 )
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+func isTerminal(f *os.File) bool { return tty.Is(f) }

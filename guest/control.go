@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"labctl/redact"
 	"labctl/vbox"
 )
 
@@ -73,14 +74,14 @@ func (c *Control) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	}
 	logResult(c.Log, c.VM, res, secrets)
 	if err != nil {
-		return res, fmt.Errorf("%s: guest control: %s: %w", c.VM, Redact(firstLine(cmd.Script), secrets), err)
+		return res, fmt.Errorf("%s: guest control: %s: %w", c.VM, redact.String(firstLine(cmd.Script), secrets...), err)
 	}
 	if res.ExitCode != 0 {
 		return res, &ExitError{
 			Node:     c.VM,
-			Script:   Redact(firstLine(cmd.Script), secrets),
+			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: res.ExitCode,
-			Stderr:   Redact(trimOutput(res.Stderr), secrets),
+			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
 		}
 	}
 	return res, nil

@@ -3,6 +3,7 @@ package guest
 import (
 	"fmt"
 	"io"
+	"labctl/redact"
 	"strings"
 )
 
@@ -20,7 +21,7 @@ func logCmd(w io.Writer, node, script string, secrets []string) {
 	if w == nil {
 		return
 	}
-	fmt.Fprintf(w, "%s: $ %s\n", node, strings.ReplaceAll(Redact(strings.TrimSpace(script), secrets), "\n", "\n"+node+": > "))
+	fmt.Fprintf(w, "%s: $ %s\n", node, strings.ReplaceAll(redact.String(strings.TrimSpace(script), secrets...), "\n", "\n"+node+": > "))
 }
 
 func logResult(w io.Writer, node string, r Result, secrets []string) {
@@ -28,7 +29,7 @@ func logResult(w io.Writer, node string, r Result, secrets []string) {
 		return
 	}
 	for _, s := range []struct{ name, text string }{{"stdout", r.Stdout}, {"stderr", r.Stderr}} {
-		t := strings.TrimSpace(Redact(s.text, secrets))
+		t := strings.TrimSpace(redact.String(s.text, secrets...))
 		if t == "" {
 			continue
 		}

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"labctl/redact"
 	"sync"
 )
 
@@ -31,9 +32,9 @@ func (r *Recorder) String() string { return "plan " + r.Node }
 // Run records cmd, redacted, and succeeds.
 func (r *Recorder) Run(_ context.Context, cmd Cmd) (Result, error) {
 	secrets := append(append([]string{}, r.secrets...), cmd.Redact...)
-	rec := Cmd{Script: Redact(cmd.Script, secrets)}
+	rec := Cmd{Script: redact.String(cmd.Script, secrets...)}
 	if cmd.Stdin != nil {
-		rec.Stdin = []byte(Redact(string(cmd.Stdin), secrets))
+		rec.Stdin = []byte(redact.String(string(cmd.Stdin), secrets...))
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, rec)
@@ -43,7 +44,7 @@ func (r *Recorder) Run(_ context.Context, cmd Cmd) (Result, error) {
 
 // Upload records f with its content redacted and reports a change.
 func (r *Recorder) Upload(_ context.Context, f File) (bool, error) {
-	f.Content = []byte(Redact(string(f.Content), r.secrets))
+	f.Content = []byte(redact.String(string(f.Content), r.secrets...))
 	r.mu.Lock()
 	r.files = append(r.files, f)
 	r.mu.Unlock()

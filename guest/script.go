@@ -14,18 +14,6 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Redact replaces every non-empty secret in s by "<redacted>", as the lab logs do.
-func Redact(s string, secrets ...[]string) string {
-	for _, list := range secrets {
-		for _, v := range list {
-			if v != "" {
-				s = strings.ReplaceAll(s, v, "<redacted>")
-			}
-		}
-	}
-	return s
-}
-
 // firstLine is how errors and logs name a script: its first non-blank,
 // non-"set -eu" line, shortened.
 func firstLine(script string) string {

@@ -3,19 +3,18 @@ package guest
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"labctl/hostkeys"
+	"labctl/redact"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // SSH runs scripts over one reused SSH connection, authenticated with the
@@ -79,62 +78,25 @@ func (s *SSH) dur(v, def time.Duration) time.Duration {
 	return def
 }
 
-// hostKeyCheck loads the pinned keys afresh (PinHostKey may have written
-// the file since this executor was made) and returns the callback plus the
+// hostKeyCheck loads the pinned keys afresh (a step may have pinned one
+// since this executor was made) and returns the callback plus the
 // algorithms of the pinned keys, so the server offers exactly those.
 func (s *SSH) hostKeyCheck() (ssh.HostKeyCallback, []string, error) {
-	cb, err := knownhosts.New(s.KnownHosts)
+	pins, err := hostkeys.New(s.KnownHosts).Load()
+	if errors.Is(err, hostkeys.ErrNoFile) {
+		return nil, nil, &HostKeyError{Node: s.Node, Addr: s.Addr, File: s.KnownHosts, Unknown: true, Err: err}
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, &HostKeyError{Node: s.Node, Addr: s.Addr, File: s.KnownHosts, Unknown: true, Err: err}
-		}
-		return nil, nil, fmt.Errorf("%s: read known_hosts: %w", s.Node, err)
+		return nil, nil, fmt.Errorf("%s: %w", s.Node, err)
 	}
-	remote, err := net.ResolveTCPAddr("tcp", s.Addr)
+	want, err := pins.Want(s.Addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: bad SSH address %q: %w", s.Node, s.Addr, err)
+		return nil, nil, fmt.Errorf("%s: %w", s.Node, err)
 	}
-	var ke *knownhosts.KeyError
-	if err := cb(s.Addr, remote, probeKey()); !errors.As(err, &ke) {
-		return nil, nil, fmt.Errorf("%s: probe known_hosts: %v", s.Node, err)
+	if len(want) == 0 {
+		return nil, nil, &HostKeyError{Node: s.Node, Addr: s.Addr, File: s.KnownHosts, Unknown: true, Err: errors.New("no key pinned for this address")}
 	}
-	if len(ke.Want) == 0 {
-		return nil, nil, &HostKeyError{Node: s.Node, Addr: s.Addr, File: s.KnownHosts, Unknown: true, Err: ke}
-	}
-	var algos []string
-	seen := map[string]bool{}
-	for _, k := range ke.Want {
-		t := k.Key.Type()
-		names := []string{t}
-		if t == ssh.KeyAlgoRSA {
-			names = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
-		}
-		for _, n := range names {
-			if !seen[n] {
-				seen[n] = true
-				algos = append(algos, n)
-			}
-		}
-	}
-	return cb, algos, nil
-}
-
-var (
-	probeOnce sync.Once
-	probe     ssh.PublicKey
-)
-
-// probeKey is a throw-away key matching no pinned entry, used to list the
-// pinned keys of an address through knownhosts' KeyError.
-func probeKey() ssh.PublicKey {
-	probeOnce.Do(func() {
-		pub, _, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			panic(err) // crypto/rand failing is not recoverable
-		}
-		probe, _ = ssh.NewPublicKey(pub)
-	})
-	return probe
+	return pins.Callback, hostkeys.Algorithms(want), nil
 }
 
 // dialOnce makes one connection attempt, bounded by DialTimeout and ctx.
@@ -376,20 +338,20 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		// Return now; stop the guest side in the background.
 		go s.kill(c, sess, pidFile, done)
 		return Result{ExitCode: -1}, fmt.Errorf("%s (%s): cancelled: %w",
-			Redact(firstLine(cmd.Script), secrets), s, ctx.Err())
+			redact.String(firstLine(cmd.Script), secrets...), s, ctx.Err())
 	}
 	code, err := exitCode(ctx, s.Node, runErr)
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: code}
 	logResult(s.Log, s.Node, res, secrets)
 	if err != nil {
-		return res, fmt.Errorf("%s (%s): %w", Redact(firstLine(cmd.Script), secrets), s, err)
+		return res, fmt.Errorf("%s (%s): %w", redact.String(firstLine(cmd.Script), secrets...), s, err)
 	}
 	if code != 0 {
 		return res, &ExitError{
 			Node:     s.Node,
-			Script:   Redact(firstLine(cmd.Script), secrets),
+			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: code,
-			Stderr:   Redact(trimOutput(res.Stderr), secrets),
+			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
 		}
 	}
 	return res, nil

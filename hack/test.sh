@@ -12,7 +12,7 @@ if [ -n "$unformatted" ]; then
 fi
 
 echo "== go vet"
-go vet ./... ./testdata/fakevbox/ ./testdata/nspawnvbox/ 2>/dev/null || go vet ./...
+go vet ./... ./testdata/fakevbox/ ./testdata/nspawnvbox/
 
 if command -v staticcheck >/dev/null || [ -x "$(go env GOPATH)/bin/staticcheck" ]; then
 	echo "== staticcheck"

@@ -624,17 +624,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-func TestConfigErrorf(t *testing.T) {
-	c, err := Load(filepath.Join(fixtureDir, "valid-debian.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Errorf("base.vm", "%q is not a registered VM; check `VBoxManage list vms`", c.Base.VM)
-	want := filepath.Join(fixtureDir, "valid-debian.toml") + ":5: base.vm \"debian-12\" is not a registered VM; check `VBoxManage list vms`"
-	if err == nil || err.Error() != want {
-		t.Errorf("got %v\nwant %s", err, want)
-	}
-	eq(t, "line of a node key", c.Line("nodes[3].cpus"), 37)
-	eq(t, "line of an unwritten key falls back to its node", c.Line("nodes[4].cpus"), 39)
-}

@@ -96,14 +96,3 @@ func (ps *problems) err() error {
 	})
 	return &ConfigError{Problems: list}
 }
-
-// Line returns the line of a key path in the lab file ("base.vm",
-// "nodes[2].ip"), of its closest written parent, or 0.
-func (c *Config) Line(key string) int { return c.pos.line(key) }
-
-// Errorf makes a located error about a key for problems found outside this
-// package, e.g. when VirtualBox has no VM named base.vm:
-// "lab.toml:26: base.vm "AlmaLinux-8.4" is not a registered VM; ...".
-func (c *Config) Errorf(key, format string, args ...any) error {
-	return &ConfigError{Problems: []Problem{{File: c.File, Line: c.Line(key), Key: key, Msg: fmt.Sprintf(format, args...)}}}
-}

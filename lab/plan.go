@@ -30,6 +30,10 @@ type Node struct {
 // Name is how logs and errors name the node.
 func (n *Node) Name() string { return n.VM }
 
+// SSHAddr is where labctl reaches the node's sshd ("ip:22"); every SSH
+// connection, pin and probe uses it.
+func (n *Node) SSHAddr() string { return netip.AddrPortFrom(n.IP, 22).String() }
+
 // Nodes is an ordered selection of nodes.
 type Nodes []*Node
 

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -9,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
+	"labctl/hostkeys"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // State is the lab's local folder: generated secrets, the SSH key, pinned
@@ -27,6 +25,8 @@ type State struct {
 	Dir string
 	lab string
 	mu  sync.Mutex // one generator per process; files are created atomically across processes
+
+	hostKeys *hostkeys.Store
 }
 
 // File names inside the state folder.
@@ -65,7 +65,7 @@ type secretsJSON struct {
 	WPSalts        map[string]string `json:"wp_salts"`
 }
 
-// WPSaltNames are the wp-config.php key and salt constants.
+// WPSaltNames are the eight keys and salts wp-config.php defines, in its order.
 var WPSaltNames = []string{
 	"AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
 	"AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
@@ -270,73 +270,14 @@ func (s *State) keyComment() string { return "labctl@" + s.lab }
 // KnownHostsPath is the lab's own known_hosts file (host keys pinned by labctl).
 func (s *State) KnownHostsPath() string { return s.path(KnownHostsFile) }
 
-// PinHostKey records pubkey (authorized_keys format, "ssh-ed25519 AAAA...")
-// as the only key of addr ("ip:port", or a bare host for port 22), replacing
-// any earlier line for that host, e.g. after a clone is rebuilt.
-func (s *State) PinHostKey(addr, pubkey string) error {
-	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(pubkey))
-	if err != nil {
-		return fmt.Errorf("pin host key for %s: not an SSH public key: %w", addr, err)
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "22")
-	}
-	host := knownhosts.Normalize(addr)
+// HostKeys is the lab's store of pinned SSH host keys.
+func (s *State) HostKeys() *hostkeys.Store {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	file := s.KnownHostsPath()
-	old, err := os.ReadFile(file)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("pin host key for %s: %w", addr, err)
+	if s.hostKeys == nil {
+		s.hostKeys = hostkeys.New(s.KnownHostsPath())
 	}
-	var out bytes.Buffer
-	for _, l := range strings.SplitAfter(string(old), "\n") {
-		if l == "" || knownHostsLineHas(l, host) {
-			continue
-		}
-		out.WriteString(l)
-		if !strings.HasSuffix(l, "\n") {
-			out.WriteByte('\n')
-		}
-	}
-	out.WriteString(knownhosts.Line([]string{addr}, key) + "\n")
-	if err := writeAtomic(file, out.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("pin host key for %s: %w", addr, err)
-	}
-	return nil
-}
-
-// knownHostsLineHas reports whether a known_hosts line names host.
-func knownHostsLineHas(line, host string) bool {
-	f := strings.Fields(line)
-	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-		return false
-	}
-	hosts := f[0]
-	if strings.HasPrefix(hosts, "@") && len(f) > 1 { // @cert-authority / @revoked
-		hosts = f[1]
-	}
-	for _, h := range strings.Split(hosts, ",") {
-		if h == host {
-			return true
-		}
-	}
-	return false
-}
-
-// HostKeyCallback checks servers against the lab's pinned keys only.
-func (s *State) HostKeyCallback() (ssh.HostKeyCallback, error) {
-	file := s.KnownHostsPath()
-	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
-		if _, err := createAtomic(file, nil, 0o600); err != nil {
-			return nil, fmt.Errorf("create %s: %w", file, err)
-		}
-	}
-	cb, err := knownhosts.New(file)
-	if err != nil {
-		return nil, fmt.Errorf("read pinned host keys: %w", err)
-	}
-	return cb, nil
+	return s.hostKeys
 }
 
 // LogDir is where run logs go.
@@ -366,15 +307,6 @@ func (s *State) NewRunLog(command string) (string, *os.File, error) {
 		return p, f, nil
 	}
 	return "", nil, fmt.Errorf("create run log: too many logs named %s-*.log in %s", base, dir)
-}
-
-// Remove deletes the whole state folder (for `down`). The secrets go with
-// it, which is right: the VMs that used them are gone too.
-func (s *State) Remove() error {
-	if err := os.RemoveAll(s.Dir); err != nil {
-		return fmt.Errorf("remove lab state %s: %w", s.Dir, err)
-	}
-	return nil
 }
 
 // writeAtomic replaces file with data: a temp file in the same folder,

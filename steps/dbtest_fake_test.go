@@ -17,6 +17,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/redact"
 )
 
 func dbTestPlan() *lab.Plan {
@@ -164,7 +165,7 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 	f.scripts = append(f.scripts, cmd.Script)
 	entry := "$ " + cmd.Script
 	if len(cmd.Stdin) > 0 {
-		entry += "\n<<stdin\n" + guest.Redact(string(cmd.Stdin), l.secrets.Values()) + "stdin"
+		entry += "\n<<stdin\n" + redact.String(string(cmd.Stdin), l.secrets.Values()...) + "stdin"
 	}
 	f.log = append(f.log, entry)
 	sc := cmd.Script

@@ -29,6 +29,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/redact"
 )
 
 // dbChrootExec runs scripts as root in one test node (netns + chroot).
@@ -50,8 +51,8 @@ func (e *dbChrootExec) Run(ctx context.Context, c guest.Cmd) (guest.Result, erro
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.ExitCode = ee.ExitCode()
 		red := append(append([]string{}, e.secrets...), c.Redact...)
-		return r, &guest.ExitError{Node: e.netns, Script: guest.Redact(strings.SplitN(c.Script, "\n", 2)[0], red),
-			ExitCode: r.ExitCode, Stderr: guest.Redact(r.Stderr, red)}
+		return r, &guest.ExitError{Node: e.netns, Script: redact.String(strings.SplitN(c.Script, "\n", 2)[0], red...),
+			ExitCode: r.ExitCode, Stderr: redact.String(r.Stderr, red...)}
 	}
 	return r, err
 }

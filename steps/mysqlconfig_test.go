@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"labctl/redact"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-
-	"labctl/guest"
 )
 
 // The -update flag may be defined by other golden tests of this package;
@@ -51,7 +50,7 @@ func dbGolden(t *testing.T, rel string, got []byte) {
 
 // dbRedactTest hides the test secrets so golden files hold none.
 func dbRedactTest(b []byte) []byte {
-	return []byte(guest.Redact(string(b), dbTestSecrets().Values()))
+	return []byte(redact.String(string(b), dbTestSecrets().Values()...))
 }
 
 // TestDBGolden renders every file the DB-side steps place on each DB node,

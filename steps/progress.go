@@ -3,11 +3,10 @@ package steps
 import (
 	"fmt"
 	"io"
-	"os"
+	"labctl/internal/tty"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 // ProgressStyle says how the Runner draws progress on Runner.Out.
@@ -19,12 +18,6 @@ const (
 	ProgressPlain                      // one line per event: logs, CI, pipes
 	ProgressBar                        // a rewriting bar over the nodes of each step
 )
-
-// isTerminal reports whether w is a terminal the bar may rewrite.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
 
 // progress is the one owner of the user's output line during a run: step
 // status lines with ✓/✗, and either a bar over the nodes (terminal) or a
@@ -41,7 +34,7 @@ func newProgress(out io.Writer, style ProgressStyle) *progress {
 	if out == nil {
 		out = io.Discard
 	}
-	bar := style == ProgressBar || (style == ProgressAuto && isTerminal(out))
+	bar := style == ProgressBar || (style == ProgressAuto && tty.Is(out))
 	return &progress{out: out, bar: bar}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/redact"
 	"labctl/vbox"
 )
 
@@ -80,13 +81,7 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	s := e.text()
-	for _, v := range e.secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "<redacted>")
-		}
-	}
-	return s
+	return redact.String(e.text(), e.secrets...)
 }
 
 func (e *RunError) text() string {
@@ -180,26 +175,6 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// redactWriter hides secret values on the way to a writer that is not
-// redacted by its owner (the verbose stream).
-type redactWriter struct {
-	w       io.Writer
-	secrets []string
-}
-
-func (r redactWriter) Write(p []byte) (int, error) {
-	s := string(p)
-	for _, v := range r.secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "<redacted>")
-		}
-	}
-	if _, err := io.WriteString(r.w, s); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
 // run is the state of one Run.
 type run struct {
 	r     *Runner
@@ -266,7 +241,10 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		secrets = append(secrets, env.GuestPassword)
 	}
 	if r.Verbose != nil {
-		logw = io.MultiWriter(logw, redactWriter{w: r.Verbose, secrets: secrets})
+		// The verbose stream is not redacted by its owner (the log is).
+		vw := redact.NewWriter(r.Verbose, secrets)
+		defer vw.Flush()
+		logw = io.MultiWriter(logw, vw)
 	}
 	logw = &syncWriter{w: logw}
 
@@ -709,12 +687,7 @@ func (x *run) redact(s string, extra ...string) string {
 	if x.env.GuestPassword != "" && x.env.GuestPassword != "<redacted>" {
 		vals = append(vals, x.env.GuestPassword)
 	}
-	for _, v := range vals {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "<redacted>")
-		}
-	}
-	return s
+	return redact.String(s, vals...)
 }
 
 // Totals counts the steps that changed something and those already done.

@@ -14,6 +14,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/redact"
 )
 
 // rtPlan is a six-node lab built by hand (no lab.toml parsing involved).
@@ -643,7 +644,7 @@ func TestRunnerLogAndErrorHoldNoSecret(t *testing.T) {
 	env.GuestPassword = "guest-Po31"
 	all := append(env.Secrets.Values(), env.GuestPassword)
 	var logFile, out bytes.Buffer
-	red := lab.NewRedactor(&logFile, all)
+	red := redact.NewWriter(&logFile, all)
 	s := &rtSecretStep{newRTStep("leaky", &rtCalls{})}
 	r := &Runner{Steps: []Step{s}, Out: &out, Log: red, LogPath: "/state/up.log"}
 	_, err := r.Run(context.Background(), env)

@@ -12,18 +12,15 @@ package steps
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"labctl/guest"
+	"labctl/hostkeys"
 	"labctl/lab"
 )
 
@@ -97,37 +94,29 @@ cat ` + gaHostKeyPath + "\n")
 	return b.String()
 }
 
-// gaPinned reports whether key is the one pinned for n in the lab's known_hosts.
+// gaPinned reports whether key is the one pinned for n.
 func gaPinned(env *Env, n *lab.Node, key ssh.PublicKey) (bool, error) {
-	cb, err := knownhosts.New(env.KnownHosts)
-	if errors.Is(err, os.ErrNotExist) {
+	pins, err := env.HostKeys.Load()
+	if errors.Is(err, hostkeys.ErrNoFile) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", env.KnownHosts, err)
+		return false, err
 	}
-	addr := net.JoinHostPort(n.IP.String(), "22")
-	remote := &net.TCPAddr{IP: net.IP(n.IP.AsSlice()), Port: 22}
-	return cb(addr, remote, key) == nil, nil
+	return pins.Matches(n.SSHAddr(), key)
 }
 
-// gaHasPin reports whether known_hosts pins any key for n's address.
+// gaHasPin reports whether any key is pinned for n's address.
 func gaHasPin(env *Env, n *lab.Node) bool {
-	if env.KnownHosts == "" {
+	if env.HostKeys == nil {
 		return false
 	}
-	cb, err := knownhosts.New(env.KnownHosts)
+	pins, err := env.HostKeys.Load()
 	if err != nil {
 		return false
 	}
-	// Any key: the callback's KeyError lists what is pinned for the address.
-	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
-	if err != nil {
-		return false
-	}
-	var ke *knownhosts.KeyError
-	err = cb(net.JoinHostPort(n.IP.String(), "22"), &net.TCPAddr{IP: net.IP(n.IP.AsSlice()), Port: 22}, probe)
-	return errors.As(err, &ke) && len(ke.Want) > 0
+	want, err := pins.Want(n.SSHAddr())
+	return err == nil && len(want) > 0
 }
 
 // gaReadWait bounds the SSH attempt of a guest-access check.
@@ -189,7 +178,7 @@ func (sshAccess) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 		return Status{}, err
 	}
 	if !ok {
-		return Status{Why: fmt.Sprintf("host key %s not pinned in %s", ssh.FingerprintSHA256(key), env.KnownHosts)}, nil
+		return Status{Why: fmt.Sprintf("host key %s not pinned in %s", ssh.FingerprintSHA256(key), env.HostKeys)}, nil
 	}
 	return Status{Done: true}, nil
 }
@@ -203,17 +192,17 @@ func (sshAccess) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("install SSH key: %w", err)
 	}
 	if env.Mode == ModePlan {
-		env.PlanNotef("pin the host key printed by the script above for %s in %s", n.IP, env.KnownHosts)
+		env.PlanNotef("pin the host key printed by the script above for %s in %s", n.IP, env.HostKeys)
 		return nil
 	}
 	line, _, err := gaParseHostKey(n.VM, res.Stdout)
 	if err != nil {
 		return err
 	}
-	if env.PinHostKey == nil {
-		return errors.New("no known_hosts writer configured")
+	if env.HostKeys == nil {
+		return errors.New("no known_hosts store configured")
 	}
-	if err := env.PinHostKey(n, line); err != nil {
+	if err := env.HostKeys.Pin(n.SSHAddr(), line); err != nil {
 		return fmt.Errorf("pin host key: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"labctl/guest"
 	"labctl/guest/guesttest"
+	"labctl/hostkeys"
 	"labctl/lab"
 )
 
@@ -30,26 +31,10 @@ func gaLabKey(t *testing.T) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " labctl@demo"
 }
 
-// gaPinEnv wires PinHostKey to a known_hosts file the way the lab state
-// does: one line per node address, replaced on re-pin.
+// gaPinEnv gives env the lab's own host-key store in a temp folder.
 func gaPinEnv(t *testing.T, env *Env) {
-	env.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+	env.HostKeys = hostkeys.New(filepath.Join(t.TempDir(), "known_hosts"))
 	env.SSHPublicKey = gaLabKey(t)
-	env.PinHostKey = func(n *lab.Node, line string) error {
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			return err
-		}
-		old, _ := os.ReadFile(env.KnownHosts)
-		var keep []string
-		for _, l := range strings.Split(strings.TrimSpace(string(old)), "\n") {
-			if l != "" && !strings.HasPrefix(l, n.IP.String()+" ") {
-				keep = append(keep, l)
-			}
-		}
-		keep = append(keep, knownhosts.Line([]string{n.IP.String()}, key))
-		return os.WriteFile(env.KnownHosts, []byte(strings.Join(keep, "\n")+"\n"), 0o600)
-	}
 }
 
 func TestSSHAccessConverges(t *testing.T) {
@@ -85,7 +70,7 @@ func TestSSHAccessConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cb, err := knownhosts.New(env.KnownHosts)
+			cb, err := knownhosts.New(env.HostKeys.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +214,7 @@ func TestGuestAccessChecksPreferPinnedSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, _ := ssh.NewPublicKey(pub)
-	if err := env.PinHostKey(n, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))); err != nil {
+	if err := env.HostKeys.Pin(n.SSHAddr(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))); err != nil {
 		t.Fatal(err)
 	}
 	if !gaHasPin(env, n) || gaHasPin(env, p.Nodes[1]) {

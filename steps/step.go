@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"labctl/guest"
+	"labctl/hostkeys"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -76,11 +77,10 @@ type Env struct {
 
 	// GuestPassword is the base image's guest-control password (from the password file or prompt).
 	GuestPassword string
-	// SSHPublicKey is the lab's authorized_keys line; KnownHosts is the pinned known_hosts path.
+	// SSHPublicKey is the lab's authorized_keys line.
 	SSHPublicKey string
-	KnownHosts   string
-	// PinHostKey records a node's host public key (authorized_keys format) in the lab's known_hosts.
-	PinHostKey func(n *lab.Node, pubkey string) error
+	// HostKeys is the lab's store of pinned SSH host keys.
+	HostKeys *hostkeys.Store
 
 	// Log receives every command and its output, secrets redacted.
 	Log io.Writer

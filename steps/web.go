@@ -45,12 +45,6 @@ var webTemplates embed.FS
 // webDefaultArchive is fetched when lab.toml names no WordPress archive.
 const webDefaultArchive = "https://wordpress.org/latest.tar.gz"
 
-// webSaltNames are the eight keys and salts wp-config.php defines, in its order.
-var webSaltNames = []string{
-	"AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-	"AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
-}
-
 // Web returns the step that makes the web nodes serve WordPress.
 func Web() Step { return webStep{} }
 
@@ -238,7 +232,7 @@ func webWPConfig(env *Env) ([]byte, error) {
 	type salt struct{ Name, Value string }
 	var salts []salt
 	var missing []string
-	for _, name := range webSaltNames {
+	for _, name := range lab.WPSaltNames {
 		v := s.WPSalts[name]
 		if v == "" {
 			missing = append(missing, name)

@@ -78,7 +78,7 @@ func wtSecrets() *lab.Secrets {
 		GroupName:      "6b0c8f3e-1d2a-4c5b-9e7f-0a1b2c3d4e5f",
 		WPSalts:        map[string]string{},
 	}
-	for i, name := range webSaltNames {
+	for i, name := range lab.WPSaltNames {
 		s.WPSalts[name] = fmt.Sprintf("salt%d-%s-$x{y}\\'q'\\-Zk%02dpLm", i, strings.ToLower(name), i*7)
 	}
 	return s

@@ -47,10 +47,6 @@ func (wpInstallStep) Targets(p *lab.Plan) lab.Nodes {
 	return nil
 }
 
-// WordPressAdminURL is where the admin logs in (with Plan.AdminUser and the
-// lab's Secrets.WordPressAdmin, which `labctl up` prints once at the end).
-func WordPressAdminURL(p *lab.Plan) string { return WordPressURL(p) + "/wp-admin/" }
-
 // wpData is what the PHP programs are rendered from.
 func wpData(env *Env) (map[string]any, error) {
 	p := env.Plan

@@ -63,9 +63,6 @@ var _ API = (*Client)(nil)
 // New returns a Client running VBoxManage through r with default settings.
 func New(r Runner) *Client { return &Client{Runner: r} }
 
-// NewClient is New.
-func NewClient(r Runner) *Client { return New(r) }
-
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d

@@ -35,9 +35,6 @@ type ExecRunner struct {
 	WaitDelay time.Duration
 }
 
-// NewExecRunner returns an ExecRunner for the VBoxManage at path (see Locate).
-func NewExecRunner(path string) ExecRunner { return ExecRunner{Path: path} }
-
 // localeEnv pins VBoxManage's own messages and its output code page: with
 // plain C, non-ASCII VM or interface names get mangled (IPRT converts to the
 // locale's code page), and messages in another language defeat the parser.

@@ -1,4 +1,7 @@
-package lab
+// Package redact is the one place secrets are hidden: in strings (errors,
+// plans, scripts shown to the user) and in streams (run logs, --verbose).
+// Longer secrets win where one contains another, so no fragment is left.
+package redact
 
 import (
 	"io"
@@ -7,12 +10,12 @@ import (
 	"sync"
 )
 
-// Redacted replaces a secret in logs and printed plans.
-const Redacted = "<redacted>"
+// Placeholder replaces a secret in logs, errors and printed plans.
+const Placeholder = "<redacted>"
 
-// Redact replaces every occurrence of each secret in s with <redacted>.
+// String replaces every occurrence of each secret in s with <redacted>.
 // Longer secrets win when one contains another.
-func Redact(s string, secrets []string) string {
+func String(s string, secrets ...string) string {
 	r := newReplacer(secrets)
 	if r == nil {
 		return s
@@ -27,7 +30,7 @@ func newReplacer(secrets []string) *strings.Replacer {
 	}
 	pairs := make([]string, 0, 2*len(list))
 	for _, s := range list {
-		pairs = append(pairs, s, Redacted)
+		pairs = append(pairs, s, Placeholder)
 	}
 	return strings.NewReplacer(pairs...)
 }
@@ -47,16 +50,16 @@ func uniqueSecrets(secrets []string) []string {
 	return list
 }
 
-// maxPending bounds what a Redactor holds back waiting for a line end
+// maxPending bounds what a Writer holds back waiting for a line end
 // (progress output may never send one).
 const maxPending = 64 << 10
 
-// Redactor is an io.Writer that hides secrets before passing text on. It
+// Writer is an io.Writer that hides secrets before passing text on. It
 // holds back an unfinished line so a secret split across two Write calls is
 // still caught; Flush (or Close) writes what is left. Secrets containing a
 // line break are not supported (generated ones never do). Safe for
 // concurrent use.
-type Redactor struct {
+type Writer struct {
 	mu      sync.Mutex
 	w       io.Writer
 	r       *strings.Replacer
@@ -65,21 +68,21 @@ type Redactor struct {
 	pending []byte
 }
 
-// NewRedactor wraps w.
-func NewRedactor(w io.Writer, secrets []string) *Redactor {
-	rd := &Redactor{w: w}
+// NewWriter wraps w.
+func NewWriter(w io.Writer, secrets []string) *Writer {
+	rd := &Writer{w: w}
 	rd.setSecrets(secrets)
 	return rd
 }
 
 // AddSecrets adds values to hide from now on (e.g. a password read later).
-func (rd *Redactor) AddSecrets(secrets ...string) {
+func (rd *Writer) AddSecrets(secrets ...string) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	rd.setSecrets(append(append([]string(nil), rd.secrets...), secrets...))
 }
 
-func (rd *Redactor) setSecrets(secrets []string) {
+func (rd *Writer) setSecrets(secrets []string) {
 	rd.secrets = uniqueSecrets(secrets)
 	rd.r = newReplacer(rd.secrets)
 	rd.maxLen = 0
@@ -89,7 +92,7 @@ func (rd *Redactor) setSecrets(secrets []string) {
 }
 
 // Write always accepts all of p; an error is the underlying writer's.
-func (rd *Redactor) Write(p []byte) (int, error) {
+func (rd *Writer) Write(p []byte) (int, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	rd.pending = append(rd.pending, p...)
@@ -117,7 +120,7 @@ func lastLineEnd(b []byte) int {
 // safeCut picks how much of a long unfinished line can go out: all but the
 // last maxLen-1 bytes (which may start a secret), moved back to the start
 // of any secret straddling the cut.
-func (rd *Redactor) safeCut() int {
+func (rd *Writer) safeCut() int {
 	if rd.maxLen == 0 {
 		return len(rd.pending)
 	}
@@ -143,7 +146,7 @@ func (rd *Redactor) safeCut() int {
 	return cut
 }
 
-func (rd *Redactor) emit(n int) error {
+func (rd *Writer) emit(n int) error {
 	chunk := string(rd.pending[:n])
 	rd.pending = append(rd.pending[:0], rd.pending[n:]...)
 	if rd.r != nil {
@@ -154,7 +157,7 @@ func (rd *Redactor) emit(n int) error {
 }
 
 // Flush writes whatever is held back.
-func (rd *Redactor) Flush() error {
+func (rd *Writer) Flush() error {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if len(rd.pending) == 0 {
@@ -164,4 +167,4 @@ func (rd *Redactor) Flush() error {
 }
 
 // Close flushes; it does not close the underlying writer.
-func (rd *Redactor) Close() error { return rd.Flush() }
+func (rd *Writer) Close() error { return rd.Flush() }

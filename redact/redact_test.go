@@ -1,4 +1,4 @@
-package lab
+package redact
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ func TestRedact(t *testing.T) {
 		{"x=LongSecret-1 y=Secret", []string{"Secret", "LongSecret-1"}, "x=<redacted> y=<redacted>"},
 		{"dup dup", []string{"dup", "dup"}, "<redacted> <redacted>"},
 	} {
-		if got := Redact(tc.in, tc.secrets); got != tc.want {
-			t.Errorf("Redact(%q, %q) = %q, want %q", tc.in, tc.secrets, got, tc.want)
+		if got := String(tc.in, tc.secrets...); got != tc.want {
+			t.Errorf("String(%q, %q) = %q, want %q", tc.in, tc.secrets, got, tc.want)
 		}
 	}
 }
@@ -30,12 +30,12 @@ func TestRedact(t *testing.T) {
 func TestRedactorSplitAcrossWrites(t *testing.T) {
 	secret := "S3cret-Passw0rd_xyz"
 	text := "mysql -u root -p" + secret + "\nsecond line " + secret + " end\ntail " + secret
-	want := strings.ReplaceAll(text, secret, Redacted)
+	want := strings.ReplaceAll(text, secret, Placeholder)
 	// Every split point, and every pair of split points.
 	for i := 0; i <= len(text); i++ {
 		for j := i; j <= len(text); j += 3 {
 			var out bytes.Buffer
-			r := NewRedactor(&out, []string{secret})
+			r := NewWriter(&out, []string{secret})
 			for _, part := range []string{text[:i], text[i:j], text[j:]} {
 				n, err := r.Write([]byte(part))
 				if err != nil || n != len(part) {
@@ -59,12 +59,12 @@ func TestRedactorByteAtATime(t *testing.T) {
 	secrets := []string{"alpha-Secret-1", "beta_Secret_2"}
 	text := "a alpha-Secret-1 b beta_Secret_2\r\nprogress 10%...alpha-Secret-1\rnext\n"
 	var out bytes.Buffer
-	r := NewRedactor(&out, secrets)
+	r := NewWriter(&out, secrets)
 	for i := 0; i < len(text); i++ {
 		r.Write([]byte{text[i]})
 	}
 	r.Flush()
-	if got, want := out.String(), Redact(text, secrets); got != want {
+	if got, want := out.String(), String(text, secrets...); got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	if strings.Contains(out.String(), "Secret") {
@@ -75,7 +75,7 @@ func TestRedactorByteAtATime(t *testing.T) {
 func TestRedactorLongLineWithoutNewline(t *testing.T) {
 	secret := "Very-Secret-Value-42"
 	var out bytes.Buffer
-	r := NewRedactor(&out, []string{secret})
+	r := NewWriter(&out, []string{secret})
 	// More than maxPending bytes with no line end, a secret straddling
 	// every chunk boundary.
 	chunk := strings.Repeat("x", 4093) + secret[:7]
@@ -97,7 +97,7 @@ func TestRedactorLongLineWithoutNewline(t *testing.T) {
 	r.Write([]byte(secret[7:]))
 	sent.WriteString(secret[7:])
 	r.Flush()
-	if got, want := out.String(), Redact(sent.String(), []string{secret}); got != want {
+	if got, want := out.String(), String(sent.String(), secret); got != want {
 		t.Fatalf("output differs from Redact of the input (len %d vs %d)", len(got), len(want))
 	}
 	if strings.Contains(out.String(), secret) {
@@ -107,7 +107,7 @@ func TestRedactorLongLineWithoutNewline(t *testing.T) {
 
 func TestRedactorAddSecretsAndConcurrency(t *testing.T) {
 	var out safeBuffer
-	r := NewRedactor(&out, nil)
+	r := NewWriter(&out, nil)
 	r.AddSecrets("", "Late-Secret-9")
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {

@@ -1,0 +1,26 @@
+// Package tty is the one place labctl asks whether a stream is a terminal:
+// a progress bar, a password prompt, a confirmation and a raw-mode shell
+// all depend on the same answer.
+package tty
+
+import (
+	"os"
+
+	"golang.org/x/term"
+)
+
+// Is reports whether v (a reader or writer) is an *os.File on a terminal.
+func Is(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Size returns the terminal's columns and rows, or ok=false when v is not a terminal.
+func Size(v any) (cols, rows int, ok bool) {
+	f, isFile := v.(*os.File)
+	if !isFile {
+		return 0, 0, false
+	}
+	cols, rows, err := term.GetSize(int(f.Fd()))
+	return cols, rows, err == nil && cols > 0
+}
