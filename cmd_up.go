@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"labctl/steps"
+	"labctl/ui"
 )
 
 func upCommand() *cli.Command {
@@ -44,6 +45,8 @@ func upCommand() *cli.Command {
 
 // runPipeline runs steps against the live lab with a per-run log file.
 func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
+	s.display = ui.New(s.out, s.progress, ui.Options{})
+	defer s.display.Close()
 	env, log, logPath, done, err := s.runEnv("up", true)
 	if err != nil {
 		return err
@@ -57,6 +60,7 @@ func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only
 		From:        from,
 		Only:        only,
 		Out:         s.out,
+		Display:     s.display,
 		Log:         log,
 		LogPath:     logPath,
 	}

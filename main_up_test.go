@@ -623,7 +623,7 @@ func TestWithoutVirtualBoxPlanAndDryRunShowEverythingAndUpRefuses(t *testing.T) 
 // with its status and duration; no secret reaches either.
 func TestUpTracesEveryVBoxManageCall(t *testing.T) {
 	u := newUpLab(t, true)
-	code, _, errOut := u.labctl(context.Background(), "--verbose", "up")
+	code, out, errOut := u.labctl(context.Background(), "--verbose", "up")
 	if code != 0 {
 		t.Fatalf("up exited %d\n%s", code, errOut)
 	}
@@ -650,12 +650,12 @@ func TestUpTracesEveryVBoxManageCall(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("run log lacks %q", want)
 		}
-		if !strings.Contains(errOut, want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("--verbose output lacks %q", want)
 		}
 	}
 	for _, s := range append(u.secrets(), vboxtest.DefaultGuestPassword) {
-		if strings.Contains(errOut, s) {
+		if strings.Contains(out+errOut, s) {
 			t.Errorf("--verbose output shows a secret (%d chars)", len(s))
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/steps"
+	"labctl/ui"
 	"labctl/vbox"
 )
 
@@ -31,6 +32,9 @@ type session struct {
 	errOut  io.Writer
 	verbose bool
 
+	progress ui.Mode
+	display  *ui.Display // the run's display, when the command has one
+
 	vboxPath string
 	vboxErr  error // why VirtualBox cannot be used; nil when it can
 	vb       *vbox.Client
@@ -39,6 +43,11 @@ type session struct {
 // openSession loads and validates the lab before anything touches VirtualBox.
 func openSession(c *cli.Context) (*session, error) {
 	s := &session{c: c, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
+	mode, err := ui.ParseMode(c.String("progress"))
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 2)
+	}
+	s.progress = mode
 	cfg, err := lab.Resolve(c.String("lab"), defaultLabTOML)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
@@ -178,12 +187,16 @@ func (s *session) finish(done func() error) {
 	}
 }
 
-// verboseOut is where --verbose copies the log, or nil.
+// verboseOut is where --verbose copies the log, or nil: above the run's
+// live line when there is one, so the two never share a line.
 func (s *session) verboseOut() io.Writer {
-	if s.verbose {
-		return s.errOut
+	switch {
+	case !s.verbose:
+		return nil
+	case s.display != nil:
+		return s.display.Above()
 	}
-	return nil
+	return s.errOut
 }
 
 // runLog is one run's log: a 0600 file in the state folder and, with

@@ -16,6 +16,7 @@ import (
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/redact"
+	"labctl/ui"
 	"labctl/vbox"
 )
 
@@ -31,9 +32,13 @@ type Runner struct {
 	// From starts at the named step; Only runs just the named steps (comma
 	// separated). Skipped steps a selected step Needs must already be done.
 	From, Only string
-	// Out receives progress (a bar on a terminal, plain lines otherwise).
+	// Display shows progress; nil = one made on Out in Progress mode and
+	// closed at the end of Run.
+	Display *ui.Display
+	// Out receives progress (a live line on a terminal, plain lines otherwise)
+	// and, in ModePlan, the plan.
 	Out      io.Writer
-	Progress ProgressStyle
+	Progress ui.Mode
 	// Log receives every step/node start, verdict and error (and, through
 	// Env.Log, every command). It must already redact secrets.
 	Log io.Writer
@@ -179,7 +184,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 type run struct {
 	r     *Runner
 	env   *Env
-	prog  *progress
+	prog  *ui.Display
 	log   io.Writer
 	sum   *Summary
 	plan  io.Writer
@@ -252,9 +257,13 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	e := *env
 	e.Mode = r.Mode
 	e.Log = logw
-	prog := newProgress(r.Out, r.Progress)
+	prog := r.Display
+	if prog == nil {
+		prog = ui.New(r.Out, r.Progress, ui.Options{})
+		defer prog.Close()
+	}
 	e.Warn = func(msg string) {
-		prog.warn(msg)
+		prog.Warn(msg)
 		fmt.Fprintf(logw, "%s WARNING: %s\n", stamp(), msg)
 	}
 	if r.Mode == ModePlan && e.Transcript == nil {
@@ -482,7 +491,7 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 	if units == 0 {
 		units = 1
 	}
-	x.prog.stepStart(s.Title(), units)
+	x.prog.StepStart(s.Title(), units)
 	var changed, already int
 	var cmu sync.Mutex
 	count := func(didChange bool) {
@@ -498,14 +507,15 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		x.prog.NodeStart(nodeLabel(n))
 		didChange, verdict, err := x.runNode(ctx, s, n)
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
-			x.prog.nodeDone(nodeLabel(n), "failed")
+			x.prog.NodeDone(nodeLabel(n), "failed")
 			return err
 		}
 		x.logf("step %s: %s: %s", s.Name(), nodeLabel(n), verdict)
-		x.prog.nodeDone(nodeLabel(n), verdict)
+		x.prog.NodeDone(nodeLabel(n), verdict)
 		count(didChange)
 		return nil
 	}
@@ -556,7 +566,7 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 	default:
 		detail = "already done"
 	}
-	x.prog.stepEnd(err == nil, detail)
+	x.prog.StepEnd(err == nil, detail)
 	x.logf("step %s: end: %s in %s", s.Name(), detail, res.Duration.Round(time.Millisecond))
 	return res, err
 }

@@ -15,6 +15,7 @@ import (
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/redact"
+	"labctl/ui"
 )
 
 // rtPlan is a six-node lab built by hand (no lab.toml parsing involved).
@@ -548,7 +549,7 @@ func TestRunnerBarStyleAndWarnings(t *testing.T) {
 	a.onApply = func(context.Context, string) error { return nil }
 	warner := &rtWarnStep{rtStep: newRTStep("w", rec)}
 	var out, log bytes.Buffer
-	r := &Runner{Steps: []Step{a, warner}, Out: &out, Log: &log, Progress: ProgressBar}
+	r := &Runner{Steps: []Step{a, warner}, Out: &out, Log: &log, Progress: ui.TTY}
 	if _, err := r.Run(context.Background(), rtEnv()); err != nil {
 		t.Fatal(err)
 	}
