@@ -125,3 +125,13 @@ func TestApplyProbeMySQLDown(t *testing.T) {
 		t.Fatalf("services text %q", got)
 	}
 }
+
+// A member in ERROR state is a row, not a client error.
+func TestApplyProbeMemberInError(t *testing.T) {
+	p := testPlan(t)
+	ns := Node{}
+	applyProbe(guest.Sections("@@ addresses\n192.0.2.102\n@@ services\nmysqld active\n@@ member\n\tERROR\n"), p, p.Nodes.Find("SQL-THREE"), []string{"mysqld"}, &ns)
+	if ns.GRState != "ERROR" || ns.GRRole != "" || ns.Problem != "" {
+		t.Fatalf("%+v", ns)
+	}
+}

@@ -132,6 +132,9 @@ func (s Server) Rejoin(ctx context.Context, o RejoinOptions) error {
 		}
 		m, err = s.ReadSelf(ctx)
 	}
+	if m.State == Online {
+		return nil
+	}
 	if m.State == Error {
 		if err := s.Stop(ctx); err != nil {
 			return fmt.Errorf("stop group replication after ERROR: %w", err)

@@ -99,10 +99,11 @@ const selfSQL = `SELECT IFNULL((SELECT MEMBER_ROLE FROM performance_schema.repli
 	`IFNULL((SELECT MEMBER_STATE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@GLOBAL.server_uuid), 'OFFLINE')`
 
 // ParseSelf reads selfSQL's answer (its first line) into a Member with
-// State and Role. A line that is not the row is the client's error.
+// State and Role. A line that is not the row is the client's error
+// ("ERROR 2002 (HY000): ..."); a member whose state is ERROR is a row.
 func ParseSelf(out string) (Member, error) {
 	line, _, _ := strings.Cut(out, "\n")
-	if f := strings.Split(line, "\t"); len(f) == 2 && !strings.Contains(line, "ERROR") {
+	if f := strings.Split(line, "\t"); len(f) == 2 && !strings.HasPrefix(line, "ERROR ") {
 		return Member{Role: strings.TrimSpace(f[0]), State: strings.TrimSpace(f[1]), Self: true}, nil
 	}
 	if msg := strings.TrimSpace(line); msg != "" {
