@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"labctl/guest"
-	"labctl/lab"
+	"labctl/labstatus"
 )
 
 // statusRow finds a node's table line.
@@ -76,7 +72,7 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status --json: exit %d\n%s", code, errOut)
 	}
-	var st labStatus
+	var st labstatus.Report
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
 	}
@@ -114,115 +110,5 @@ func TestStatusWithoutStateDoesNotCreateIt(t *testing.T) {
 	}
 	if _, err := os.Stat(l.stateDir); !os.IsNotExist(err) {
 		t.Fatalf("status created the lab's state folder (%v)", err)
-	}
-}
-
-// hangingExec never answers: a node whose sshd accepted but hangs.
-type hangingExec struct{}
-
-func (hangingExec) Run(ctx context.Context, _ guest.Cmd) (guest.Result, error) {
-	<-ctx.Done()
-	return guest.Result{ExitCode: -1}, ctx.Err()
-}
-func (hangingExec) Upload(ctx context.Context, _ guest.File) (bool, error) { return false, nil }
-func (hangingExec) String() string                                         { return "hanging" }
-
-func testPlan(t *testing.T) *lab.Plan {
-	t.Helper()
-	t.Setenv(lab.StateDirEnv, t.TempDir())
-	cfg, err := lab.Load(writeTestLabTOML(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := cfg.Plan(lab.HostNet{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestStatusProbeTimeoutIsUnreachable(t *testing.T) {
-	p := testPlan(t)
-	n := p.Nodes.Find("sql-one")
-	ns := nodeStatus{}
-	start := time.Now()
-	statusProbe(context.Background(), hangingExec{}, guest.EL8, p, n, &ns)
-	el := time.Since(start)
-	if ns.SSH != sshUnreachable || !strings.Contains(ns.Problem, "no SSH answer") {
-		t.Fatalf("%+v", ns)
-	}
-	if el < statusProbeTimeout || el > statusProbeTimeout+time.Second {
-		t.Fatalf("the probe gave up after %s, want about %s", el, statusProbeTimeout)
-	}
-}
-
-// TestStatusScriptOnStubTools runs the real probe script with sh against
-// stub ip/systemctl/mysql, and parses what it prints.
-func TestStatusScriptOnStubTools(t *testing.T) {
-	p := testPlan(t)
-	bin := t.TempDir()
-	stub := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stub("ip", "printf '1: lo    inet 127.0.0.1/8 scope host lo\\n2: enp0s3    inet 192.0.2.100/24 brd 192.0.2.255 scope global enp0s3\\n2: enp0s3    inet 192.0.2.167/24 scope global secondary enp0s3\\n'\n")
-	stub("systemctl", `[ "$1" = is-active ] || exit 9
-case "$2" in mysqld) echo active ;; *) echo inactive; exit 3 ;; esac
-`)
-	stub("mysql", `case "$*" in *--defaults-extra-file=/root/.my.cnf*) ;; *) echo "no option file" >&2; exit 1 ;; esac
-printf 'PRIMARY\tONLINE\n'
-`)
-	stub("timeout", `shift; exec "$@"`)
-	for _, tc := range []struct {
-		node string
-		db   bool
-	}{{"SQL-ONE", true}, {"SERVER-ONE", false}} {
-		n := p.Nodes.Find(tc.node)
-		services := statusServices(guest.EL8, n.Role)
-		script := statusScript(services, tc.db)
-		if sc, err := exec.LookPath("shellcheck"); err == nil {
-			cmd := exec.Command(sc, "-s", "sh", "-")
-			cmd.Stdin = strings.NewReader(script)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("shellcheck %s probe:\n%s\n%s", tc.node, out, script)
-			}
-		}
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%s probe: %v\n%s", tc.node, err, out)
-		}
-		ns := nodeStatus{}
-		applyProbe(parseSections(string(out)), p, n, services, &ns)
-		if ns.IPOnGuest == nil || *ns.IPOnGuest != (tc.node == "SQL-ONE") {
-			t.Errorf("%s: ip on guest = %v", tc.node, ns.IPOnGuest)
-		}
-		if !ns.HasVIP {
-			t.Errorf("%s: the VIP 192.0.2.167 is on the stub's interface: %+v", tc.node, ns)
-		}
-		if tc.db {
-			if ns.GRRole != "PRIMARY" || ns.GRState != "ONLINE" || ns.Services["mysqld"] != "active" || ns.Services["keepalived"] != "inactive" {
-				t.Errorf("db: %+v", ns)
-			}
-		} else if ns.GRState != "" || ns.Services["nginx"] != "inactive" || ns.Services["php-fpm"] != "inactive" {
-			t.Errorf("web: %+v", ns)
-		}
-	}
-}
-
-func TestApplyProbeMySQLDown(t *testing.T) {
-	p := testPlan(t)
-	n := p.Nodes.Find("SQL-TWO")
-	ns := nodeStatus{}
-	out := "@@ addresses\n192.0.2.101\n@@ services\nmysqld failed\nkeepalived active\n@@ member\n" +
-		"ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)\n"
-	applyProbe(parseSections(out), p, n, []string{"mysqld", "keepalived"}, &ns)
-	if ns.GRState != "no answer" || !strings.Contains(ns.Problem, "Can't connect") || ns.HasVIP || ns.Services["mysqld"] != "failed" {
-		t.Fatalf("%+v", ns)
-	}
-	if got := servicesText(ns.Services); got != "keepalived:up mysqld:failed" {
-		t.Fatalf("services text %q", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/mysqlgr"
 	"labctl/redact"
 )
 
@@ -91,7 +92,7 @@ type dbFakeNode struct {
 	state      string // OFFLINE, ONLINE, ERROR
 	role       string
 	bootFlag   bool
-	executed   GTIDSet
+	executed   mysqlgr.GTIDSet
 	dbs        map[string]bool
 	superRO    bool
 }
@@ -116,7 +117,7 @@ func newDBFakeLab(t *testing.T, p *lab.Plan, s *lab.Secrets, prof *guest.Profile
 			lab: l, node: n, files: map[string]guest.File{}, active: map[string]bool{}, pkgs: map[string]bool{},
 			uuid:  fmt.Sprintf("0000000%d-aaaa-bbbb-cccc-000000000000", i+1),
 			users: map[string]string{}, grants: map[string][]string{}, state: "OFFLINE",
-			executed: GTIDSet{}, dbs: map[string]bool{}, socketAuth: prof.Name == "debian",
+			executed: mysqlgr.GTIDSet{}, dbs: map[string]bool{}, socketAuth: prof.Name == "debian",
 		}
 	}
 	return l
@@ -320,18 +321,22 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 			if gn != nil {
 				name = gn[1]
 			}
+			sro := 0
+			if f.superRO {
+				sro = 1
+			}
+			fmt.Fprintf(&out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.uuid, name, f.state, f.role, f.executed, "",
+				f.recovery, sro, "8.0.41")
+		case st == "SELECT COUNT(*) FROM mysql.user WHERE user = '"+MySQLVerifierUser+"'":
 			verifiers := 0
 			for k := range f.users {
 				if strings.HasPrefix(k, MySQLVerifierUser+"@") {
 					verifiers++
 				}
 			}
-			sro := 0
-			if f.superRO {
-				sro = 1
-			}
-			fmt.Fprintf(&out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", f.uuid, name, f.state, f.role, f.executed, "",
-				f.recovery, verifiers, sro, "8.0.41")
+			fmt.Fprintf(&out, "%d\n", verifiers)
+		case strings.HasPrefix(st, "SELECT IFNULL((SELECT MEMBER_ROLE FROM performance_schema.replication_group_members"): // the member's own row
+			fmt.Fprintf(&out, "%s\t%s\n", f.role, f.state)
 		case st == "SET SESSION sql_log_bin = 0", st == "SET SQL_LOG_BIN = 0":
 			logBin = false
 		case st == "SET SESSION sql_log_bin = 1", st == "SET SQL_LOG_BIN = 1":
@@ -382,12 +387,14 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 			if err := f.start(script); err != nil {
 				return guest.Result{Stderr: err.Error(), ExitCode: 1}, err
 			}
-		case strings.HasPrefix(st, "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY'"):
-			if f.state == "ONLINE" {
-				for _, o := range l.nodes {
-					if o.state == "ONLINE" && o.role == "PRIMARY" {
-						out.WriteString(o.node.IP.String() + "\n")
-					}
+		case strings.HasPrefix(st, "SELECT MEMBER_ID, MEMBER_HOST, MEMBER_PORT, MEMBER_STATE, MEMBER_ROLE"): // the group view
+			if f.state != "ONLINE" {
+				fmt.Fprintf(&out, "%s\t%s\t3306\t%s\t%s\t1\n", f.uuid, f.node.IP, f.state, f.role)
+				break
+			}
+			for _, o := range l.nodes {
+				if o.state == "ONLINE" {
+					fmt.Fprintf(&out, "%s\t%s\t3306\t%s\t%s\t%d\n", o.uuid, o.node.IP, o.state, o.role, map[bool]int{true: 1}[o == f])
 				}
 			}
 		case strings.HasPrefix(st, "SELECT host FROM mysql.user WHERE user = "):
@@ -442,13 +449,13 @@ func (f *dbFakeNode) replicate(apply func(*dbFakeNode)) {
 	}
 	apply(f)
 	if f.state != "ONLINE" {
-		tx, _ := ParseGTIDSet(fmt.Sprintf("%s:%d", f.uuid, GTIDSet{f.uuid: f.executed[f.uuid]}.Count()+1))
+		tx, _ := mysqlgr.ParseGTIDSet(fmt.Sprintf("%s:%d", f.uuid, mysqlgr.GTIDSet{f.uuid: f.executed[f.uuid]}.Count()+1))
 		f.executed = f.executed.Union(tx)
 		return
 	}
 	gn := f.lab.secrets.GroupName
 	next := f.executed.Count() + 1
-	tx, _ := ParseGTIDSet(fmt.Sprintf("%s:%d", gn, next))
+	tx, _ := mysqlgr.ParseGTIDSet(fmt.Sprintf("%s:%d", gn, next))
 	for _, o := range f.lab.nodes {
 		if o.state == "ONLINE" {
 			if o != f {
@@ -491,7 +498,7 @@ func (f *dbFakeNode) start(script string) error {
 		// Distributed recovery: copy the group's replicated data.
 		for _, o := range l.nodes {
 			if o.state == "ONLINE" && o.role == "PRIMARY" {
-				f.executed = o.executed.Union(GTIDSet{})
+				f.executed = o.executed.Union(mysqlgr.GTIDSet{})
 				f.dbs = map[string]bool{}
 				for k, v := range o.dbs {
 					f.dbs[k] = v

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"labctl/lab"
+	"labctl/mysqlgr"
 )
 
 // MySQL accounts labctl creates on the DB nodes.
@@ -54,33 +55,17 @@ func (*grStep) Needs() []string               { return []string{"mysql-config", 
 func (*grStep) Serial() bool                  { return true }
 func (*grStep) Targets(p *lab.Plan) lab.Nodes { return p.DB() }
 
-// grMember is one member's view of itself.
+// grMember is one member's view of itself, and the step's accounts on it.
 type grMember struct {
-	Node         *lab.Node
-	UUID         string // @@server_uuid
-	GroupName    string
-	State        string // ONLINE, RECOVERING, OFFLINE, ERROR, UNREACHABLE
-	Role         string // PRIMARY, SECONDARY or empty
-	Executed     string
-	Received     string
-	RecoveryUser string // user configured on the recovery channel
-	Verifiers    int    // verifier accounts present
-	SuperRO      bool
-	Version      string
+	Node *lab.Node
+	*mysqlgr.Status
+	Verifiers int // verifier accounts present (read by Check and prepare only)
 }
 
-// grStateSQL reads everything the step decides on, in one round trip.
-// Newlines inside GTID sets are removed so each field stays on one line.
-const grStateSQL = `SELECT @@GLOBAL.server_uuid,
-  IFNULL(@@GLOBAL.group_replication_group_name, ''),
-  IFNULL((SELECT MEMBER_STATE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@GLOBAL.server_uuid), 'OFFLINE'),
-  IFNULL((SELECT MEMBER_ROLE FROM performance_schema.replication_group_members WHERE MEMBER_ID = @@GLOBAL.server_uuid), ''),
-  REPLACE(@@GLOBAL.gtid_executed, '\n', ''),
-  IFNULL((SELECT REPLACE(RECEIVED_TRANSACTION_SET, '\n', '') FROM performance_schema.replication_connection_status WHERE CHANNEL_NAME = 'group_replication_applier'), ''),
-  IFNULL((SELECT USER FROM performance_schema.replication_connection_configuration WHERE CHANNEL_NAME = 'group_replication_recovery'), ''),
-  (SELECT COUNT(*) FROM mysql.user WHERE user = '` + MySQLVerifierUser + `'),
-  @@GLOBAL.super_read_only,
-  @@GLOBAL.version;`
+// grServer is n's MySQL server as root.
+func grServer(env *Env, n *lab.Node) mysqlgr.Server {
+	return mysqlgr.Root(n.VM, env.SSH(n), dbRedact(env))
+}
 
 // grVerifierHosts are the verifier's account hosts: the local socket, TCP
 // from 127.0.0.1 (the keepalived check; skip_name_resolve never maps it to
@@ -94,6 +79,9 @@ func (g *grStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 	if err != nil {
 		return Status{}, err
 	}
+	if m.Verifiers, err = grCountVerifiers(ctx, env, n); err != nil {
+		return Status{}, err
+	}
 	switch {
 	case !strings.EqualFold(m.GroupName, env.Secrets.GroupName):
 		return Status{Why: fmt.Sprintf("group name is %q, want %s (run mysql-config)", m.GroupName, env.Secrets.GroupName)}, nil
@@ -101,7 +89,7 @@ func (g *grStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 		return Status{Why: "recovery channel credentials not set"}, nil
 	case m.Verifiers < len(grVerifierHosts(env.Plan)):
 		return Status{Why: "verifier account missing"}, nil
-	case m.State != "ONLINE":
+	case m.State != mysqlgr.Online:
 		return Status{Why: fmt.Sprintf("member is %s, want ONLINE", m.State)}, nil
 	}
 	return Status{Done: true}, nil
@@ -114,9 +102,9 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return err
 	}
 	switch self.State {
-	case "ONLINE":
+	case mysqlgr.Online:
 		return nil // only accounts were missing
-	case "RECOVERING":
+	case mysqlgr.Recovering:
 		return g.waitOnline(ctx, env, n)
 	}
 	if env.Mode == ModePlan {
@@ -127,7 +115,7 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		if n == first {
 			return g.bootstrap(ctx, env, n)
 		}
-		return g.join(ctx, env, self, &grMember{Node: first})
+		return g.join(ctx, env, self, &grMember{Node: first, Status: &mysqlgr.Status{}})
 	}
 
 	// 3. Does a group exist anywhere? Ask every member.
@@ -137,8 +125,8 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	var group *grMember
 	for _, m := range members {
-		if m.Node != n && (m.State == "ONLINE" || m.State == "RECOVERING") && strings.EqualFold(m.GroupName, env.Secrets.GroupName) {
-			if group == nil || m.State == "ONLINE" {
+		if m.Node != n && (m.State == mysqlgr.Online || m.State == mysqlgr.Recovering) && strings.EqualFold(m.GroupName, env.Secrets.GroupName) {
+			if group == nil || m.State == mysqlgr.Online {
 				group = m
 			}
 		}
@@ -153,11 +141,11 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("no member is ONLINE and %s could not be asked for its transactions, so labctl cannot tell which member to restart the group from; "+
 			"start those nodes (mysqld running) and run again: %w", strings.Join(grNames(unreachable), ", "), errors.Join(grErrs(unreachable)...))
 	}
-	var sets []MemberGTID
+	var sets []mysqlgr.MemberGTID
 	for _, m := range members {
-		sets = append(sets, MemberGTID{Name: m.Node.VM, Executed: m.Executed, Received: m.Received})
+		sets = append(sets, mysqlgr.MemberGTID{Name: m.Node.VM, Executed: m.Executed, Received: m.Received})
 	}
-	chosen, err := ChooseBootstrap(sets)
+	chosen, err := mysqlgr.ChooseBootstrap(sets)
 	if err != nil {
 		return err
 	}
@@ -185,22 +173,25 @@ func (g *grStep) prepare(ctx context.Context, env *Env, n *lab.Node) (*grMember,
 	if err != nil {
 		return nil, err
 	}
-	ex := env.SSH(n)
-	if m.State == "ERROR" {
+	if m.Verifiers, err = grCountVerifiers(ctx, env, n); err != nil {
+		return nil, err
+	}
+	ex, srv := env.SSH(n), grServer(env, n)
+	if m.State == mysqlgr.Error {
 		// An expelled or failed member must leave its old view before it can rejoin.
-		if _, err := dbSQL(ctx, env, ex, "STOP GROUP_REPLICATION"); err != nil {
+		if err := srv.Stop(ctx); err != nil {
 			return nil, fmt.Errorf("stop group replication after ERROR: %w", err)
 		}
-		m.State = "OFFLINE"
+		m.State = mysqlgr.Offline
 	}
-	if m.Verifiers < len(grVerifierHosts(env.Plan)) || m.RecoveryUser != MySQLReplicationUser || m.State == "OFFLINE" {
+	if m.Verifiers < len(grVerifierHosts(env.Plan)) || m.RecoveryUser != MySQLReplicationUser || m.State == mysqlgr.Offline {
 		if _, err := dbSQL(ctx, env, ex, grAccountsSQL(env)); err != nil {
 			return nil, fmt.Errorf("create the replication and verifier accounts: %w", err)
 		}
 	}
-	if m.State == "OFFLINE" {
+	if m.State == mysqlgr.Offline {
 		// The channel can only be changed while GR is stopped.
-		if _, err := dbSQL(ctx, env, ex, grRecoveryChannelSQL(env, m.Version)); err != nil {
+		if err := srv.SetRecoveryCredentials(ctx, m.Version, MySQLReplicationUser, env.Secrets.Replication); err != nil {
 			return nil, fmt.Errorf("set the recovery channel credentials: %w", err)
 		}
 		m.RecoveryUser = MySQLReplicationUser
@@ -233,115 +224,57 @@ func grAccountsSQL(env *Env) string {
 	return b.String()
 }
 
-// grRecoveryChannelSQL stores the recovery credentials; CHANGE MASTER before 8.0.23.
-func grRecoveryChannelSQL(env *Env, version string) string {
-	u, pw := dbSQLString(MySQLReplicationUser), dbSQLString(env.Secrets.Replication)
-	if dbVersionBefore(version, 8, 0, 23) {
-		return fmt.Sprintf("CHANGE MASTER TO MASTER_USER = %s, MASTER_PASSWORD = %s FOR CHANNEL 'group_replication_recovery';", u, pw)
-	}
-	return fmt.Sprintf("CHANGE REPLICATION SOURCE TO SOURCE_USER = %s, SOURCE_PASSWORD = %s FOR CHANNEL 'group_replication_recovery';", u, pw)
-}
-
-// bootstrap starts a new group on n; the bootstrap flag is switched off even
-// when START fails, or a later restart would found a second group.
+// bootstrap starts a new group on n and waits for it to be ONLINE.
 func (g *grStep) bootstrap(ctx context.Context, env *Env, n *lab.Node) error {
-	ex := env.SSH(n)
-	_, startErr := dbSQL(ctx, env, ex, "SET GLOBAL offline_mode = OFF;\nSET GLOBAL group_replication_bootstrap_group = ON;\nSTART GROUP_REPLICATION;")
-	_, offErr := dbSQL(ctx, env, ex, "SET GLOBAL group_replication_bootstrap_group = OFF;")
-	if startErr != nil {
-		return fmt.Errorf("bootstrap the group on %s: %w%s", n.VM, startErr, grErrorLog(ctx, env, n))
-	}
-	if offErr != nil {
-		return fmt.Errorf("switch group_replication_bootstrap_group off on %s: %w", n.VM, offErr)
+	if err := grServer(env, n).Bootstrap(ctx); err != nil {
+		return err
 	}
 	return g.waitOnline(ctx, env, n)
 }
 
 // join adds self to the group that donor belongs to.
 func (g *grStep) join(ctx context.Context, env *Env, self, donor *grMember) error {
-	// A joiner holding transactions the group lacks is refused by MySQL with a
-	// terse log line; say here what they are and what to do.
-	mine, err1 := ParseGTIDSet(self.Executed)
-	groupEx, err2 := ParseGTIDSet(donor.Executed)
-	groupRc, err3 := ParseGTIDSet(donor.Received)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return fmt.Errorf("read GTID sets: %w", err)
+	if err := mysqlgr.CheckJoin(self.Node.VM, donor.Node.VM, self.Status, donor.Status); err != nil {
+		return err
 	}
-	if extra := mine.Subtract(groupEx.Union(groupRc)); !extra.IsEmpty() {
-		return fmt.Errorf("%s has transactions the group lacks (%s), so it cannot join: inspect them (mysqlbinlog --include-gtids); "+
-			"if they are unwanted local changes re-provision the node (empty its datadir or re-clone the VM), "+
-			"else inject empty transactions for them on the primary %s", self.Node.VM, extra, donor.Node.VM)
-	}
-	if _, err := dbSQL(ctx, env, env.SSH(self.Node), "SET GLOBAL offline_mode = OFF;\nSTART GROUP_REPLICATION;"); err != nil {
-		return fmt.Errorf("join the group: %w%s", err, grErrorLog(ctx, env, self.Node))
+	srv := grServer(env, self.Node)
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("join the group: %w%s", err, srv.RecentErrors(ctx))
 	}
 	return g.waitOnline(ctx, env, self.Node)
 }
 
-// waitOnline polls n until it is ONLINE, fails fast on ERROR/OFFLINE, and
-// gives up at the deadline with the member's recent replication log lines.
+// waitOnline waits, bounded, for n to be ONLINE.
 func (g *grStep) waitOnline(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode == ModePlan {
 		env.PlanNotef("wait up to %s for %s to be ONLINE", g.joinWait, n.VM)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.joinWait)
-	defer cancel()
-	last := "unknown"
-	for {
-		m, err := grReadMember(ctx, env, n)
-		if err == nil {
-			last = m.State
-			switch m.State {
-			case "ONLINE":
-				return nil
-			case "ERROR", "OFFLINE":
-				return fmt.Errorf("member went %s instead of ONLINE%s", m.State, grErrorLog(ctx, env, n))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("member still %s after %s, want ONLINE%s", last, g.joinWait, grErrorLog(context.WithoutCancel(ctx), env, n))
-		case <-time.After(g.poll):
-		}
-	}
-}
-
-// grErrorLog returns the member's latest replication errors (MySQL 8.0.22+
-// keeps its error log in performance_schema), for error messages.
-func grErrorLog(ctx context.Context, env *Env, n *lab.Node) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := dbSQL(ctx, env, env.SSH(n), `SELECT CONCAT(LOGGED, ' ', ERROR_CODE, ' ', REPLACE(DATA, '\n', ' '))
-FROM performance_schema.error_log WHERE SUBSYSTEM = 'Repl' AND PRIO IN ('Error', 'Warning')
-ORDER BY LOGGED DESC LIMIT 5`)
-	if err != nil || strings.TrimSpace(out) == "" {
-		return " (see the mysqld error log on " + n.VM + ")"
-	}
-	return "; recent replication log lines on " + n.VM + ":\n" + strings.TrimRight(out, "\n")
+	return grServer(env, n).WaitOnline(ctx, g.joinWait, g.poll)
 }
 
 // grReadMember reads n's member state.
 func grReadMember(ctx context.Context, env *Env, n *lab.Node) (*grMember, error) {
-	out, err := dbSQL(ctx, env, env.SSH(n), grStateSQL)
-	if err != nil {
-		return nil, fmt.Errorf("read member state: %w", err)
-	}
-	if env.Mode == ModePlan && strings.TrimSpace(out) == "" {
+	st, err := grServer(env, n).ReadStatus(ctx)
+	if env.Mode == ModePlan && errors.Is(err, mysqlgr.ErrNoAnswer) {
 		// Recorders answer nothing: plan as for a fresh lab.
-		return &grMember{Node: n, UUID: n.VM, GroupName: env.Secrets.GroupName, State: "OFFLINE"}, nil
+		st, err = &mysqlgr.Status{UUID: n.VM, GroupName: env.Secrets.GroupName, State: mysqlgr.Offline}, nil
 	}
-	f := strings.Split(strings.TrimRight(out, "\n"), "\t")
-	if len(f) != 10 {
-		return nil, fmt.Errorf("read member state: unexpected answer %q", out)
+	if err != nil {
+		return nil, err
 	}
-	m := &grMember{Node: n, UUID: f[0], GroupName: f[1], State: f[2], Role: f[3], Executed: f[4], Received: f[5],
-		RecoveryUser: f[6], SuperRO: f[8] == "1", Version: f[9]}
-	fmt.Sscanf(f[7], "%d", &m.Verifiers)
-	if m.GroupName == "NULL" {
-		m.GroupName = ""
+	return &grMember{Node: n, Status: st}, nil
+}
+
+// grCountVerifiers counts the verifier's accounts on n (0 in a plan).
+func grCountVerifiers(ctx context.Context, env *Env, n *lab.Node) (int, error) {
+	out, err := dbSQL(ctx, env, env.SSH(n), "SELECT COUNT(*) FROM mysql.user WHERE user = "+dbSQLString(MySQLVerifierUser))
+	if err != nil {
+		return 0, fmt.Errorf("count the verifier accounts: %w", err)
 	}
-	return m, nil
+	var c int
+	fmt.Sscanf(strings.TrimSpace(out), "%d", &c)
+	return c, nil
 }
 
 type grUnreachable struct {
@@ -416,15 +349,5 @@ func dbNetmaskHost(p *lab.Plan) string {
 // dbVersionBefore reports whether a MySQL version string ("8.0.36",
 // "9.7.4-2") is older than major.minor.patch. Unparsable means "not older".
 func dbVersionBefore(v string, major, minor, patch int) bool {
-	var a, b, c int
-	if n, _ := fmt.Sscanf(v, "%d.%d.%d", &a, &b, &c); n < 3 {
-		return false
-	}
-	if a != major {
-		return a < major
-	}
-	if b != minor {
-		return b < minor
-	}
-	return c < patch
+	return mysqlgr.VersionBefore(v, major, minor, patch)
 }

@@ -13,6 +13,8 @@ package steps
 //   chroot ROOT apt-get install -y mysql-server keepalived
 // The rootfs is never written: each node is an overlay, in which the test
 // removes auto.cnf (a fresh server_uuid per clone) and places dbRealSystemctl.
+// Besides the steps, it reads and changes the group through mysqlgr (view,
+// status, rejoin, switchover) against the real servers.
 // Traffic stays on 10.232.0.0/24 inside the test's own namespaces.
 
 import (
@@ -29,6 +31,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/mysqlgr"
 	"labctl/redact"
 )
 
@@ -180,13 +183,29 @@ func TestDBStepsRealMySQL(t *testing.T) {
 		t.Logf("%s: %d nodes applied, %s", s.Name(), applied, time.Since(start).Round(time.Millisecond))
 	}
 
-	// The group: three ONLINE members, one PRIMARY, as the verifier sees it.
-	out, err := dbSQL(ctx, env, execs["SQL-TWO"], "SELECT MEMBER_HOST, MEMBER_STATE, MEMBER_ROLE FROM performance_schema.replication_group_members ORDER BY MEMBER_HOST")
-	if err != nil {
-		t.Fatal(err)
+	// The group: three ONLINE members, one PRIMARY, as mysqlgr reads it
+	// from every member (the real server's answers through its parsers).
+	srv := func(vm string) mysqlgr.Server { return mysqlgr.Root(vm, execs[vm], secrets.Values()) }
+	var views []mysqlgr.NodeView
+	for _, n := range p.DB() {
+		v, err := srv(n.VM).ReadView(ctx)
+		if err != nil {
+			t.Fatalf("%s: read the group view: %v", n.VM, err)
+		}
+		if self, ok := v.Self(); !ok || mysqlgr.MemberNode(p, self.Host) != n || self.Port != 3306 || self.ID == "" {
+			t.Errorf("%s: own row %+v", n.VM, self)
+		}
+		views = append(views, mysqlgr.NodeView{Node: n, View: v})
 	}
-	if want := "10.232.0.11\tONLINE\tPRIMARY\n10.232.0.12\tONLINE\tSECONDARY\n10.232.0.13\tONLINE\tSECONDARY\n"; out != want {
-		t.Errorf("group members:\n%s\nwant\n%s", out, want)
+	if primary, err := mysqlgr.HealthyPrimary(p, views); err != nil || primary.VM != "SQL-ONE" {
+		t.Errorf("healthy group with primary SQL-ONE: got %v, %v", primary, err)
+	}
+	for _, n := range p.DB() {
+		st, err := srv(n.VM).ReadStatus(ctx)
+		if err != nil || st.State != mysqlgr.Online || !strings.EqualFold(st.GroupName, secrets.GroupName) || st.RecoveryUser != MySQLReplicationUser ||
+			st.SuperReadOnly != (n.VM != "SQL-ONE") || mysqlgr.VersionBefore(st.Version, 8, 0, 23) {
+			t.Errorf("%s: status %+v, %v", n.VM, st, err)
+		}
 	}
 	// The check script passes on the primary only.
 	for _, n := range p.DB() {
@@ -215,6 +234,22 @@ func TestDBStepsRealMySQL(t *testing.T) {
 		t.Errorf("VIP holders %q, want only SQL-ONE", holders)
 	}
 
+	// Rejoin: a member that left (STOP) and one in ERROR's place come back
+	// without a bootstrap; the primary stays.
+	if err := srv("SQL-THREE").Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if self, err := srv("SQL-THREE").ReadSelf(ctx); err != nil || self.State != mysqlgr.Offline {
+		t.Fatalf("SQL-THREE after STOP: %+v %v", self, err)
+	}
+	started := false
+	if err := srv("SQL-THREE").Rejoin(ctx, mysqlgr.RejoinOptions{Within: 3 * time.Minute, Poll: time.Second, Started: func() { started = true }}); err != nil || !started {
+		t.Fatalf("rejoin SQL-THREE: %v (started %v)", err, started)
+	}
+	if host, err := srv("SQL-THREE").PrimaryHost(ctx); err != nil || host != "10.232.0.11" {
+		t.Errorf("primary after the rejoin: %q %v", host, err)
+	}
+
 	// A second run changes nothing.
 	for _, s := range steps {
 		for _, n := range s.Targets(p) {
@@ -231,16 +266,14 @@ func TestDBStepsRealMySQL(t *testing.T) {
 	if _, err := dbSQL(ctx, env, execs["SQL-ONE"], "CREATE TABLE wordpress.probe (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dbSQL(ctx, env, execs["SQL-ONE"], "STOP GROUP_REPLICATION"); err != nil {
+	if err := srv("SQL-ONE").Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var newPrimary string
 	for i := 0; i < 60 && newPrimary == ""; i++ {
-		out, _ := dbSQL(ctx, env, execs["SQL-TWO"], "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY' AND MEMBER_STATE = 'ONLINE'")
-		for _, n := range p.DB() {
-			if strings.TrimSpace(out) == n.IP.String() {
-				newPrimary = n.VM
-			}
+		host, _ := srv("SQL-TWO").PrimaryHost(ctx)
+		if n := mysqlgr.MemberNode(p, host); n != nil {
+			newPrimary = n.VM
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -251,7 +284,7 @@ func TestDBStepsRealMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, vm := range []string{"SQL-TWO", "SQL-THREE"} {
-		if _, err := dbSQL(ctx, env, execs[vm], "STOP GROUP_REPLICATION"); err != nil {
+		if err := srv(vm).Stop(ctx); err != nil {
 			t.Fatalf("%s: %v", vm, err)
 		}
 	}
@@ -275,9 +308,21 @@ func TestDBStepsRealMySQL(t *testing.T) {
 			t.Errorf("%s after the outage: probe rows %q, %v", n.VM, out, err)
 		}
 	}
-	out, _ = dbSQL(ctx, env, execs["SQL-ONE"], "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY'")
-	if strings.TrimSpace(out) == "10.232.0.11" {
-		t.Error("the group restarted from SQL-ONE, which lacked the new primary's write")
+	host, err := srv("SQL-ONE").PrimaryHost(ctx)
+	if err != nil || host == "10.232.0.11" {
+		t.Errorf("the group restarted from SQL-ONE, which lacked the new primary's write (primary %q, %v)", host, err)
+	}
+
+	// Switchover: SQL-ONE becomes the primary again, by its server_uuid.
+	one, err := srv("SQL-ONE").ReadStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv("SQL-TWO").SetAsPrimary(ctx, one.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if host, err := srv("SQL-THREE").PrimaryHost(ctx); err != nil || host != "10.232.0.11" {
+		t.Errorf("after the switchover the primary is %q (%v), want SQL-ONE", host, err)
 	}
 }
 

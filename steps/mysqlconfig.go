@@ -19,7 +19,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -29,6 +28,7 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/mysqlgr"
 )
 
 //go:embed templates/db/*
@@ -45,7 +45,7 @@ const (
 	dbFailoverConfName = "zz-labctl-failover.cnf"
 	// dbRootCnf is root's client option file; the mysql client reads it from
 	// $HOME too, which is handy for students typing `mysql` on a node.
-	dbRootCnf = "/root/.my.cnf"
+	dbRootCnf = mysqlgr.RootOptionFile
 	// dbXComPort is group replication's group communication port.
 	dbXComPort = 33061
 	// dbMySQLWait bounds how long a (re)started mysqld may take to accept connections.
@@ -322,52 +322,9 @@ func dbOptionValue(s string) (string, error) {
 	return `"` + s + `"`, nil
 }
 
-// dbSQLString quotes s as an SQL string literal (NO_BACKSLASH_ESCAPES off).
-func dbSQLString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`, "\x00", `\0`, "\n", `\n`, "\r", `\r`).Replace(s) + "'"
-}
-
-// dbRun runs a script with stdin on ex, hiding every lab secret from logs and errors.
-func dbRun(ctx context.Context, env *Env, ex guest.Executor, script string, stdin []byte) (guest.Result, error) {
-	var redact []string
-	if env.Secrets != nil {
-		redact = env.Secrets.Values()
-	}
-	return ex.Run(ctx, guest.Cmd{Script: script, Stdin: stdin, Redact: redact})
-}
-
-// dbProbe runs a read-only script: a non-zero exit is an answer (ok=false),
-// only a failure to run it at all is an error.
-func dbProbe(ctx context.Context, env *Env, ex guest.Executor, script string, stdin []byte) (string, bool, error) {
-	r, err := dbRun(ctx, env, ex, script, stdin)
-	var exit *guest.ExitError
-	if errors.As(err, &exit) {
-		return r.Stdout, false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	return r.Stdout, true, nil
-}
-
 func dbSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// dbMySQLClient is the mysql client as root, credentials from root's 0600 option file.
-const dbMySQLClient = "mysql --defaults-extra-file=" + dbRootCnf + " --batch --skip-column-names"
-
-// dbSQL runs SQL (on stdin, never in argv) as MySQL root and returns its output.
-func dbSQL(ctx context.Context, env *Env, ex guest.Executor, sql string) (string, error) {
-	if !strings.HasSuffix(strings.TrimSpace(sql), ";") {
-		sql += ";"
-	}
-	r, err := dbRun(ctx, env, ex, dbMySQLClient, []byte(sql+"\n"))
-	if err != nil {
-		return "", err
-	}
-	return r.Stdout, nil
 }
 
 // dbFileCurrent reports whether f is on the guest with the same content,

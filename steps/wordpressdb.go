@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"labctl/lab"
+	"labctl/mysqlgr"
 )
 
 const (
@@ -96,9 +97,9 @@ func (wordpressDBStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status
 
 func (wordpressDBStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	// 1. The primary, as this node's group view reports it.
-	out, err := dbSQL(ctx, env, env.SSH(n), "SELECT MEMBER_HOST FROM performance_schema.replication_group_members WHERE MEMBER_ROLE = 'PRIMARY' AND MEMBER_STATE = 'ONLINE'")
+	host, err := mysqlgr.Root(n.VM, env.SSH(n), dbRedact(env)).PrimaryHost(ctx)
 	if err != nil {
-		return fmt.Errorf("find the primary: %w", err)
+		return err
 	}
 	primary := n
 	if env.Mode == ModePlan {
@@ -109,7 +110,6 @@ func (wordpressDBStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return nil
 		}
 	} else {
-		host := strings.TrimSpace(out)
 		primary = env.Plan.DB().Filter(func(d *lab.Node) bool { return d.IP.String() == host || strings.EqualFold(d.Hostname, host) }).First()
 		if primary == nil {
 			return fmt.Errorf("no ONLINE primary in %s's view of the group (answer %q); run the group-replication step", n.VM, host)

@@ -1,4 +1,4 @@
-package steps
+package mysqlgr
 
 // Choosing the member to re-bootstrap group replication from after a full
 // outage. The MySQL manual is explicit that the last primary is not

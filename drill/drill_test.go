@@ -1,10 +1,11 @@
-package main
+package drill
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,7 +14,23 @@ import (
 
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/mysqlgr"
 )
+
+// testPlan is a lab of three DB nodes (and the others) on 192.0.2.0/24.
+func testPlan(t *testing.T) *lab.Plan {
+	t.Helper()
+	p := &lab.Plan{Name: "drilltest", Network: netip.MustParsePrefix("192.0.2.0/24"), VIP: netip.MustParseAddr("192.0.2.167")}
+	add := func(vm, host, ip string, role lab.Role, idx int) {
+		p.Nodes = append(p.Nodes, &lab.Node{VM: vm, Hostname: host, IP: netip.MustParseAddr(ip), Role: role, Index: idx})
+	}
+	add("SQL-ONE", "sql-one", "192.0.2.100", lab.RoleDB, 1)
+	add("SQL-TWO", "sql-two", "192.0.2.101", lab.RoleDB, 2)
+	add("SQL-THREE", "sql-three", "192.0.2.102", lab.RoleDB, 3)
+	add("SERVER-ONE", "server-one", "192.0.2.110", lab.RoleWeb, 1)
+	add("LOAD-BALANCER", "load-balancer", "192.0.2.120", lab.RoleLB, 1)
+	return p
+}
 
 // simGroup simulates the three DB nodes of a lab for the drill: mysqld
 // per node, group membership, the VIP, and a failover that completes
@@ -111,7 +128,7 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 		if g.dead[e.n] {
 			b.WriteString("ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)\n")
 		} else if g.grOff[e.n] {
-			fmt.Fprintf(&b, "%s\tOFFLINE\t\t1\n", e.n.IP)
+			fmt.Fprintf(&b, "uuid-%s\t%s\t3306\tOFFLINE\t\t1\n", e.n.VM, e.n.IP)
 		} else {
 			for _, m := range g.plan.DB() {
 				if g.dead[m] || g.grOff[m] {
@@ -122,7 +139,7 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 					role = "PRIMARY"
 				}
 				self := map[bool]string{true: "1", false: "0"}[m == e.n]
-				fmt.Fprintf(&b, "%s\tONLINE\t%s\t%s\n", m.IP, role, self)
+				fmt.Fprintf(&b, "uuid-%s\t%s\t3306\tONLINE\t%s\t%s\n", m.VM, m.IP, role, self)
 			}
 		}
 		b.WriteString("@@ addresses\n127.0.0.1\n" + e.n.IP.String() + "\n")
@@ -140,14 +157,13 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 			g.grOff[e.n] = true // group replication does not start on boot
 		}
 		return guest.Result{}, nil
-	case strings.Contains(string(cmd.Stdin), "START GROUP_REPLICATION"):
+	case s == mysqlgr.RootClient && g.dead[e.n]:
+		return guest.Result{ExitCode: 1}, &guest.ExitError{Node: e.n.VM, ExitCode: 1, Stderr: "ERROR 2002"}
+	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "START GROUP_REPLICATION"):
 		g.grOff[e.n] = false
 		return guest.Result{}, nil
-	case strings.Contains(s, "MEMBER_STATE") && strings.HasPrefix(s, "timeout 5"):
-		switch {
-		case g.dead[e.n]:
-			return guest.Result{ExitCode: 1}, &guest.ExitError{Node: e.n.VM, ExitCode: 1, Stderr: "ERROR 2002"}
-		case g.grOff[e.n]:
+	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "MEMBER_STATE"): // the member's own row
+		if g.grOff[e.n] {
 			return guest.Result{Stdout: "\tOFFLINE\n"}, nil
 		}
 		return guest.Result{Stdout: "SECONDARY\tONLINE\n"}, nil
@@ -155,12 +171,12 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 	return guest.Result{ExitCode: 127}, &guest.ExitError{Node: e.n.VM, ExitCode: 127, Stderr: "unexpected script"}
 }
 
-func simDrill(t *testing.T, g *simGroup, kind string) (*drill, *bytes.Buffer, *int, *int) {
+func simDrill(t *testing.T, g *simGroup, kind string) (*Drill, *bytes.Buffer, *int, *int) {
 	t.Helper()
 	var out bytes.Buffer
 	var mu sync.Mutex
 	total, failed := 0, 0
-	d := &drill{
+	d := &Drill{
 		plan: g.plan, prof: guest.EL8, kind: kind, out: &out,
 		ssh: func(n *lab.Node) guest.Executor { return simExec{g, n} },
 		get: func(context.Context) error {
@@ -185,7 +201,7 @@ func TestDrillMeasuresFailoverAndRejoins(t *testing.T) {
 			p := testPlan(t)
 			g := newSimGroup(p)
 			d, out, _, failed := simDrill(t, g, kind)
-			if err := d.run(context.Background()); err != nil {
+			if err := d.Run(context.Background()); err != nil {
 				t.Fatalf("drill: %v\n%s", err, out)
 			}
 			text := out.String()
@@ -236,7 +252,7 @@ func TestDrillTimesAStopFromItsStartNotItsReturn(t *testing.T) {
 	g := newSimGroup(p)
 	g.stopTakes = 1500 * time.Millisecond
 	d, out, _, _ := simDrill(t, g, "stop")
-	if err := d.run(context.Background()); err != nil {
+	if err := d.Run(context.Background()); err != nil {
 		t.Fatalf("drill: %v\n%s", err, out)
 	}
 	vip, ok := d.find("VIP 192.0.2.167 up on")
@@ -259,7 +275,7 @@ func TestDrillBoundedWhenNoPrimaryIsElected(t *testing.T) {
 	d, out, _, _ := simDrill(t, g, "crash")
 	d.failoverWait = 300 * time.Millisecond
 	start := time.Now()
-	err := d.run(context.Background())
+	err := d.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no new primary within 300ms") {
 		t.Fatalf("want a bounded failure, got %v\n%s", err, out)
 	}
@@ -277,7 +293,7 @@ func TestDrillRefusesAnUnhealthyGroup(t *testing.T) {
 	g := newSimGroup(p)
 	g.grOff[p.DB()[2]] = true
 	d, out, _, _ := simDrill(t, g, "crash")
-	err := d.run(context.Background())
+	err := d.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "needs a healthy group") {
 		t.Fatalf("got %v\n%s", err, out)
 	}
@@ -294,8 +310,8 @@ func TestDrillScriptsPassShellcheck(t *testing.T) {
 		t.Skip("shellcheck not installed (apt-get install -y shellcheck)")
 	}
 	for _, kind := range []string{"crash", "stop"} {
-		d := &drill{prof: guest.EL8, kind: kind}
-		for name, script := range map[string]string{"kill": d.killScript(), "start": d.startScript(), "view": drillViewScript(d.prof.MySQLService)} {
+		d := &Drill{prof: guest.EL8, kind: kind}
+		for name, script := range map[string]string{"kill": d.killScript(), "start": d.startScript(), "view": viewScript(d.prof.MySQLService)} {
 			cmd := exec.Command(sc, "-s", "sh", "-")
 			cmd.Stdin = strings.NewReader(script)
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,273 @@
+// Package labstatus answers `labctl status`: each node's VM state, SSH
+// reachability, addresses, services and, on DB nodes, its group-replication
+// role and state, all nodes at once and read-only. It never fails: problems
+// are shown per node.
+package labstatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"labctl/guest"
+	"labctl/lab"
+	"labctl/mysqlgr"
+	"labctl/vbox"
+)
+
+// ProbeTimeout bounds one node's SSH probe, so a status answers in
+// about two seconds even when a node hangs.
+const ProbeTimeout = 1500 * time.Millisecond
+
+// Values of Node.State besides VirtualBox's own VM states.
+const (
+	VMMissing   = "missing"    // no VM of that name
+	VMNotInLab  = "not-in-lab" // a VM of that name without this lab's tag
+	VMReadError = "unknown"    // VBoxManage failed; see Problem
+)
+
+// Values of Node.SSH.
+const (
+	SSHOK          = "ok"
+	SSHUnreachable = "unreachable"
+	SSHSkipped     = "-" // the VM is not running (or not ours): nothing to ask
+)
+
+// Node is one row of `labctl status`.
+type Node struct {
+	VM       string `json:"vm"`
+	Hostname string `json:"hostname"`
+	Role     string `json:"role"`
+	IP       string `json:"ip"`
+	State    string `json:"state"` // VirtualBox VMState, or missing / not-in-lab / unknown
+	SSH      string `json:"ssh"`   // ok, unreachable, or "-" when not probed
+	// IPOnGuest: the planned address is on one of the guest's interfaces (probed nodes only).
+	IPOnGuest *bool  `json:"ip_on_guest,omitempty"`
+	GRRole    string `json:"gr_role,omitempty"`  // PRIMARY, SECONDARY, or "" (db nodes)
+	GRState   string `json:"gr_state,omitempty"` // ONLINE, RECOVERING, OFFLINE, ERROR, ... (db nodes)
+	HasVIP    bool   `json:"has_vip"`
+	// Services maps each expected service to `systemctl is-active`'s answer.
+	Services map[string]string `json:"services,omitempty"`
+	Problem  string            `json:"problem,omitempty"`
+}
+
+// Report is the whole answer of `labctl status`.
+type Report struct {
+	Lab       string   `json:"lab"`
+	VIP       string   `json:"vip"`
+	VIPHolder []string `json:"vip_holders"` // VMs carrying the VIP; more than one is a split brain
+	Nodes     []Node   `json:"nodes"`
+	ElapsedMS int64    `json:"elapsed_ms"`
+}
+
+// Options is what a status read needs from its caller.
+type Options struct {
+	Plan       *lab.Plan
+	Profile    *guest.Profile // nil when the plan's profile is unknown (ProfileErr says why)
+	ProfileErr error
+	// VM fills the VirtualBox side of a row: State (and Problem).
+	VM func(ctx context.Context, n *lab.Node, row *Node)
+	// SSH gives a node's executor; nil when the lab cannot be reached
+	// (NoSSH says why).
+	SSH   func(*lab.Node) guest.Executor
+	NoSSH string
+}
+
+// Read reads every node at once: VirtualBox first, then (running nodes
+// only) one SSH probe each.
+func Read(ctx context.Context, o Options) *Report {
+	start := time.Now()
+	p := o.Plan
+	out := &Report{Lab: p.Name, VIP: p.VIP.String(), Nodes: make([]Node, len(p.Nodes))}
+	var wg sync.WaitGroup
+	for i, n := range p.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
+			o.VM(ctx, n, &ns)
+			switch {
+			case ns.State != string(vbox.StateRunning):
+			case o.ProfileErr != nil:
+				ns.Problem = o.ProfileErr.Error()
+			case o.SSH == nil:
+				ns.SSH, ns.Problem = SSHUnreachable, o.NoSSH
+			default:
+				probe(ctx, o.SSH(n), o.Profile, p, n, &ns)
+			}
+			out.Nodes[i] = ns
+		}()
+	}
+	wg.Wait()
+	for _, ns := range out.Nodes {
+		if ns.HasVIP {
+			out.VIPHolder = append(out.VIPHolder, ns.VM)
+		}
+	}
+	out.ElapsedMS = time.Since(start).Milliseconds()
+	return out
+}
+
+// services are the services each role must run.
+func services(p *guest.Profile, r lab.Role) []string {
+	switch r {
+	case lab.RoleDB:
+		return []string{p.MySQLService, p.KeepalivedService}
+	case lab.RoleWeb:
+		return []string{p.NginxService, p.PHPFPMService}
+	case lab.RoleLB:
+		return []string{p.NginxService}
+	}
+	return nil
+}
+
+// script is the read-only probe of one node: its IPv4 addresses,
+// its services and, on db nodes, its group-replication row.
+func script(services []string, db bool) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# labctl status: read-only probe.\n")
+	b.WriteString("echo '@@ addresses'\nip -4 -o addr show 2>/dev/null | awk '{ split($4, a, \"/\"); print a[1] }'\n")
+	b.WriteString("echo '@@ services'\n")
+	for _, svc := range services {
+		unit := svc
+		if strings.ContainsAny(unit, "*?[") && !strings.Contains(unit, ".") {
+			unit += ".service" // systemctl matches a glob against full unit names
+		}
+		fmt.Fprintf(&b, "printf '%%s %%s\\n' %s \"$(systemctl is-active %s 2>/dev/null | head -n 1)\"\n", guest.Quote(svc), guest.Quote(unit))
+	}
+	if db {
+		fmt.Fprintf(&b, "echo '@@ member'\n%s | head -n 2\n", mysqlgr.SelfProbe(2))
+	}
+	b.WriteString("exit 0\n")
+	return b.String()
+}
+
+// probe runs the node's probe within ProbeTimeout.
+func probe(ctx context.Context, ex guest.Executor, p *guest.Profile, plan *lab.Plan, n *lab.Node, ns *Node) {
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	svcs := services(p, n.Role)
+	res, err := ex.Run(ctx, guest.Cmd{Script: script(svcs, n.Role == lab.RoleDB)})
+	if err != nil {
+		ns.SSH = SSHUnreachable
+		var hk *guest.HostKeyError
+		switch {
+		case errors.As(err, &hk):
+			ns.Problem = hk.Error()
+		case ctx.Err() != nil:
+			ns.Problem = fmt.Sprintf("no SSH answer from %s within %s", n.IP, ProbeTimeout)
+		default:
+			ns.Problem = err.Error()
+		}
+		return
+	}
+	ns.SSH = SSHOK
+	applyProbe(guest.Sections(res.Stdout), plan, n, svcs, ns)
+}
+
+// applyProbe reads a probe's sections into ns.
+func applyProbe(sec map[string]string, plan *lab.Plan, n *lab.Node, services []string, ns *Node) {
+	onGuest := false
+	for _, a := range strings.Fields(sec["addresses"]) {
+		if a == n.IP.String() {
+			onGuest = true
+		}
+		if a == plan.VIP.String() {
+			ns.HasVIP = true
+		}
+	}
+	ns.IPOnGuest = &onGuest
+	ns.Services = map[string]string{}
+	for _, line := range strings.Split(sec["services"], "\n") {
+		name, state, _ := strings.Cut(line, " ")
+		if name != "" {
+			ns.Services[name] = strings.TrimSpace(state)
+		}
+	}
+	for _, svc := range services {
+		if ns.Services[svc] == "" {
+			ns.Services[svc] = "unknown"
+		}
+	}
+	if n.Role != lab.RoleDB {
+		return
+	}
+	self, err := mysqlgr.ParseSelf(sec["member"])
+	switch {
+	case err == nil:
+		ns.GRRole, ns.GRState = self.Role, self.State
+	case errors.Is(err, mysqlgr.ErrNoAnswer):
+		ns.GRState, ns.Problem = "no answer", "mysql gave no answer within 2 s"
+	default:
+		ns.GRState, ns.Problem = "no answer", "mysql: "+err.Error()
+	}
+}
+
+// Print writes the table and its notes.
+func (st *Report) Print(w io.Writer) {
+	holder := "no node"
+	if len(st.VIPHolder) > 0 {
+		holder = strings.Join(st.VIPHolder, " and ")
+	}
+	fmt.Fprintf(w, "Lab %q: VIP %s on %s\n\n", st.Lab, st.VIP, holder)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tIP\tVM\tSSH\tGROUP REPLICATION\tVIP\tSERVICES")
+	var notes []string
+	for _, ns := range st.Nodes {
+		ip := ns.IP
+		if ns.IPOnGuest != nil && !*ns.IPOnGuest {
+			ip += " (not on guest)"
+		}
+		gr := "-"
+		if ns.GRState != "" {
+			gr = strings.TrimSpace(ns.GRRole + " " + ns.GRState)
+		}
+		vip := "-"
+		if ns.HasVIP {
+			vip = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.VM, ns.Role, ip, ns.State, ns.SSH, gr, vip, servicesText(ns.Services))
+		if ns.Problem != "" {
+			// Errors from the guest package already start with the node's name.
+			notes = append(notes, "  "+ns.VM+": "+strings.TrimPrefix(ns.Problem, ns.VM+": "))
+		}
+	}
+	tw.Flush()
+	if len(st.VIPHolder) > 1 {
+		notes = append(notes, fmt.Sprintf("  the VIP is on %d nodes at once (%s): keepalived peers cannot see each other", len(st.VIPHolder), strings.Join(st.VIPHolder, ", ")))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
+	}
+	fmt.Fprintf(w, "\n(%d ms; `labctl verify` checks the lab end to end)\n", st.ElapsedMS)
+}
+
+// servicesText shows active services by name and the others with their state.
+func servicesText(m map[string]string) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		if m[k] == "active" {
+			parts = append(parts, k+":up")
+		} else {
+			parts = append(parts, k+":"+m[k])
+		}
+	}
+	return strings.Join(parts, " ")
+}
