@@ -274,6 +274,7 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	e := *env
 	e.Mode = r.Mode
 	e.Log = logw
+	e.vmViews = newVMViews() // this run's VM reads, handed from Check to Apply
 	prog := newProgress(r.Out, r.Progress)
 	e.Warn = func(msg string) {
 		prog.warn(msg)

@@ -99,6 +99,7 @@ type Env struct {
 
 	// vmViews carries a VM step's reads from its Prepare to a node's Check
 	// and from that Check to the Apply right after it, once each (vms.go).
+	// Runner.Run sets a fresh one per run; nil = every read live.
 	vmViews *vmViews
 }
 

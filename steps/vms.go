@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"labctl/fleet"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -62,7 +63,7 @@ func (c CloneVMs) Prepare(ctx context.Context, env *Env) error {
 	views := map[string]*vmView{}
 	for _, n := range env.Plan.Nodes {
 		v := newVMView(env, n.VM)
-		switch len(matchVMs(vms, n.VM)) {
+		switch len(fleet.Named(vms, n.VM)) {
 		case 0:
 			v.absent()
 		case 1:
@@ -90,12 +91,12 @@ func (c CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, err
 	if tag == env.Plan.Name {
 		return Status{Done: true}, nil
 	}
-	owned, why, err := vmOwnedBy(ctx, env, v)
+	owner, err := fleet.Owner(ctx, env.Plan, n.VM, v)
 	if err != nil {
 		return Status{}, err
 	}
-	if !owned {
-		return Status{}, fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s", n.VM, env.Plan.Name, why, env.Plan.File)
+	if err := owner.Foreign(env.Plan, n.VM); err != nil {
+		return Status{}, err
 	}
 	return Status{Why: fmt.Sprintf("VM %s was cloned but not tagged: tag it %s=%s", n.VM, TagLab, env.Plan.Name)}, nil
 }
@@ -275,7 +276,7 @@ func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs [
 		diffs = append(diffs, fmt.Sprintf("%d MB memory, want %d", info.MemoryMB, n.MemoryMB))
 		want.MemoryMB = n.MemoryMB
 	}
-	if g := LabGroup(p); !inGroup(info, g) {
+	if g := LabGroup(p); !fleet.InGroup(info, g) {
 		diffs = append(diffs, fmt.Sprintf("group %s, want %s", strings.Join(info.Groups, ","), g))
 		want.Groups = g
 	}
@@ -679,30 +680,27 @@ func (v *vmView) infoAndTag(ctx context.Context, key, what string) (*vbox.VMInfo
 // and from a Check to the Apply after it. Each hand-over happens once: a
 // view is taken out when used, so the Runner's re-check after Apply (and
 // any later step) finds none and reads the live VM. Any mutating call on a
-// VM drops every view of it. Nothing outlives the run: the Runner runs on
-// its own copy of the Env, and each Check replaces its node's view.
+// VM drops every view of it. The run owns it: Runner.Run puts a fresh one
+// in its own copy of the Env, so nothing outlives the run. Without one (a
+// step driven outside a Runner) every read is live.
 type vmViews struct {
 	mu       sync.Mutex
 	prepared map[string]*vmView // "step\x00vm" → read by Prepare, for the first Check
 	checked  map[string]*vmView // "step\x00vm" → read by Check, for the Apply after it
 }
 
-var vmViewsInit sync.Mutex
-
-func (e *Env) views() *vmViews {
-	vmViewsInit.Lock()
-	defer vmViewsInit.Unlock()
-	if e.vmViews == nil {
-		e.vmViews = &vmViews{prepared: map[string]*vmView{}, checked: map[string]*vmView{}}
-	}
-	return e.vmViews
+func newVMViews() *vmViews {
+	return &vmViews{prepared: map[string]*vmView{}, checked: map[string]*vmView{}}
 }
 
 func viewKey(step, vm string) string { return step + "\x00" + vm }
 
 // prepareViews replaces the views a step's Prepare read (vm → view).
 func (e *Env) prepareViews(step string, views map[string]*vmView) {
-	vs := e.views()
+	vs := e.vmViews
+	if vs == nil {
+		return
+	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	for k := range vs.prepared {
@@ -718,7 +716,10 @@ func (e *Env) prepareViews(step string, views map[string]*vmView) {
 // checkView is the view a Check reads through: its Prepare's (taken), or a
 // fresh one. It is kept for the Apply that may follow.
 func (e *Env) checkView(step, vm string) *vmView {
-	vs := e.views()
+	vs := e.vmViews
+	if vs == nil {
+		return newVMView(e, vm)
+	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	k := viewKey(step, vm)
@@ -734,7 +735,10 @@ func (e *Env) checkView(step, vm string) *vmView {
 // applyView is the view an Apply reads through: its Check's (taken), or a
 // fresh one.
 func (e *Env) applyView(step, vm string) *vmView {
-	vs := e.views()
+	vs := e.vmViews
+	if vs == nil {
+		return newVMView(e, vm)
+	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	k := viewKey(step, vm)
@@ -748,7 +752,10 @@ func (e *Env) applyView(step, vm string) *vmView {
 
 // changedVM drops every view of vm: called after each mutating call on it.
 func (e *Env) changedVM(vm string) {
-	vs := e.views()
+	vs := e.vmViews
+	if vs == nil {
+		return
+	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	suffix := "\x00" + vm
