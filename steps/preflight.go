@@ -32,9 +32,6 @@ const (
 	TagNode = fleet.TagNode
 )
 
-// LabGroup is the VirtualBox group of the lab's VMs.
-func LabGroup(p *lab.Plan) string { return fleet.Group(p) }
-
 // MinVersion is the oldest VirtualBox labctl drives.
 var MinVersion = vbox.Version{Major: 6, Minor: 1}
 
