@@ -85,8 +85,8 @@ func (f *Fleet) awaitShutdown(ctx context.Context, pb powerButton, ref string, o
 
 // Halt powers off every running VM of the lab and keeps the VMs: what a
 // `labctl halt` does before the host sleeps or the class ends. It returns
-// the VMs it stopped, in `list vms` order; VMs of other labs are never read
-// beyond their tag. Every failure is reported, each naming its VM.
+// the VMs it stopped, in `list vms` order; VMs that are not the lab's are
+// only read. Every failure is reported, each naming its VM.
 func (f *Fleet) Halt(ctx context.Context, o PowerOffOptions) (halted []string, err error) {
 	members, err := f.Members(ctx)
 	if err != nil {
