@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -38,13 +39,13 @@ func upCommand() *cli.Command {
 			if c.Bool("dry-run") {
 				mode = steps.ModeDryRun
 			}
-			return s.runPipeline(pipeline(), mode, c.String("from"), c.String("only"), c.Int("concurrency"))
+			return s.runPipeline(c.Context, pipeline(), mode, c.String("from"), c.String("only"), c.Int("concurrency"))
 		},
 	}
 }
 
 // runPipeline runs steps against the live lab with a per-run log file.
-func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
+func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode steps.Mode, from, only string, concurrency int) error {
 	s.display = ui.New(s.out, s.progress, ui.Options{})
 	defer s.display.Close()
 	env, log, logPath, done, err := s.runEnv("up", true)
@@ -64,7 +65,7 @@ func (s *session) runPipeline(pipeline []steps.Step, mode steps.Mode, from, only
 		Log:         log,
 		LogPath:     logPath,
 	}
-	sum, err := r.Run(s.c.Context, env)
+	sum, err := r.Run(ctx, env)
 	if err != nil {
 		// The Runner's error already names the step, the log file and, after
 		// Ctrl-C, how to resume.

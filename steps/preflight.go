@@ -21,19 +21,16 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/fleet"
 	"labctl/lab"
 	"labctl/vbox"
 )
 
-// Ownership marks. clonevm copies a VM's extradata, so the clones are
-// tagged explicitly, right after cloning and before any other change.
+// Ownership marks, owned by package fleet (which VMs are the lab's).
 const (
-	TagLab  = "labctl/lab"  // = plan.Name on every VM of the lab
-	TagNode = "labctl/node" // = the node's hostname
+	TagLab  = fleet.TagLab
+	TagNode = fleet.TagNode
 )
-
-// LabGroup is the VirtualBox group of the lab's VMs.
-func LabGroup(p *lab.Plan) string { return "/labctl/" + p.Name }
 
 // MinVersion is the oldest VirtualBox labctl drives.
 var MinVersion = vbox.Version{Major: 6, Minor: 1}
@@ -86,7 +83,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 	}
 
 	var problems *multierror.Error
-	bases := matchVMs(vms, p.Base.VM)
+	bases := fleet.Named(vms, p.Base.VM)
 	switch {
 	case len(bases) == 0:
 		return Status{}, fmt.Errorf("the base VM %q (base.vm in %s) is not registered in VirtualBox: list the VMs with `VBoxManage list vms` and set base.vm to one of them",
@@ -108,7 +105,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 	// Only the lab's VM names that exist are read, all at once.
 	var mu sync.Mutex
 	err := FanOut(ctx, p.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
-		same := matchVMs(vms, n.VM)
+		same := fleet.Named(vms, n.VM)
 		var problem error
 		switch {
 		case len(same) == 0:
@@ -116,14 +113,11 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 		case len(same) > 1:
 			problem = fmt.Errorf("%d VMs are named %s: rename all but the lab's one", len(same), n.VM)
 		default:
-			owned, why, err := vmOwnedBy(ctx, env, newVMView(env, n.VM))
+			v, err := fleet.Owner(ctx, p, n.VM, newVMView(env, n.VM))
 			if err != nil {
 				return err
 			}
-			if !owned {
-				problem = fmt.Errorf("a VM named %s exists but is not part of lab %q (%s): rename it, or change that node's vm name in %s",
-					n.VM, p.Name, why, p.File)
-			}
+			problem = v.Foreign(p, n.VM)
 		}
 		if problem != nil {
 			mu.Lock()
@@ -180,18 +174,6 @@ func nodeIndex(p *lab.Plan, msg string) int {
 	return len(p.Nodes)
 }
 
-// matchVMs returns the registered VMs named (or with the UUID) ref.
-func matchVMs(vms []vbox.VM, ref string) []vbox.VM {
-	uuid := strings.Trim(strings.ToLower(ref), "{}")
-	var out []vbox.VM
-	for _, vm := range vms {
-		if vm.Name == ref || (uuid != "" && strings.ToLower(vm.UUID) == uuid) {
-			out = append(out, vm)
-		}
-	}
-	return out
-}
-
 // checkGuestAdditions warns when the base VM has never reported Guest
 // Additions: labctl configures the clones through guest control. The
 // property persists in the settings, so it is readable with the VM off.
@@ -225,40 +207,6 @@ func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {
 	}
 	return fmt.Errorf("the bridge adapter %q is not a host interface VirtualBox can bridge to: set bridge_adapter in %s to one of: %s",
 		p.BridgeAdapter, p.File, strings.Join(names, ", "))
-}
-
-// vmOwnedBy says whether an existing VM named vm belongs to this lab: it
-// carries the lab tag, or (a clone interrupted before it could be tagged)
-// no tag at all but the lab's own VM group, which only labctl's clonevm sets.
-func vmOwnedBy(ctx context.Context, env *Env, v *vmView) (bool, string, error) {
-	tag, err := v.Tag(ctx, TagLab)
-	if err != nil {
-		return false, "", fmt.Errorf("read the lab tag of %s: %w", v.vm, err)
-	}
-	switch tag {
-	case env.Plan.Name:
-		return true, "", nil
-	case "":
-		info, err := v.Info(ctx)
-		if err != nil {
-			return false, "", fmt.Errorf("read %s: %w", v.vm, err)
-		}
-		if inGroup(info, LabGroup(env.Plan)) {
-			return true, "", nil
-		}
-		return false, fmt.Sprintf("it has no %s tag", TagLab), nil
-	default:
-		return false, fmt.Sprintf("it belongs to lab %q", tag), nil
-	}
-}
-
-func inGroup(info *vbox.VMInfo, group string) bool {
-	for _, g := range info.Groups {
-		if g == group {
-			return true
-		}
-	}
-	return false
 }
 
 // logOf is the step log, or a sink when the Env has none.

@@ -257,6 +257,7 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	e := *env
 	e.Mode = r.Mode
 	e.Log = logw
+	e.vmViews = newVMViews() // this run's VM reads, handed from Check to Apply
 	prog := r.Display
 	if prog == nil {
 		prog = ui.New(r.Out, r.Progress, ui.Options{})

@@ -98,7 +98,8 @@ type Env struct {
 	Warn func(msg string)
 
 	// vmViews carries a VM step's reads from its Prepare to a node's Check
-	// and from that Check to the Apply right after it, once each (vms.go).
+	// and from that Check to the Apply right after it, once each (vmview.go).
+	// Runner.Run sets a fresh one per run; nil = every read live.
 	vmViews *vmViews
 }
 

@@ -698,6 +698,9 @@ func TestVMReadsHandedOverOnce(t *testing.T) {
 	ctx := context.Background()
 	reads := func() int { return vmtCount(f, "showvminfo", "SQL-ONE") }
 	step := NewStartVMs()
+	// The steps are driven by hand here: the test is the run, so it gives
+	// the Env the per-run views Runner.Run would.
+	env.vmViews = newVMViews()
 
 	before := reads()
 	st, err := step.Check(ctx, env, n)
@@ -776,5 +779,30 @@ func TestCloneVMsNoReadBack(t *testing.T) {
 				t.Errorf("%s was read back between clonevm and its tagging", name)
 			}
 		}
+	}
+}
+
+// The views belong to one run: the caller's Env never holds them, and a
+// step driven without a run reads the live VM every time.
+func TestVMViewsOwnedByTheRun(t *testing.T) {
+	f, env := vmtSetup(t)
+	if _, out, err := vmtRun(t, env, ModeApply); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	if env.vmViews != nil {
+		t.Fatal("a run left its VM views in the caller's Env")
+	}
+	n := env.Plan.Nodes.Find("SQL-ONE")
+	ctx := context.Background()
+	step := NewStartVMs()
+	before := vmtCount(f, "showvminfo", "SQL-ONE")
+	if _, err := step.Check(ctx, env, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := step.Apply(ctx, env, n); err != nil {
+		t.Fatal(err)
+	}
+	if got := vmtCount(f, "showvminfo", "SQL-ONE") - before; got != 2 {
+		t.Errorf("check and apply outside a run read the VM %d times, want 2 (no cache without a run)", got)
 	}
 }

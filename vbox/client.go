@@ -387,6 +387,14 @@ func (c *Client) PowerOff(ctx context.Context, vm string) error {
 	}
 }
 
+// PowerButton runs `controlvm VM acpipowerbutton`: it asks the guest to
+// shut down and returns at once; whether and when it stops is the guest's
+// business (poll Info). Not part of API: only a graceful halt needs it.
+func (c *Client) PowerButton(ctx context.Context, vm string) error {
+	_, err := c.run(ctx, callOpts{}, "controlvm", vm, "acpipowerbutton")
+	return err
+}
+
 // Delete runs `unregistervm VM --delete` (settings, logs and the clone's
 // differencing disks). A VM that does not exist is already deleted.
 func (c *Client) Delete(ctx context.Context, vm string) error {
