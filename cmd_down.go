@@ -25,11 +25,9 @@ func downCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the run logs in the lab's state folder"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be deleted and change nothing"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if c.Bool("dry-run") && s.vboxErr != nil {
 				fmt.Fprintf(s.out, "VirtualBox is not available here (%v); down would delete the VMs tagged labctl/lab=%s: %s, then %s\n",
 					s.vboxErr, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", "), s.plan.StateDir)

@@ -37,10 +37,7 @@ func snapshotCommand() *cli.Command {
 				return err
 			}
 		}
-		s, err := openSession(c)
-		if err != nil {
-			return err
-		}
+		s := sessionOf(c)
 		if err := s.requireVBox(); err != nil {
 			return err
 		}
@@ -66,6 +63,7 @@ func snapshotCommand() *cli.Command {
 					&cli.BoolFlag{Name: "offline", Usage: "power the VMs off first for a crash-consistent set, then bring the lab back up"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"},
 				},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						o := fleet.TakeOptions{Description: c.String("description"), Offline: c.Bool("offline")}
@@ -77,6 +75,7 @@ func snapshotCommand() *cli.Command {
 				Name:  "list",
 				Usage: "list snapshots: one row per snapshot, one column per VM",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, false, func(s *session, set *fleet.Set, _ string) error {
 						return snapshotList(s.out, s.plan.Name, set, c.Bool("json"))
@@ -88,6 +87,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "power off, restore every lab VM to NAME, start them and converge the lab",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						return s.snapshotRestore(c.Context, set, name, c.Bool("dry-run"))
@@ -99,6 +99,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "delete snapshot NAME from every lab VM",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						if !c.Bool("dry-run") {

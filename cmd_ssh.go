@@ -34,6 +34,7 @@ func sshCommand() *cli.Command {
 			"with the lab's own key and accepts only the host key it pinned when it built the node.\n" +
 			"With CMD, it runs CMD there and exits with CMD's exit status; without, it opens an\n" +
 			"interactive shell (or, when stdin is not a terminal, runs the script read from stdin).",
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
@@ -43,10 +44,7 @@ func sshCommand() *cli.Command {
 			if len(cmd) > 0 && cmd[0] == "--" {
 				cmd = cmd[1:]
 			}
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			n := s.plan.Nodes.Find(nodeName)
 			if n == nil {
 				return cli.Exit(fmt.Sprintf("no node %q in lab %q: use one of %s", nodeName, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", ")), 2)
@@ -59,7 +57,7 @@ func sshCommand() *cli.Command {
 				return err
 			}
 			defer ex.Close()
-			return sshRun(c.Context, ex, c, cmd)
+			return s.sshRun(c.Context, ex, cmd)
 		},
 	}
 }
@@ -102,8 +100,8 @@ func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
 
 // sshRun runs cmd (joined by spaces, as ssh does) or a shell, and turns the
 // remote exit status into labctl's.
-func sshRun(ctx context.Context, ex *guest.SSH, c *cli.Context, cmd []string) error {
-	stdin, stdout, stderr := c.App.Reader, c.App.Writer, c.App.ErrWriter
+func (s *session) sshRun(ctx context.Context, ex *guest.SSH, cmd []string) error {
+	stdin, stdout, stderr := s.in, s.out, s.errOut
 	if len(cmd) > 0 {
 		return sshExit(ex.Stream(ctx, strings.Join(cmd, " "), stdin, stdout, stderr))
 	}
@@ -113,10 +111,8 @@ func sshRun(ctx context.Context, ex *guest.SSH, c *cli.Context, cmd []string) er
 		return sshExit(ex.Stream(ctx, `exec "${SHELL:-/bin/sh}" -s`, stdin, stdout, stderr))
 	}
 	w, h := 80, 24
-	if out, ok := stdout.(*os.File); ok && tty.Is(out) {
-		if cw, ch, err := term.GetSize(int(out.Fd())); err == nil {
-			w, h = cw, ch
-		}
+	if cw, ch, ok := tty.Size(stdout); ok {
+		w, h = cw, ch
 	}
 	old, err := term.MakeRaw(int(in.Fd()))
 	if err != nil {

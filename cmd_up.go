@@ -23,14 +23,12 @@ func upCommand() *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "run only step `STEP` (its dependencies must already be done)"},
 			&cli.IntFlag{Name: "concurrency", Value: 6, Usage: "nodes handled at once within a step"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if c.Bool("dry-run") && s.vboxErr != nil {
 				fmt.Fprintf(s.out, "VirtualBox is not available here (%v).\nShowing the whole plan as if no lab VM existed yet:\n\n", s.vboxErr)
-				return s.runPlan("")
+				return s.runPlan(c.Context, "")
 			}
 			if err := s.requireVBox(); err != nil {
 				return err

@@ -16,11 +16,9 @@ func verifyCommand() *cli.Command {
 		Description: "Checks: group replication has 3 ONLINE members and one PRIMARY; the VIP is on the\n" +
 			"primary; each web node reaches MySQL through the VIP; WordPress answers through the load\n" +
 			"balancer with its title; repeated requests reach both web nodes.",
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if err := s.requireVBox(); err != nil {
 				return err
 			}

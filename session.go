@@ -25,7 +25,7 @@ import (
 // session is what every command starts from: the lab, its plan, the local
 // state and (when installed) VirtualBox.
 type session struct {
-	c       *cli.Context
+	in      io.Reader
 	cfg     *lab.Config
 	plan    *lab.Plan
 	out     io.Writer
@@ -40,9 +40,30 @@ type session struct {
 	vb       *vbox.Client
 }
 
+// sessionKey holds the session in the app's Metadata, from Before to Action.
+const sessionKey = "labctl/session"
+
+// needsSession is the Before hook of every command that works on a lab: it
+// loads and validates the lab once, before the command's Action runs.
+func needsSession(c *cli.Context) error {
+	s, err := openSession(c)
+	if err != nil {
+		return err
+	}
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[sessionKey] = s
+	return nil
+}
+
+// sessionOf is the session needsSession opened for this command.
+func sessionOf(c *cli.Context) *session { return c.App.Metadata[sessionKey].(*session) }
+
 // openSession loads and validates the lab before anything touches VirtualBox.
+// The command line is read here and nowhere below the command layer.
 func openSession(c *cli.Context) (*session, error) {
-	s := &session{c: c, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
+	s := &session{in: c.App.Reader, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
 	mode, err := ui.ParseMode(c.String("progress"))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
@@ -128,7 +149,7 @@ func (s *session) guestPassword() (string, error) {
 		}
 		return pw, nil
 	}
-	in, ok := s.c.App.Reader.(*os.File)
+	in, ok := s.in.(*os.File)
 	if !ok || !tty.Is(in) {
 		return "", errors.New("the base VM's guest password is needed: set base.password_file in lab.toml (a 0600 file holding it), or run labctl on a terminal to be asked")
 	}
