@@ -72,9 +72,9 @@ func snapshotCommand() *cli.Command {
 				},
 			},
 			{
-				Name:  "list",
-				Usage: "list snapshots: one row per snapshot, one column per VM",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Name:   "list",
+				Usage:  "list snapshots: one row per snapshot, one column per VM",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, false, func(s *session, set *fleet.Set, _ string) error {
@@ -87,7 +87,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "power off, restore every lab VM to NAME, start them and converge the lab",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
-				Before: needsSession,
+				Before:    needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						return s.snapshotRestore(c.Context, set, name, c.Bool("dry-run"))
@@ -99,7 +99,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "delete snapshot NAME from every lab VM",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
-				Before: needsSession,
+				Before:    needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						if !c.Bool("dry-run") {
