@@ -11,11 +11,11 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/mysqlgr"
 	"labctl/vbox"
@@ -84,27 +84,21 @@ type Options struct {
 func Read(ctx context.Context, o Options) *Report {
 	start := time.Now()
 	p := o.Plan
-	out := &Report{Lab: p.Name, VIP: p.VIP.String(), Nodes: make([]Node, len(p.Nodes))}
-	var wg sync.WaitGroup
-	for i, n := range p.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
-			o.VM(ctx, n, &ns)
-			switch {
-			case ns.State != string(vbox.StateRunning):
-			case o.ProfileErr != nil:
-				ns.Problem = o.ProfileErr.Error()
-			case o.SSH == nil:
-				ns.SSH, ns.Problem = SSHUnreachable, o.NoSSH
-			default:
-				probe(ctx, o.SSH(n), o.Profile, p, n, &ns)
-			}
-			out.Nodes[i] = ns
-		}()
-	}
-	wg.Wait()
+	out := &Report{Lab: p.Name, VIP: p.VIP.String()}
+	out.Nodes = fanout.Map(p.Nodes, func(n *lab.Node) Node {
+		ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
+		o.VM(ctx, n, &ns)
+		switch {
+		case ns.State != string(vbox.StateRunning):
+		case o.ProfileErr != nil:
+			ns.Problem = o.ProfileErr.Error()
+		case o.SSH == nil:
+			ns.SSH, ns.Problem = SSHUnreachable, o.NoSSH
+		default:
+			probe(ctx, o.SSH(n), o.Profile, p, n, &ns)
+		}
+		return ns
+	})
 	for _, ns := range out.Nodes {
 		if ns.HasVIP {
 			out.VIPHolder = append(out.VIPHolder, ns.VM)
