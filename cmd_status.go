@@ -11,10 +11,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"labctl/fleet"
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/labstatus"
-	"labctl/steps"
 )
 
 // statusVMTimeout bounds one node's VBoxManage reads.
@@ -63,24 +63,17 @@ func (s *session) labStatus(ctx context.Context) *labstatus.Report {
 func (s *session) statusVM(ctx context.Context, n *lab.Node, ns *labstatus.Node) {
 	ctx, cancel := context.WithTimeout(ctx, statusVMTimeout)
 	defer cancel()
-	info, err := s.vb.Info(ctx, n.VM)
+	seen, err := fleet.New(s.vb, s.plan).Look(ctx, n)
 	switch {
-	case isNotFound(err):
+	case err != nil:
+		ns.State, ns.Problem = labstatus.VMReadError, err.Error()
+	case !seen.Found:
 		ns.State = labstatus.VMMissing
-		return
-	case err != nil:
-		ns.State, ns.Problem = labstatus.VMReadError, err.Error()
-		return
-	}
-	tag, err := s.vb.GetExtraData(ctx, info.UUID, steps.TagLab)
-	switch {
-	case err != nil:
-		ns.State, ns.Problem = labstatus.VMReadError, err.Error()
-	case tag != s.plan.Name:
+	case !seen.Verdict.Ours():
 		ns.State = labstatus.VMNotInLab
-		ns.Problem = fmt.Sprintf("a VM named %s exists but is not tagged for lab %q (%s=%q): labctl leaves it alone", n.VM, s.plan.Name, steps.TagLab, tag)
+		ns.Problem = fmt.Sprintf("a VM named %s exists but is not part of lab %q (%s): labctl leaves it alone", n.VM, s.plan.Name, seen.Verdict.Why())
 	default:
-		ns.State = string(info.State)
+		ns.State = string(seen.State)
 	}
 }
 

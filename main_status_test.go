@@ -61,7 +61,7 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	if !strings.Contains(out, "no SSH host key pinned") {
 		t.Errorf("the notes should say why the running nodes are unreachable:\n%s", out)
 	}
-	if !strings.Contains(out, "SERVER-TWO: a VM named SERVER-TWO exists but is not tagged") {
+	if !strings.Contains(out, `SERVER-TWO: a VM named SERVER-TWO exists but is not part of lab "testlab" (it belongs to lab "another-lab")`) {
 		t.Errorf("the foreign VM should be explained:\n%s", out)
 	}
 	if m := mutating(l.since(n0)); len(m) != 0 {
