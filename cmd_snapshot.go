@@ -20,11 +20,11 @@ func snapshotCommand() *cli.Command {
 	// nameArg checks the one NAME argument.
 	nameArg := func(c *cli.Context) (string, error) {
 		if c.NArg() != 1 {
-			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), 2)
+			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), exitUsage)
 		}
 		name := c.Args().First()
 		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\\\"") {
-			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), 2)
+			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), exitUsage)
 		}
 		return name, nil
 	}
@@ -130,13 +130,13 @@ func snapshotRefusal(err error) error {
 	switch {
 	case errors.As(err, &foreign):
 		return cli.Exit(fmt.Sprintf("VM %s is not part of lab %q (its %s tag is %q): labctl leaves it alone",
-			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), 1)
+			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), exitFailed)
 	case errors.As(err, &incomplete):
-		return cli.Exit(incomplete.Error()+"; run `labctl up` first", 1)
+		return cli.Exit(incomplete.Error()+"; run `labctl up` first", exitFailed)
 	case errors.As(err, &snap) && snap.Exists:
-		return cli.Exit(snap.Error()+": choose another name or delete it first", 1)
+		return cli.Exit(snap.Error()+": choose another name or delete it first", exitFailed)
 	case errors.As(err, &snap):
-		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", 1)
+		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", exitFailed)
 	}
 	return err
 }

@@ -67,10 +67,10 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 	if err != nil {
 		// The Runner's error already names the step, the log file and, after
 		// Ctrl-C, how to resume.
-		code := 1
+		code := exitFailed
 		var re *steps.RunError
 		if errors.As(err, &re) && re.Interrupted {
-			code = 130
+			code = exitInterrupted
 		}
 		return cli.Exit(err.Error(), code)
 	}

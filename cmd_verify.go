@@ -35,7 +35,7 @@ func verifyCommand() *cli.Command {
 			rep, err := steps.RunVerify(c.Context, env)
 			rep.Print(s.out)
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("verify failed: %v", err), 1)
+				return cli.Exit(fmt.Sprintf("verify failed: %v", err), exitFailed)
 			}
 			return nil
 		},

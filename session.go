@@ -66,12 +66,12 @@ func openSession(c *cli.Context) (*session, error) {
 	s := &session{in: c.App.Reader, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
 	mode, err := ui.ParseMode(c.String("progress"))
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.progress = mode
 	cfg, err := lab.Resolve(c.String("lab"), defaultLabTOML)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.cfg = cfg
 
@@ -82,11 +82,11 @@ func openSession(c *cli.Context) (*session, error) {
 
 	hn, err := s.hostNet(c.Context)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	plan, err := cfg.Plan(hn)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.plan = plan
 	return s, nil
@@ -132,7 +132,7 @@ func (s *session) requireVBox() error {
 	if s.vboxErr == nil {
 		return nil
 	}
-	return cli.Exit(s.vboxErr.Error(), 3)
+	return cli.Exit(s.vboxErr.Error(), exitNoVBox)
 }
 
 // guestPassword reads the base image's guest password from the file named
