@@ -47,8 +47,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			upCommand(),
 			downCommand(),
+			haltCommand(),
 			snapshotCommand(),
 			statusCommand(),
+			infoCommand(),
 			verifyCommand(),
 			sshCommand(),
 			drillCommand(),
