@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,5 +166,82 @@ func TestCompletion(t *testing.T) {
 				t.Errorf("%s -n rejects its completion script: %v\n%s", sh, err, b)
 			}
 		}
+	}
+}
+
+// A password file that is missing, empty or readable by others stops up
+// before any VirtualBox call and before the lab's state folder exists.
+func TestLoosePasswordFileIsRefusedBeforeAnything(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		mode       os.FileMode
+		says       string
+	}{
+		{"loose", "pw\n", 0o644, "chmod 600"},
+		{"empty", "", 0o600, "is empty"},
+		{"missing", "", 0, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			t.Setenv(lab.StateDirEnv, state)
+			dir := t.TempDir()
+			pw := filepath.Join(dir, "pw")
+			if tc.mode != 0 {
+				if err := os.WriteFile(pw, []byte(tc.body), tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(pw, tc.mode)
+			}
+			file := filepath.Join(dir, "lab.toml")
+			if err := os.WriteFile(file, []byte(steptest.LabTOML("pwlab", vboxtest.BaseVM, vboxtest.BridgeIf, pw)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fake := vboxtest.New(t)
+			code, _, errOut := runCLI(t, "--lab", file, "--vboxmanage", fake.Bin, "up")
+			if code != exitUsage || !strings.Contains(errOut, tc.says) || !strings.Contains(errOut, pw) {
+				t.Fatalf("exit %d, want %d naming %s and saying %q:\n%s", code, exitUsage, pw, tc.says, errOut)
+			}
+			if n := len(fake.Argv()); n != 0 {
+				t.Errorf("%d VBoxManage calls before the refusal: %v", n, fake.Argv())
+			}
+			if ents, _ := os.ReadDir(state); len(ents) != 0 {
+				t.Errorf("state created before the refusal: %v", ents)
+			}
+			// plan only warns.
+			code, _, errOut = runCLI(t, "--lab", file, "--vboxmanage", fake.Bin, "plan")
+			if code != 0 || !strings.Contains(errOut, "warning:") {
+				t.Errorf("plan with that file: exit %d\n%s", code, errOut)
+			}
+		})
+	}
+}
+
+// plan and up --dry-run need only the lab: with no network at all they show
+// the whole plan on the placeholder network and say so once.
+func TestPlanWithoutAnyNetwork(t *testing.T) {
+	t.Setenv(lab.StateDirEnv, t.TempDir())
+	t.Setenv("LABCTL_LAB", "")
+	t.Setenv("LABCTL_VBOXMANAGE", filepath.Join(t.TempDir(), "no-VBoxManage"))
+	old := detectHostNet
+	detectHostNet = func() (lab.HostNet, error) { return lab.HostNet{}, errors.New("no IPv4 default route") }
+	t.Cleanup(func() { detectHostNet = old })
+	for _, args := range [][]string{{"plan"}, {"up", "--dry-run"}} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v without a network: exit %d\n%s", args, code, errOut)
+		}
+		if strings.Count(errOut, "placeholder network 192.168.1.0/24") != 1 {
+			t.Errorf("%v: the placeholder is not said exactly once:\n%s", args, errOut)
+		}
+		if !strings.Contains(out, "192.168.1.100") || !strings.Contains(out, "== ") {
+			t.Errorf("%v: no whole plan on the placeholder network:\n%s", args, lastLines(out, 5))
+		}
+		if strings.Contains(out+errOut, "use --dry-run") {
+			t.Errorf("%v: the dry run suggests --dry-run", args)
+		}
+	}
+	// up itself still refuses: it would bridge onto a made-up network.
+	if code, _, _ := runCLI(t, "--vboxmanage", filepath.Join(t.TempDir(), "none"), "up"); code == 0 {
+		t.Error("up without a network and without VirtualBox succeeded")
 	}
 }
