@@ -193,7 +193,7 @@ func (s *session) requireVBox() error {
 	if s.vboxErr == nil {
 		return nil
 	}
-	return cli.Exit(s.vboxErr.Error()+" (`labctl plan` shows everything up would do, without VirtualBox)", exitNoVBox)
+	return cli.Exit(s.vboxErr.Error()+" (`labctl up --dry-run` shows everything up would do, without VirtualBox)", exitNoVBox)
 }
 
 // guestPassword reads the base image's guest password from the file named
