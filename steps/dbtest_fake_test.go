@@ -112,6 +112,8 @@ type dbFakeLab struct {
 	// ignored), and a GRANT of a privilege it lacks fails.
 	version mysqlver.Version
 	ignored []string
+	// mirrorCheck is what the package mirror check prints ("" = all found).
+	mirrorCheck string
 }
 
 func newDBFakeLab(t *testing.T, p *lab.Plan, s *lab.Secrets, prof *guest.Profile) *dbFakeLab {
@@ -239,6 +241,8 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 		}
 		f.active[l.prof.MySQLService] = true
 		return guest.Result{}, nil
+	case strings.HasPrefix(sc, pkgMirrorCheckMark):
+		return guest.Result{Stdout: l.mirrorCheck}, nil
 	case strings.Contains(sc, `$1 == "Suites:"`): // pkgDebianSuite
 		return guest.Result{Stdout: "sid\n"}, nil
 	case strings.Contains(sc, "enabled=0"), strings.Contains(sc, ".labctl-disabled"): // mirror: online sources off
