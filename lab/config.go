@@ -73,6 +73,9 @@ type NodeConfig struct {
 // PackagesConfig is [packages].
 type PackagesConfig struct {
 	Mirror string // mirror: classroom mirror URL; empty = the distribution's repositories
+	// Release: the release the mirror serves ("8.4" for a vault copy laid
+	// out under 8.4/; a codename on debian); empty = the guest's own.
+	Release string
 }
 
 // WordPressConfig is [wordpress].
@@ -436,7 +439,7 @@ func (w *walker) document(c *Config, raw map[string]any) {
 		}},
 		{"nodes", func(p string, v any) { c.Nodes = w.nodes(p, v) }},
 		{"packages", func(p string, v any) {
-			w.table(p, "[packages]", v, []field{{"mirror", w.str(&c.Packages.Mirror)}})
+			w.table(p, "[packages]", v, []field{{"mirror", w.str(&c.Packages.Mirror)}, {"release", w.str(&c.Packages.Release)}})
 		}},
 		{"wordpress", func(p string, v any) {
 			wp := &c.WordPress

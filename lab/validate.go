@@ -161,6 +161,7 @@ func (c *Config) validate(ps *problems, defined map[string]bool) {
 			ps.add("packages.mirror", "%q %s; write the mirror's base URL such as \"http://mirror.classroom.lan/almalinux\", or leave it empty to use the distribution's repositories", c.Packages.Mirror, msg)
 		}
 	}
+	c.checkRelease(ps)
 	if a := c.WordPress.Archive; a != "" {
 		if strings.Contains(a, "://") {
 			if msg := checkURL(a); msg != "" {
@@ -575,4 +576,37 @@ func quoteList(list []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+var (
+	elReleaseRE     = regexp.MustCompile(`^([0-9]+)(\.[0-9]+)?$`)
+	debianReleaseRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+)
+
+// checkRelease checks [packages] release against the profile; every fix
+// it suggests is a value this check accepts.
+func (c *Config) checkRelease(ps *problems) {
+	r := c.Packages.Release
+	if r == "" {
+		return
+	}
+	if c.Packages.Mirror == "" {
+		ps.add("packages.release", "%q is set but mirror is empty; release names what a classroom mirror serves, so set mirror too, or write release = \"\"", r)
+		return
+	}
+	switch p := c.Base.Profile; p {
+	case "el8", "el9":
+		major := strings.TrimPrefix(p, "el")
+		m := elReleaseRE.FindStringSubmatch(r)
+		switch {
+		case m == nil:
+			ps.add("packages.release", "%q is not an %s release; write the folder the mirror serves for it, e.g. release = \"%s.4\" for a copy laid out under %s.4/, or release = \"\" for the guest's own ($releasever)", r, p, major, major)
+		case m[1] != major:
+			ps.add("packages.release", "%q is not a release of profile %s; write release = \"%s.4\" (or the %s.x folder your mirror serves), or change base.profile", r, p, major, major)
+		}
+	case "debian":
+		if !debianReleaseRE.MatchString(r) {
+			ps.add("packages.release", "%q is not a Debian or Ubuntu codename; write the suite the mirror serves, e.g. release = \"bookworm\", or release = \"\" for the guest's own", r)
+		}
+	}
 }
