@@ -223,6 +223,14 @@ func (s *session) guestPassword() (string, error) {
 	return string(b), nil
 }
 
+// passwordFrom says where the guest password comes from, for error messages.
+func (s *session) passwordFrom() string {
+	if f := s.plan.Base.PasswordFile; f != "" {
+		return "the password in " + f
+	}
+	return "the password typed at the prompt"
+}
+
 // runEnv opens the lab's state, a per-run log named after command and the
 // live environment. done closes the SSH connections the run opened and then
 // the log; its error says the log may be incomplete.
@@ -372,6 +380,7 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (env *
 		Log:           log,
 		Control: func(n *lab.Node) guest.Executor {
 			c := guest.NewControl(s.vb, n.VM, cred, redact...)
+			c.Base, c.PasswordFrom = s.plan.Base.VM, s.passwordFrom()
 			c.Log = log
 			return c
 		},
