@@ -109,7 +109,7 @@ func (c *Control) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			Node:     c.VM,
 			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: res.ExitCode,
-			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
+			Stderr:   redact.String(trimOutput(errorOutput(res)), secrets...),
 		}
 	}
 	return res, nil
