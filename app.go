@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"labctl/internal/buildinfo"
 
 	"github.com/urfave/cli/v2"
 )
@@ -23,7 +24,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader:               stdin,
 		Writer:               stdout,
 		ErrWriter:            stderr,
-		Version:              readBuildInfo().Version,
+		Version:              buildinfo.Read().Version,
 		EnableBashCompletion: true,
 		Suggest:              true,
 		// Bare `labctl` shows the help; an unknown command is a usage error

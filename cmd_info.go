@@ -30,7 +30,7 @@ func infoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			env, closeExecs, err := s.liveEnv(st, discard{}, false)
+			env, closeExecs, err := s.liveEnv(st, discard{})
 			if err != nil {
 				return err
 			}

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -79,7 +75,7 @@ func snapshotCommand() *cli.Command {
 				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, false, func(s *session, set *fleet.Set, _ string) error {
-						return snapshotList(s.out, s.plan.Name, set, c.Bool("json"))
+						return set.WriteList(s.out, s.plan.Name, c.Bool("json"))
 					})
 				},
 			},
@@ -182,69 +178,4 @@ func (s *session) snapshotRestore(ctx context.Context, set *fleet.Set, name stri
 	}
 	fmt.Fprintf(s.out, "✓ restored %q on %d VMs; converging the lab:\n", name, len(set.VMs))
 	return s.runPipeline(ctx, pipeline(), steps.ModeApply, "", "", 6)
-}
-
-// snapshotRow is one snapshot name in `snapshot list --json` (README
-// "JSON output"): complete says every lab VM has it.
-type snapshotRow struct {
-	Name     string         `json:"name"`
-	Complete bool           `json:"complete"`
-	VMs      []snapshotOnVM `json:"vms"`
-}
-
-// snapshotOnVM is one VM's side of a snapshotRow.
-type snapshotOnVM struct {
-	VM      string `json:"vm"`
-	Present bool   `json:"present"`
-	Current bool   `json:"current"`
-	Taken   string `json:"taken,omitempty"` // RFC 3339, when VirtualBox reports it
-}
-
-func snapshotRows(set *fleet.Set) []snapshotRow {
-	rows := []snapshotRow{}
-	for _, r := range set.List() {
-		row := snapshotRow{Name: r.Name, Complete: true, VMs: []snapshotOnVM{}}
-		for _, vm := range set.VMs {
-			when, ok := r.VMs[vm.Name]
-			on := snapshotOnVM{VM: vm.Name, Present: ok, Current: slices.Contains(r.Current, vm.Name)}
-			if ok && when != "yes" {
-				on.Taken = when
-			}
-			row.Complete = row.Complete && ok
-			row.VMs = append(row.VMs, on)
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-func snapshotList(out io.Writer, labName string, set *fleet.Set, asJSON bool) error {
-	rows := set.List()
-	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(snapshotRows(set))
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(out, "Lab %q has no snapshots.\n", labName)
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "SNAPSHOT")
-	for _, vm := range set.VMs {
-		fmt.Fprintf(tw, "\t%s", vm.Name)
-	}
-	fmt.Fprintln(tw)
-	for _, r := range rows {
-		fmt.Fprint(tw, r.Name)
-		for _, vm := range set.VMs {
-			v, ok := r.VMs[vm.Name]
-			if !ok {
-				v = "MISSING"
-			}
-			fmt.Fprintf(tw, "\t%s", v)
-		}
-		fmt.Fprintln(tw)
-	}
-	return tw.Flush()
 }

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"labctl/guest"
-	"labctl/internal/tty"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -57,7 +54,7 @@ func sshCommand() *cli.Command {
 				return err
 			}
 			defer ex.Close()
-			return s.sshRun(c.Context, ex, cmd)
+			return sshExit(ex.Attach(c.Context, s.in, s.out, s.errOut, cmd))
 		},
 	}
 }
@@ -96,38 +93,6 @@ func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
 	ex := guest.NewSSH(n.VM, sshAddr(n), s.plan.SSHUser, signer, st.KnownHostsPath())
 	ex.ConnectWait = sshConnectWait
 	return ex, nil
-}
-
-// sshRun runs cmd (joined by spaces, as ssh does) or a shell, and turns the
-// remote exit status into labctl's.
-func (s *session) sshRun(ctx context.Context, ex *guest.SSH, cmd []string) error {
-	stdin, stdout, stderr := s.in, s.out, s.errOut
-	if len(cmd) > 0 {
-		return sshExit(ex.Stream(ctx, strings.Join(cmd, " "), stdin, stdout, stderr))
-	}
-	in, inOK := stdin.(*os.File)
-	if !inOK || !tty.Is(in) {
-		// Not a terminal: run what arrives on stdin, like `ssh host < script`.
-		return sshExit(ex.Stream(ctx, `exec "${SHELL:-/bin/sh}" -s`, stdin, stdout, stderr))
-	}
-	w, h := 80, 24
-	if cw, ch, ok := tty.Size(stdout); ok {
-		w, h = cw, ch
-	}
-	old, err := term.MakeRaw(int(in.Fd()))
-	if err != nil {
-		return fmt.Errorf("put the terminal in raw mode: %w", err)
-	}
-	err = ex.Shell(ctx, in, stdout, stderr, os.Getenv("TERM"), w, h)
-	_ = term.Restore(int(in.Fd()), old)
-	var ee *guest.ExitError
-	if errors.As(err, &ee) {
-		return cli.Exit("", ee.ExitCode)
-	}
-	if err != nil {
-		return cli.Exit(err.Error(), 255)
-	}
-	return nil
 }
 
 // sshExit maps Stream's answer to labctl's exit: the command's own status,

@@ -88,7 +88,7 @@ func (s *session) statusSSH() (sshFor func(*lab.Node) guest.Executor, closeAll f
 	if err != nil {
 		return nil, closeAll, err.Error()
 	}
-	env, _, err := s.liveEnv(st, discard{}, false) // status closes what it used itself
+	env, _, err := s.liveEnv(st, discard{}) // status closes what it used itself
 	if err != nil {
 		return nil, closeAll, err.Error()
 	}

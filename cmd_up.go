@@ -1,13 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -86,29 +82,15 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 	return nil
 }
 
-// handOver ends a run that built or checked the whole lab: the slowest
-// steps, then what the lab is for and what to run next.
+// handOver ends a run: the slowest steps, then (when the run reached
+// verify) what the lab is for and what to run next.
 func (s *session) handOver(ctx context.Context, env *steps.Env, sum steps.Summary) {
-	complete := false
-	var ran []steps.StepResult
-	for _, st := range sum.Steps {
-		if !st.Skipped {
-			ran = append(ran, st)
-			complete = complete || st.Name == "verify"
-		}
+	if line := handover.Slowest(sum.Steps, 3); line != "" {
+		fmt.Fprintln(s.out, line)
 	}
-	if len(ran) > 1 {
-		slices.SortStableFunc(ran, func(a, b steps.StepResult) int { return cmp.Compare(b.Duration, a.Duration) })
-		var parts []string
-		for _, st := range ran[:min(3, len(ran))] {
-			parts = append(parts, fmt.Sprintf("%s %s", st.Name, st.Duration.Round(100*time.Millisecond)))
-		}
-		fmt.Fprintf(s.out, "Slowest steps: %s (every step's time is in the run log)\n", strings.Join(parts, ", "))
+	if handover.Complete(sum.Steps) {
+		handover.Build(ctx, handover.Options{Plan: s.plan, SSH: env.SSH, Secrets: env.Secrets}).PrintDetails(s.out)
 	}
-	if !complete {
-		return
-	}
-	handover.Build(ctx, handover.Options{Plan: s.plan, SSH: env.SSH, Secrets: env.Secrets}).PrintDetails(s.out)
 }
 
 // pipeline is the list of steps `up` runs; tests swap it to run the whole

@@ -27,7 +27,7 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			// verify only reads: nothing it sends needs a run log.
-			env, closeExecs, err := s.liveEnv(st, discard{}, false)
+			env, closeExecs, err := s.liveEnv(st, discard{})
 			if err != nil {
 				return err
 			}

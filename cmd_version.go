@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"labctl/internal/buildinfo"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,7 +24,7 @@ func versionCommand() *cli.Command {
 
 // printVersion prints labctl's build and the VirtualBox found (or why none).
 func printVersion(ctx context.Context, w io.Writer, vboxFlag string) {
-	fmt.Fprintln(w, readBuildInfo())
+	fmt.Fprintln(w, buildinfo.Read())
 	path, err := vbox.Locate(vboxFlag)
 	if err != nil {
 		fmt.Fprintf(w, "VirtualBox: not found (%v)\n", err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"labctl/internal/cliargs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,7 +32,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, normalizeArgs(args))
+	err := app.RunContext(ctx, cliargs.Normalize(args))
 	if err == nil {
 		return 0
 	}

@@ -15,6 +15,7 @@ import (
 
 	"labctl/internal/vboxtest"
 	"labctl/lab"
+	"labctl/labenv"
 	"labctl/steps/steptest"
 )
 
@@ -222,9 +223,9 @@ func TestPlanWithoutAnyNetwork(t *testing.T) {
 	t.Setenv(lab.StateDirEnv, t.TempDir())
 	t.Setenv("LABCTL_LAB", "")
 	t.Setenv("LABCTL_VBOXMANAGE", filepath.Join(t.TempDir(), "no-VBoxManage"))
-	old := detectHostNet
-	detectHostNet = func() (lab.HostNet, error) { return lab.HostNet{}, errors.New("no IPv4 default route") }
-	t.Cleanup(func() { detectHostNet = old })
+	old := labenv.DetectHostNet
+	labenv.DetectHostNet = func() (lab.HostNet, error) { return lab.HostNet{}, errors.New("no IPv4 default route") }
+	t.Cleanup(func() { labenv.DetectHostNet = old })
 	for _, args := range [][]string{{"plan"}, {"up", "--dry-run"}} {
 		code, out, errOut := runCLI(t, args...)
 		if code != 0 {

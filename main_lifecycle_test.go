@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"labctl/fleet"
 	"labctl/internal/vboxtest"
 	"labctl/lab"
 )
@@ -361,7 +362,7 @@ func TestSnapshotTakeListDelete(t *testing.T) {
 		t.Errorf("clean is on every VM, yet: %q", lines[1])
 	}
 	code, out, _ = l.labctl(nil, "snapshot", "list", "--json")
-	var rows []snapshotRow
+	var rows []fleet.SnapshotJSON
 	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
 		t.Fatalf("list --json: exit %d, %v\n%s", code, err, out)
 	}

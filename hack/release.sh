@@ -17,7 +17,7 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
 	# Static, reproducible paths; the VCS revision and dirty flag ride in the
 	# build info (`labctl --version` shows them).
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -buildvcs=true \
-		-ldflags "-s -w -X main.version=${version}" -o "$out" .
+		-ldflags "-s -w -X labctl/internal/buildinfo.Version=${version}" -o "$out" .
 	echo "built $out"
 done
 (cd dist && sha256sum labctl-* > SHA256SUMS)

@@ -5,17 +5,20 @@
 package handover
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/mysqlgr"
+	"labctl/steps"
 )
 
 // PrimaryWait bounds the read of the current primary.
@@ -137,4 +140,34 @@ func (in Info) JSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(in)
+}
+
+// Slowest names the n slowest steps that ran, for the end of `up`; "" when
+// fewer than two ran.
+func Slowest(results []steps.StepResult, n int) string {
+	var ran []steps.StepResult
+	for _, st := range results {
+		if !st.Skipped {
+			ran = append(ran, st)
+		}
+	}
+	if len(ran) < 2 {
+		return ""
+	}
+	slices.SortStableFunc(ran, func(a, b steps.StepResult) int { return cmp.Compare(b.Duration, a.Duration) })
+	var parts []string
+	for _, st := range ran[:min(n, len(ran))] {
+		parts = append(parts, fmt.Sprintf("%s %s", st.Name, st.Duration.Round(100*time.Millisecond)))
+	}
+	return "Slowest steps: " + strings.Join(parts, ", ") + " (every step's time is in the run log)"
+}
+
+// Complete says the run reached the last step, verify: the lab is whole.
+func Complete(results []steps.StepResult) bool {
+	for _, st := range results {
+		if st.Name == "verify" && !st.Skipped {
+			return true
+		}
+	}
+	return false
 }

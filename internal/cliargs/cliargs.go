@@ -1,4 +1,6 @@
-package main
+// Package cliargs applies the command-line conventions urfave/cli v2 lacks:
+// global flags after the command, snapshot NAME before its flags.
+package cliargs
 
 import "strings"
 
@@ -11,8 +13,8 @@ var globalFlags = map[string]bool{
 // snapshotValueFlags are the snapshot flags that take a separate value.
 var snapshotValueFlags = map[string]bool{"--description": true, "-description": true, "-d": true}
 
-// normalizeArgs applies the command-line conventions urfave/cli v2 lacks.
-func normalizeArgs(args []string) []string {
+// Normalize applies the command-line conventions urfave/cli v2 lacks.
+func Normalize(args []string) []string {
 	return reorderSnapshotArgs(hoistGlobalFlags(args))
 }
 

@@ -1,4 +1,6 @@
-package main
+// Package buildinfo says which labctl this is: the release version stamped
+// at build time, else the module version, plus the VCS revision and dirty flag.
+package buildinfo
 
 import (
 	"fmt"
@@ -6,13 +8,14 @@ import (
 	"runtime/debug"
 )
 
-// version is set by the release build (-ldflags "-X main.version=v1.2.3");
-// otherwise it comes from the module's build info.
-var version = ""
+// Version is set by the release build (-ldflags "-X
+// labctl/internal/buildinfo.Version=v1.2.3"); otherwise it comes from the
+// module's build info.
+var Version = ""
 
-// buildInfo says which labctl this is: version, VCS revision, and whether
-// the tree it was built from had uncommitted changes.
-type buildInfo struct {
+// Info says which labctl this is: version, VCS revision, and whether the
+// tree it was built from had uncommitted changes.
+type Info struct {
 	Version  string `json:"version"`
 	Revision string `json:"revision,omitempty"`
 	Time     string `json:"time,omitempty"`
@@ -21,8 +24,9 @@ type buildInfo struct {
 	Platform string `json:"platform"`
 }
 
-func readBuildInfo() buildInfo {
-	b := buildInfo{Version: version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+// Read reads the running binary's build info.
+func Read() Info {
+	b := Info{Version: Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if b.Version == "" && bi.Main.Version != "" {
 			b.Version = bi.Main.Version // "v1.2.3" from go install, "(devel)" from a checkout
@@ -45,7 +49,7 @@ func readBuildInfo() buildInfo {
 }
 
 // String is the one-line form `labctl --version` prints.
-func (b buildInfo) String() string {
+func (b Info) String() string {
 	s := "labctl " + b.Version
 	if b.Revision != "" {
 		rev := b.Revision
