@@ -171,3 +171,21 @@ func (l *Live) Close() {
 		delete(l.sshs, vm)
 	}
 }
+
+// OpenExisting is Open for read-only commands on a lab that may never have
+// been built: it creates no state. live is nil when there is no state to
+// log in with, and whyNot says so.
+func OpenExisting(p *lab.Plan, vb vbox.API) (live *Live, whyNot string) {
+	if _, err := os.Stat(p.StateDir); err != nil {
+		return nil, fmt.Sprintf("no lab state folder %s (labctl up creates it with the lab's SSH key)", p.StateDir)
+	}
+	st, err := lab.OpenState(p)
+	if err != nil {
+		return nil, err.Error()
+	}
+	live, err = Open(p, st, vb, io.Discard, "")
+	if err != nil {
+		return nil, err.Error()
+	}
+	return live, ""
+}

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"labctl/fleet"
 	"labctl/guest"
 	"labctl/internal/fanout"
 	"labctl/lab"
@@ -278,4 +279,28 @@ func servicesText(m map[string]string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// VMTimeout bounds one node's VirtualBox reads.
+const VMTimeout = 10 * time.Second
+
+// FleetVM is the Options.VM that reads each node's VM through the lab's
+// fleet: missing, not the lab's (and why), or its state.
+func FleetVM(f *fleet.Fleet) func(ctx context.Context, n *lab.Node, ns *Node) {
+	return func(ctx context.Context, n *lab.Node, ns *Node) {
+		ctx, cancel := context.WithTimeout(ctx, VMTimeout)
+		defer cancel()
+		seen, err := f.Look(ctx, n)
+		switch {
+		case err != nil:
+			ns.State, ns.Problem = VMReadError, err.Error()
+		case !seen.Found:
+			ns.State = VMMissing
+		case !seen.Verdict.Ours():
+			ns.State = VMNotInLab
+			ns.Problem = fmt.Sprintf("a VM named %s exists but is not part of lab %q (%s): labctl leaves it alone", n.VM, f.Plan.Name, seen.Verdict.Why())
+		default:
+			ns.State = string(seen.State)
+		}
+	}
 }
