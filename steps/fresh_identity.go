@@ -133,14 +133,3 @@ func (freshIdentity) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	return nil
 }
-
-// gaKV parses the key=value lines the guest-access check scripts print.
-func gaKV(out string) map[string]string {
-	kv := map[string]string{}
-	for _, l := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
-			kv[k] = strings.TrimSpace(v)
-		}
-	}
-	return kv
-}

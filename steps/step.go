@@ -105,3 +105,11 @@ type Env struct {
 
 // DefaultGuestWait is how long wait-guests waits when Env.GuestWait is 0.
 const DefaultGuestWait = 5 * time.Minute
+
+// logOf is the step log, or a sink when the Env has none.
+func logOf(env *Env) io.Writer {
+	if env.Log == nil {
+		return io.Discard
+	}
+	return env.Log
+}

@@ -1,0 +1,111 @@
+package steps
+
+// wait-guests: wait until each VM's Guest Additions run, so guest control
+// answers.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"labctl/lab"
+	"labctl/vbox"
+)
+
+// WaitGuests waits until each VM's Guest Additions run (run level >= 2,
+// from showvminfo: no guest property carries the run level).
+type WaitGuests struct {
+	// Every is the polling interval (default 1s).
+	Every time.Duration
+}
+
+var _ Needs = WaitGuests{}
+
+// NewWaitGuests returns the wait-guests step.
+func NewWaitGuests() Step { return WaitGuests{} }
+
+func (WaitGuests) Name() string                  { return "wait-guests" }
+func (WaitGuests) Title() string                 { return "Waiting for the guests' Guest Additions" }
+func (WaitGuests) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (WaitGuests) Needs() []string               { return []string{"start-vms"} }
+
+// guestReadyLevel: 2 = userland, where VBoxService (guest control) runs.
+const guestReadyLevel = 2
+
+func (w WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	info, err := env.checkView(w.Name(), n.VM).Info(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
+	}
+	if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+		return Status{Done: true}, nil
+	}
+	if info.State != vbox.StateRunning {
+		return Status{Why: fmt.Sprintf("VM is %s, not running", info.State)}, nil
+	}
+	return Status{Why: fmt.Sprintf("Guest Additions not up yet (run level %d, want %d)", info.GuestAddRunLvl, guestReadyLevel)}, nil
+}
+
+func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	limit := env.GuestWait
+	if limit <= 0 {
+		limit = DefaultGuestWait
+	}
+	if env.Mode == ModePlan {
+		env.PlanNotef("wait until `showvminfo %s` reports GuestAdditionsRunLevel >= %d (at most %s)", n.VM, guestReadyLevel, shortDuration(limit))
+		return nil
+	}
+	every := w.Every
+	if every <= 0 {
+		every = time.Second
+	}
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	last := -1
+	// The first look is what the Check just read; then every poll is live.
+	read := env.applyView(w.Name(), n.VM).Info
+	for {
+		info, err := read(wctx)
+		read = func(ctx context.Context) (*vbox.VMInfo, error) { return env.VBox.Info(ctx, n.VM) }
+		switch {
+		case err == nil:
+			if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+				return nil
+			}
+			if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
+				return fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)
+			}
+			if info.GuestAddRunLvl != last {
+				last = info.GuestAddRunLvl
+				fmt.Fprintf(logOf(env), "wait-guests: %s: Guest Additions run level %d\n", n.VM, last)
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() == nil:
+			return fmt.Errorf("read %s: %w", n.VM, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wctx.Done():
+			//lint:ignore ST1005 "Guest Additions" is VirtualBox's proper name
+			return fmt.Errorf("Guest Additions did not start in %s within %s: is the base VM's Guest Additions installed, and does the VM boot? (its console shows why)", n.VM, shortDuration(limit))
+		case <-tick.C:
+		}
+	}
+}
+
+// shortDuration prints 5m rather than 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
