@@ -13,29 +13,29 @@ import (
 	"labctl/vbox"
 )
 
-// BaseSnapshot makes sure the base VM has the snapshot the clones are
+// baseSnapshotStep makes sure the base VM has the snapshot the clones are
 // linked to, taking it only when the base has none and is powered off.
-type BaseSnapshot struct{}
+type baseSnapshotStep struct{}
 
 var (
-	_ Step    = BaseSnapshot{}
-	_ LabWide = BaseSnapshot{}
-	_ Needs   = BaseSnapshot{}
+	_ Step    = baseSnapshotStep{}
+	_ LabWide = baseSnapshotStep{}
+	_ Needs   = baseSnapshotStep{}
 )
 
-// NewBaseSnapshot returns the base-snapshot step.
-func NewBaseSnapshot() Step { return BaseSnapshot{} }
+// BaseSnapshot returns the base-snapshot step.
+func BaseSnapshot() Step { return baseSnapshotStep{} }
 
-func (BaseSnapshot) Name() string                  { return "base-snapshot" }
-func (BaseSnapshot) Title() string                 { return "Preparing the base VM's snapshot" }
-func (BaseSnapshot) Targets(p *lab.Plan) lab.Nodes { return nil }
-func (BaseSnapshot) LabWide() bool                 { return true }
-func (BaseSnapshot) Needs() []string               { return []string{"preflight"} }
+func (baseSnapshotStep) Name() string                  { return "base-snapshot" }
+func (baseSnapshotStep) Title() string                 { return "Preparing the base VM's snapshot" }
+func (baseSnapshotStep) Targets(p *lab.Plan) lab.Nodes { return nil }
+func (baseSnapshotStep) LabWide() bool                 { return true }
+func (baseSnapshotStep) Needs() []string               { return []string{"preflight"} }
 
 // Check reads the base VM's snapshots. What Apply would refuse (other
 // snapshots but not this one, or a running base) is an error here already,
 // so a dry run shows it.
-func (b BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+func (b baseSnapshotStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
 	info, err := env.checkView(b.Name(), p.Base.VM).Info(ctx)
 	if errors.Is(err, vbox.ErrNotFound) {
@@ -64,7 +64,7 @@ func (b BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status,
 
 // Apply takes the snapshot (vbox.EnsureSnapshot re-checks the state first,
 // on what the Check just read).
-func (b BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+func (b baseSnapshotStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	p := env.Plan
 	v := env.applyView(b.Name(), p.Base.VM)
 	if env.Mode == ModePlan {

@@ -12,26 +12,26 @@ import (
 	"labctl/vbox"
 )
 
-// CloneVMs makes each node a linked clone of the base snapshot.
-type CloneVMs struct{}
+// cloneVMsStep makes each node a linked clone of the base snapshot.
+type cloneVMsStep struct{}
 
 var (
-	_ Needs    = CloneVMs{}
-	_ Preparer = CloneVMs{}
+	_ Needs    = cloneVMsStep{}
+	_ Preparer = cloneVMsStep{}
 )
 
-// NewCloneVMs returns the clone-vms step.
-func NewCloneVMs() Step { return CloneVMs{} }
+// CloneVMs returns the clone-vms step.
+func CloneVMs() Step { return cloneVMsStep{} }
 
-func (CloneVMs) Name() string                  { return "clone-vms" }
-func (CloneVMs) Title() string                 { return "Cloning the lab VMs from the base snapshot" }
-func (CloneVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-func (CloneVMs) Needs() []string               { return []string{"preflight", "base-snapshot"} }
+func (cloneVMsStep) Name() string                  { return "clone-vms" }
+func (cloneVMsStep) Title() string                 { return "Cloning the lab VMs from the base snapshot" }
+func (cloneVMsStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (cloneVMsStep) Needs() []string               { return []string{"preflight", "base-snapshot"} }
 
 // Prepare lists the VMs once (one VBoxManage process instead of a
 // showvminfo per node), so each node's first Check knows whether its VM
 // exists without reading it.
-func (c CloneVMs) Prepare(ctx context.Context, env *Env) error {
+func (c cloneVMsStep) Prepare(ctx context.Context, env *Env) error {
 	vms, err := env.VBox.ListVMs(ctx)
 	if err != nil {
 		return fmt.Errorf("list VMs: %w", err)
@@ -55,7 +55,7 @@ func (c CloneVMs) Prepare(ctx context.Context, env *Env) error {
 
 // Check: done when the VM exists and carries this lab's tag. A VM of that
 // name that is not ours is an error, never a reason to clone over it.
-func (c CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+func (c cloneVMsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	v := env.checkView(c.Name(), n.VM)
 	exists, tag, err := v.existsAndTag(ctx, TagLab, "lab tag")
 	if err != nil {
@@ -79,7 +79,7 @@ func (c CloneVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, err
 
 // Apply clones (unless an untagged clone of ours is already there) and tags
 // at once: the tag is what `down` and every later run recognise.
-func (c CloneVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (c cloneVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	p := env.Plan
 	v := env.applyView(c.Name(), n.VM)
 	exists := false

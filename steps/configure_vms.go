@@ -19,35 +19,35 @@ import (
 	"labctl/vbox"
 )
 
-// ConfigureVMs gives each clone its hardware and its own identity on the
+// configureVMsStep gives each clone its hardware and its own identity on the
 // LAN: nic1 bridged on the lab's adapter with a MAC no other lab VM (nor the
 // base) has, CPUs and memory from lab.toml, the lab's group.
 //
 // The MACs in use are read once per run (Prepare) and updated as this run
 // assigns new ones, so a node's check does not re-read every VM.
-type ConfigureVMs struct {
+type configureVMsStep struct {
 	mu   sync.Mutex
 	base string            // the base VM's nic1 MAC
 	byVM map[string]string // lab VM name → nic1 MAC
 }
 
 var (
-	_ Needs    = (*ConfigureVMs)(nil)
-	_ Preparer = (*ConfigureVMs)(nil)
+	_ Needs    = (*configureVMsStep)(nil)
+	_ Preparer = (*configureVMsStep)(nil)
 )
 
-// NewConfigureVMs returns the configure-vms step.
-func NewConfigureVMs() Step { return &ConfigureVMs{} }
+// ConfigureVMs returns the configure-vms step.
+func ConfigureVMs() Step { return &configureVMsStep{} }
 
-func (*ConfigureVMs) Name() string                  { return "configure-vms" }
-func (*ConfigureVMs) Title() string                 { return "Configuring the VMs' network, CPUs and memory" }
-func (*ConfigureVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-func (*ConfigureVMs) Needs() []string               { return []string{"preflight", "clone-vms"} }
+func (*configureVMsStep) Name() string                  { return "configure-vms" }
+func (*configureVMsStep) Title() string                 { return "Configuring the VMs' network, CPUs and memory" }
+func (*configureVMsStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (*configureVMsStep) Needs() []string               { return []string{"preflight", "clone-vms"} }
 
 // Prepare reads the nic1 MAC of the base and of every existing lab VM, all
 // at once (each read is a VBoxManage process). The nodes' reads are also
 // what their first Check sees.
-func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
+func (c *configureVMsStep) Prepare(ctx context.Context, env *Env) error {
 	var (
 		base    string
 		baseErr error
@@ -105,7 +105,7 @@ func nic1(info *vbox.VMInfo) vbox.NIC {
 // macProblem says why mac is not a MAC this VM may keep ("" when it may).
 // Of two lab VMs sharing a MAC, the one earlier in lab order keeps it, so
 // only one of them changes (and a running one is not disturbed needlessly).
-func (c *ConfigureVMs) macProblem(p *lab.Plan, vm, mac string) string {
+func (c *configureVMsStep) macProblem(p *lab.Plan, vm, mac string) string {
 	mac = strings.ToUpper(mac)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -128,7 +128,7 @@ func (c *ConfigureVMs) macProblem(p *lab.Plan, vm, mac string) string {
 
 // hwDiff lists how the VM differs from the node's settings; want holds the
 // modifyvm settings that would fix it (MAC left empty: chosen in Apply).
-func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs []string, want vbox.HardwareSettings, newMAC bool) {
+func (c *configureVMsStep) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs []string, want vbox.HardwareSettings, newMAC bool) {
 	p := env.Plan
 	nic := nic1(info)
 	if nic.Type != "bridged" || nic.BridgeAdapter != p.BridgeAdapter {
@@ -158,7 +158,7 @@ func (c *ConfigureVMs) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs [
 	return diffs, want, newMAC
 }
 
-func (c *ConfigureVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+func (c *configureVMsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	v := env.checkView(c.Name(), n.VM)
 	info, tag, err := v.infoAndTag(ctx, TagNode, "node tag")
 	if err != nil {
@@ -177,7 +177,7 @@ func (c *ConfigureVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status
 
 // ensureBook keeps the MAC book current for this VM (and usable when the
 // Runner did not call Prepare, e.g. a step used on its own).
-func (c *ConfigureVMs) ensureBook(info *vbox.VMInfo, n *lab.Node) {
+func (c *configureVMsStep) ensureBook(info *vbox.VMInfo, n *lab.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byVM == nil {
@@ -186,7 +186,7 @@ func (c *ConfigureVMs) ensureBook(info *vbox.VMInfo, n *lab.Node) {
 	c.byVM[n.VM] = strings.ToUpper(nic1(info).MAC)
 }
 
-func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (c *configureVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode == ModePlan {
 		// A MAC derived from the lab and VM names keeps the plan the same from
 		// run to run; `up` draws a random one.
@@ -238,7 +238,7 @@ func (c *ConfigureVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 // claimMAC picks a random MAC in VirtualBox's own range (080027, what
 // `--macaddress1 auto` uses) that no lab VM nor the base has, and books it
 // for vm so concurrent nodes cannot pick the same one.
-func (c *ConfigureVMs) claimMAC(vm string) (string, error) {
+func (c *configureVMsStep) claimMAC(vm string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byVM == nil {

@@ -53,7 +53,7 @@ func vmtSetup(t *testing.T, opts ...vboxtest.Option) (*vboxtest.Fake, *Env) {
 // vmtPhase is VMPhase with a fast guest poll.
 func vmtPhase() []Step {
 	ph := VMPhase()
-	ph[len(ph)-1] = WaitGuests{Every: 50 * time.Millisecond}
+	ph[len(ph)-1] = waitGuestsStep{every: 50 * time.Millisecond}
 	return ph
 }
 
@@ -697,7 +697,7 @@ func TestVMReadsHandedOverOnce(t *testing.T) {
 	n := env.Plan.Nodes.Find("SQL-ONE")
 	ctx := context.Background()
 	reads := func() int { return vmtCount(f, "showvminfo", "SQL-ONE") }
-	step := NewStartVMs()
+	step := StartVMs()
 	// The steps are driven by hand here: the test is the run, so it gives
 	// the Env the per-run views Runner.Run would.
 	env.vmViews = newVMViews()
@@ -743,7 +743,7 @@ func TestVMReadsHandedOverOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	before = reads()
-	if err := (WaitGuests{}).Apply(ctx, env, n); err == nil || !strings.Contains(err.Error(), "poweroff") {
+	if err := (waitGuestsStep{}).Apply(ctx, env, n); err == nil || !strings.Contains(err.Error(), "poweroff") {
 		t.Errorf("wait-guests on a powered-off VM after another step's check: %v", err)
 	}
 	if got := reads() - before; got != 1 {
@@ -794,7 +794,7 @@ func TestVMViewsOwnedByTheRun(t *testing.T) {
 	}
 	n := env.Plan.Nodes.Find("SQL-ONE")
 	ctx := context.Background()
-	step := NewStartVMs()
+	step := StartVMs()
 	before := vmtCount(f, "showvminfo", "SQL-ONE")
 	if _, err := step.Check(ctx, env, n); err != nil {
 		t.Fatal(err)

@@ -31,29 +31,29 @@ const (
 // MinVersion is the oldest VirtualBox labctl drives.
 var MinVersion = vbox.Version{Major: 6, Minor: 1}
 
-// Preflight checks, before anything changes, that VirtualBox is recent
+// preflightStep checks, before anything changes, that VirtualBox is recent
 // enough, the base VM exists, no foreign VM carries a lab VM's name and the
 // bridge adapter is up. A lab-wide step: it never applies anything.
-type Preflight struct{}
+type preflightStep struct{}
 
 var (
-	_ Step    = Preflight{}
-	_ LabWide = Preflight{}
+	_ Step    = preflightStep{}
+	_ LabWide = preflightStep{}
 )
 
-// NewPreflight returns the preflight step.
-func NewPreflight() Step { return Preflight{} }
+// Preflight returns the preflight step.
+func Preflight() Step { return preflightStep{} }
 
-func (Preflight) Name() string                  { return "preflight" }
-func (Preflight) Title() string                 { return "Checking VirtualBox, the base VM and the host network" }
-func (Preflight) Targets(p *lab.Plan) lab.Nodes { return nil }
-func (Preflight) LabWide() bool                 { return true }
+func (preflightStep) Name() string                  { return "preflight" }
+func (preflightStep) Title() string                 { return "Checking VirtualBox, the base VM and the host network" }
+func (preflightStep) Targets(p *lab.Plan) lab.Nodes { return nil }
+func (preflightStep) LabWide() bool                 { return true }
 
 // Check returns Done or an error listing every problem found. The reads
 // that do not depend on each other run at once (each is a VBoxManage
 // process): the version, the VM list and the host interfaces; then the
 // base's Guest Additions and the lab tag of each lab-named VM.
-func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
 	var (
 		v                vbox.Version
@@ -146,7 +146,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 
 // Apply has nothing to do: Check either passes or stops the run. In a plan
 // it says what is checked.
-func (Preflight) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	env.PlanNotef("check: VirtualBox >= %d.%d; base VM %q exists; lab VM names are free or tagged %s=%s; bridge adapter %q is up",
 		MinVersion.Major, MinVersion.Minor, env.Plan.Base.VM, TagLab, env.Plan.Name, env.Plan.BridgeAdapter)
 	return nil

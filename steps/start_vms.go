@@ -10,20 +10,20 @@ import (
 	"labctl/vbox"
 )
 
-// StartVMs starts every lab VM headless.
-type StartVMs struct{}
+// startVMsStep starts every lab VM headless.
+type startVMsStep struct{}
 
-var _ Needs = StartVMs{}
+var _ Needs = startVMsStep{}
 
-// NewStartVMs returns the start-vms step.
-func NewStartVMs() Step { return StartVMs{} }
+// StartVMs returns the start-vms step.
+func StartVMs() Step { return startVMsStep{} }
 
-func (StartVMs) Name() string                  { return "start-vms" }
-func (StartVMs) Title() string                 { return "Starting the VMs (headless)" }
-func (StartVMs) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-func (StartVMs) Needs() []string               { return []string{"preflight", "configure-vms"} }
+func (startVMsStep) Name() string                  { return "start-vms" }
+func (startVMsStep) Title() string                 { return "Starting the VMs (headless)" }
+func (startVMsStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (startVMsStep) Needs() []string               { return []string{"preflight", "configure-vms"} }
 
-func (s StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+func (s startVMsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	info, err := env.checkView(s.Name(), n.VM).Info(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
@@ -37,7 +37,7 @@ func (s StartVMs) Check(ctx context.Context, env *Env, n *lab.Node) (Status, err
 	return Status{Why: fmt.Sprintf("VM is %s: start it headless", info.State)}, nil
 }
 
-func (s StartVMs) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (s startVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.Mode != ModePlan {
 		info, err := env.applyView(s.Name(), n.VM).Info(ctx) // the Check's read
 		if err != nil {

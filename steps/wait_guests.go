@@ -13,27 +13,31 @@ import (
 	"labctl/vbox"
 )
 
-// WaitGuests waits until each VM's Guest Additions run (run level >= 2,
+// waitGuestsStep waits until each VM's Guest Additions run (run level >= 2,
 // from showvminfo: no guest property carries the run level).
-type WaitGuests struct {
-	// Every is the polling interval (default 1s).
-	Every time.Duration
+type waitGuestsStep struct {
+	// every is the polling interval (0 = 1s).
+	every time.Duration
 }
 
-var _ Needs = WaitGuests{}
+var _ Needs = waitGuestsStep{}
 
-// NewWaitGuests returns the wait-guests step.
-func NewWaitGuests() Step { return WaitGuests{} }
+// WaitGuests returns the wait-guests step.
+func WaitGuests() Step { return waitGuestsStep{} }
 
-func (WaitGuests) Name() string                  { return "wait-guests" }
-func (WaitGuests) Title() string                 { return "Waiting for the guests' Guest Additions" }
-func (WaitGuests) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-func (WaitGuests) Needs() []string               { return []string{"start-vms"} }
+// WaitGuestsEvery is wait-guests polling every d: tests that scale a
+// simulated boot down scale the poll with it.
+func WaitGuestsEvery(d time.Duration) Step { return waitGuestsStep{every: d} }
+
+func (waitGuestsStep) Name() string                  { return "wait-guests" }
+func (waitGuestsStep) Title() string                 { return "Waiting for the guests' Guest Additions" }
+func (waitGuestsStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
+func (waitGuestsStep) Needs() []string               { return []string{"start-vms"} }
 
 // guestReadyLevel: 2 = userland, where VBoxService (guest control) runs.
 const guestReadyLevel = 2
 
-func (w WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+func (w waitGuestsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
 	info, err := env.checkView(w.Name(), n.VM).Info(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
@@ -47,7 +51,7 @@ func (w WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 	return Status{Why: fmt.Sprintf("Guest Additions not up yet (run level %d, want %d)", info.GuestAddRunLvl, guestReadyLevel)}, nil
 }
 
-func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+func (w waitGuestsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	limit := env.GuestWait
 	if limit <= 0 {
 		limit = DefaultGuestWait
@@ -56,7 +60,7 @@ func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		env.PlanNotef("wait until `showvminfo %s` reports GuestAdditionsRunLevel >= %d (at most %s)", n.VM, guestReadyLevel, shortDuration(limit))
 		return nil
 	}
-	every := w.Every
+	every := w.every
 	if every <= 0 {
 		every = time.Second
 	}
