@@ -303,7 +303,6 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (env *
 		Plan:          s.plan,
 		Secrets:       secrets,
 		VBox:          s.vb,
-		Mode:          steps.ModeApply,
 		Profile:       profile,
 		GuestPassword: pw,
 		SSHPublicKey:  authorized,

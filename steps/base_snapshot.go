@@ -67,10 +67,7 @@ func (b baseSnapshotStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Sta
 func (b baseSnapshotStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	p := env.Plan
 	v := env.applyView(b.Name(), p.Base.VM)
-	if env.Mode == ModePlan {
-		env.PlanNotef("only when the base VM has no snapshot %q (and is powered off):", p.Base.Snapshot)
-		return env.VBox.TakeSnapshot(ctx, p.Base.VM, p.Base.Snapshot, "Taken by labctl: the lab's linked clones are based on it.", false)
-	}
+	env.PlanNotef("only when the base VM has no snapshot %q (and is powered off):", p.Base.Snapshot)
 	created, err := vbox.EnsureSnapshot(ctx, viewedAPI{env.VBox, v}, p.Base.VM, p.Base.Snapshot)
 	env.changedVM(p.Base.VM)
 	if err != nil {

@@ -82,12 +82,9 @@ func (c cloneVMsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status,
 func (c cloneVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	p := env.Plan
 	v := env.applyView(c.Name(), n.VM)
-	exists := false
-	if env.Mode != ModePlan {
-		var err error
-		if exists, err = v.exists(ctx); err != nil {
-			return fmt.Errorf("read %s: %w", n.VM, err)
-		}
+	exists, err := v.exists(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", n.VM, err)
 	}
 	if !exists {
 		err := cloneLinked(ctx, env.VBox, p.Base.VM, p.Base.Snapshot, n.VM, fleet.Group(p))

@@ -5,11 +5,10 @@ package steps
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -187,16 +186,6 @@ func (c *configureVMsStep) ensureBook(info *vbox.VMInfo, n *lab.Node) {
 }
 
 func (c *configureVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	if env.Mode == ModePlan {
-		// A MAC derived from the lab and VM names keeps the plan the same from
-		// run to run; `up` draws a random one.
-		h := sha256.Sum256([]byte("labctl-plan-mac:" + env.Plan.Name + "/" + n.VM))
-		env.PlanNotef("the MAC shown stands for the random unused 080027xxxxxx up picks")
-		return env.VBox.ModifyVM(ctx, n.VM, vbox.HardwareSettings{
-			BridgeAdapter: env.Plan.BridgeAdapter, MAC: "080027" + strings.ToUpper(hex.EncodeToString(h[:3])),
-			CPUs: n.CPUs, MemoryMB: n.MemoryMB, Groups: fleet.Group(env.Plan),
-		})
-	}
 	// What this node's Check read just before (or a fresh read).
 	v := env.applyView(c.Name(), n.VM)
 	info, err := v.Info(ctx)
@@ -223,7 +212,7 @@ func (c *configureVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) err
 			n.VM, info.State, env.Plan.File, strings.Join(diffs, "; "), n.VM)
 	}
 	if newMAC {
-		if want.MAC, err = c.claimMAC(n.VM); err != nil {
+		if want.MAC, err = c.claimMAC(env, n.VM); err != nil {
 			return err
 		}
 	}
@@ -238,7 +227,7 @@ func (c *configureVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) err
 // claimMAC picks a random MAC in VirtualBox's own range (080027, what
 // `--macaddress1 auto` uses) that no lab VM nor the base has, and books it
 // for vm so concurrent nodes cannot pick the same one.
-func (c *configureVMsStep) claimMAC(vm string) (string, error) {
+func (c *configureVMsStep) claimMAC(env *Env, vm string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byVM == nil {
@@ -246,7 +235,7 @@ func (c *configureVMsStep) claimMAC(vm string) (string, error) {
 	}
 	for range 100 {
 		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
+		if _, err := io.ReadFull(env.random(), b); err != nil {
 			return "", fmt.Errorf("generate a MAC address: %w", err)
 		}
 		mac := "080027" + strings.ToUpper(hex.EncodeToString(b))

@@ -377,7 +377,7 @@ func TestConfigureVMsNeedsPowerCycleWhenRunning(t *testing.T) {
 }
 
 func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
-	rec := vbox.NewPlanRunner(vboxtest.BaseVM, "")
+	rec := vbox.NewEmulator(vboxtest.BaseVM, "")
 	env := &Env{Plan: vmtPlan(), VBox: vbox.New(rec)}
 	var out bytes.Buffer
 	r := &Runner{Steps: VMPhase(), Mode: ModePlan, Out: &out}
@@ -392,30 +392,29 @@ func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
 		"== Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
 		"SQL-ONE:\n  VBoxManage clonevm AlmaLinux-8.4 --snapshot labctl-base --options link --name SQL-ONE --groups /labctl/vmt --register\n  VBoxManage setextradata SQL-ONE labctl/lab vmt\n  VBoxManage setextradata SQL-ONE labctl/node sql-one\n",
 		"LOAD-BALANCER:\n  VBoxManage startvm LOAD-BALANCER --type headless\n",
-		"# wait until `showvminfo SERVER-TWO` reports GuestAdditionsRunLevel >= 2 (at most 5m)",
+		"SERVER-TWO:\n  # wait up to 5m for `showvminfo SERVER-TWO` to report GuestAdditionsRunLevel >= 2\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan lacks %q\n---\n%s", want, got)
 		}
 	}
-	// configure-vms: one modifyvm per node with a distinct VirtualBox MAC.
-	macs := map[string]bool{}
+	// configure-vms: one modifyvm per node, bridged; no new MAC, since
+	// VirtualBox gives every linked clone a fresh one (the emulator too).
+	mods := 0
 	for _, line := range strings.Split(got, "\n") {
 		if strings.Contains(line, "VBoxManage modifyvm") {
-			i := strings.Index(line, "--macaddress1 ")
-			if i < 0 || !strings.Contains(line, "--nic1 bridged --bridgeadapter1 eth0") {
+			mods++
+			if strings.Contains(line, "--macaddress1") || !strings.Contains(line, "--nic1 bridged --bridgeadapter1 eth0") {
 				t.Errorf("modifyvm line: %s", line)
-				continue
 			}
-			macs[line[i+14:i+26]] = true
 		}
 	}
-	if len(macs) != 6 {
-		t.Errorf("%d distinct MACs in the plan, want 6:\n%s", len(macs), got)
+	if mods != 6 {
+		t.Errorf("%d modifyvm lines in the plan, want 6:\n%s", mods, got)
 	}
 	// The same plan every time (golden files).
 	out.Reset()
-	if _, err := (&Runner{Steps: VMPhase(), Mode: ModePlan, Out: &out}).Run(context.Background(), &Env{Plan: vmtPlan(), VBox: vbox.New(vbox.NewPlanRunner(vboxtest.BaseVM, ""))}); err != nil {
+	if _, err := (&Runner{Steps: VMPhase(), Mode: ModePlan, Out: &out}).Run(context.Background(), &Env{Plan: vmtPlan(), VBox: vbox.New(vbox.NewEmulator(vboxtest.BaseVM, ""))}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != got {
@@ -804,5 +803,23 @@ func TestVMViewsOwnedByTheRun(t *testing.T) {
 	}
 	if got := vmtCount(f, "showvminfo", "SQL-ONE") - before; got != 2 {
 		t.Errorf("check and apply outside a run read the VM %d times, want 2 (no cache without a run)", got)
+	}
+}
+
+// TestClaimMACUsesTheEnvRandomSource: a new MAC comes from Env.Rand, so a
+// plan (seeded by the lab) picks the same one every time, and none taken.
+func TestClaimMACUsesTheEnvRandomSource(t *testing.T) {
+	pick := func() string {
+		env := &Env{Plan: vmtPlan(), Rand: planRand("vmt")}
+		c := &configureVMsStep{byVM: map[string]string{"SQL-TWO": "080027AAAAAA"}}
+		mac, err := c.claimMAC(env, "SQL-ONE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mac
+	}
+	a, b := pick(), pick()
+	if a != b || !strings.HasPrefix(a, "080027") || len(a) != 12 || a == "080027AAAAAA" {
+		t.Fatalf("MACs %s, %s: want the same 080027xxxxxx twice", a, b)
 	}
 }

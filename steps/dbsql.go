@@ -35,12 +35,24 @@ func dbSQL(ctx context.Context, env *Env, ex guest.Executor, sql string) (string
 	return mysqlgr.Root(ex.String(), ex, dbRedact(env)).SQL.SQL(ctx, sql)
 }
 
+// dbQuery is dbSQL for a read whose answer steers the caller; fresh is
+// what it prints on a fresh lab's node (a plan's recorder answers it).
+func dbQuery(ctx context.Context, env *Env, ex guest.Executor, sql, fresh string) (string, error) {
+	return mysqlgr.Root(ex.String(), ex, dbRedact(env)).Query(ctx, sql, fresh)
+}
+
 // dbSQLString quotes s as an SQL string literal (NO_BACKSLASH_ESCAPES off).
 func dbSQLString(s string) string { return mysqlgr.Quote(s) }
 
 // dbRun runs a script with stdin on ex, hiding every lab secret from logs and errors.
 func dbRun(ctx context.Context, env *Env, ex guest.Executor, script string, stdin []byte) (guest.Result, error) {
 	return ex.Run(ctx, guest.Cmd{Script: script, Stdin: stdin, Redact: dbRedact(env)})
+}
+
+// dbRead is dbRun for a read-only script whose answer steers the caller;
+// fresh is what it prints on a fresh lab's node (a plan's recorder answers it).
+func dbRead(ctx context.Context, env *Env, ex guest.Executor, script, fresh string) (guest.Result, error) {
+	return ex.Run(ctx, guest.Cmd{Script: script, Redact: dbRedact(env), Fresh: guest.Prints(fresh)})
 }
 
 // dbProbe runs a read-only script: a non-zero exit is an answer (ok=false),

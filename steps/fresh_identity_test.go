@@ -391,11 +391,16 @@ func TestFreshIdentityScripts(t *testing.T) {
 func TestFreshIdentityPlanMode(t *testing.T) {
 	p := gaTestPlan()
 	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, Control: func(*lab.Node) guest.Executor { return rec }}
+	env := planTestEnv(p, guest.EL8, nil, func(*lab.Node) guest.Executor { return rec })
+	info, err := env.VBox.Info(context.Background(), p.Nodes[0].VM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := FreshIdentity().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
 	}
-	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "vm='<vm-uuid>'") {
-		t.Fatalf("recorded %+v", c)
+	// The emulator answers the clone's UUID, as VirtualBox would.
+	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "vm='"+info.UUID+"'") {
+		t.Fatalf("recorded %+v, want vm=%s", c, info.UUID)
 	}
 }

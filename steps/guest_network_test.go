@@ -121,16 +121,24 @@ func TestColonMAC(t *testing.T) {
 }
 
 func TestGuestNetworkPlanMode(t *testing.T) {
-	// labctl plan has no VM to ask for the MAC: the script shows a placeholder.
+	// labctl plan asks the emulator for nic1's MAC, as up asks VirtualBox.
 	p := gaTestPlan()
 	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, Control: func(*lab.Node) guest.Executor { return rec }}
+	env := planTestEnv(p, guest.EL8, nil, func(*lab.Node) guest.Executor { return rec })
+	info, err := env.VBox.Info(context.Background(), p.Nodes[0].VM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := gaColonMAC(nic1(info).MAC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := GuestNetwork().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
 	}
 	calls := rec.Calls()
-	if len(calls) != 1 || !strings.Contains(calls[0].Script, "mac='<nic1-mac>'") || !strings.Contains(calls[0].Script, "host='sql-one'") {
-		t.Fatalf("recorded %+v", calls)
+	if len(calls) != 1 || !strings.Contains(calls[0].Script, "mac='"+mac+"'") || !strings.Contains(calls[0].Script, "host='sql-one'") {
+		t.Fatalf("recorded %+v, want mac %s", calls, mac)
 	}
 }
 

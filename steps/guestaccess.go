@@ -35,7 +35,7 @@ const gaReadWait = 2 * time.Second
 // used only when SSH is not usable yet (a new node, a node still booting,
 // a key that no longer matches). Both run the same script as root.
 func gaRead(ctx context.Context, env *Env, n *lab.Node, script string) (guest.Result, error) {
-	if env.Mode != ModePlan && env.SSH != nil && gaHasPin(env, n) {
+	if env.SSH != nil && gaHasPin(env, n) {
 		sctx, cancel := context.WithTimeout(ctx, gaReadWait)
 		res, err := env.SSH(n).Run(sctx, guest.Cmd{Script: script})
 		cancel()

@@ -130,10 +130,12 @@ func mysqlConfFiles(env *Env, n *lab.Node) (conf, failover, rootCnf guest.File, 
 func dbLiveDrift(ctx context.Context, env *Env, ex guest.Executor) (string, error) {
 	settings := dbFailoverSettings(env.Plan)
 	cols := make([]string, len(settings))
+	fresh := make([]string, len(settings)) // a fresh server read them from the failover file
 	for i, s := range settings {
 		cols[i] = "@@GLOBAL." + s.Name
+		fresh[i] = s.Value
 	}
-	out, err := dbSQL(ctx, env, ex, "SELECT "+strings.Join(cols, ", "))
+	out, err := dbQuery(ctx, env, ex, "SELECT "+strings.Join(cols, ", "), strings.Join(fresh, "\t")+"\n")
 	if err != nil {
 		return "", fmt.Errorf("read the failover settings: %w", err)
 	}
@@ -242,12 +244,9 @@ done
 	if err := dbEnsureRootAccess(ctx, env, ex); err != nil {
 		return err
 	}
-	// 5. The failover settings on the running server, if they differ (a
-	//    plan shows the statements: recorders cannot answer the read).
-	if env.Mode != ModePlan {
-		if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift == "" {
-			return err
-		}
+	// 5. The failover settings on the running server, if they differ.
+	if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift == "" {
+		return err
 	}
 	return dbApplyLive(ctx, env, ex)
 }

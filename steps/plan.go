@@ -6,21 +6,25 @@ package steps
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"labctl/guest"
+	"labctl/hostkeys"
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/vbox"
 )
 
-// PlanNotef adds a comment line to the plan (ModePlan) for what a step does
-// that no recorder sees, such as a wait. No-op outside ModePlan.
+// PlanNotef adds a comment line to the plan for what a step does that no
+// recorder sees, such as a condition on a command. Steps call it
+// unconditionally: it is a no-op outside a plan (no Transcript).
 func (e *Env) PlanNotef(format string, args ...any) {
-	if e.Mode == ModePlan && e.Transcript != nil {
+	if e.Transcript != nil {
 		fmt.Fprintf(e.Transcript, "# "+format+"\n", args...)
 	}
 }
@@ -94,14 +98,14 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 // redact hides any secret (and the extra strings given) that reached a plan line.
 func (x *run) redact(s string, extra ...string) string {
 	vals := append(x.env.Secrets.Values(), extra...)
-	if x.env.GuestPassword != "" && x.env.GuestPassword != "<redacted>" {
+	if x.env.GuestPassword != "" {
 		vals = append(vals, x.env.GuestPassword)
 	}
 	return redact.String(s, vals...)
 }
 
 // recordedVBoxCalls finds the plan-mode VBoxManage recorder behind env.VBox
-// (a vbox.Client over a vbox.PlanRunner, or any API with Calls).
+// (a vbox.Client over a vbox.Emulator, or any API with Calls).
 func recordedVBoxCalls(api vbox.API) func() [][]string {
 	type recorder interface{ Calls() [][]string }
 	if r, ok := api.(recorder); ok {
@@ -198,4 +202,72 @@ func (x *run) tapGuests() {
 	}
 	x.env.Control = wrap(x.env.Control)
 	x.env.SSH = wrap(x.env.SSH)
+}
+
+// planSeams puts the plan's side of each Env seam into e: notes instead of
+// waits, pins and downloads, and random choices seeded by the lab. (VBox
+// and the guest executors are the caller's: a vbox.Emulator and
+// guest.Recorders.) A plan has no guest password to hide or pass on.
+func planSeams(e *Env) {
+	if e.Transcript == nil {
+		e.Transcript = &Transcript{}
+	}
+	where := "the lab's known_hosts"
+	if e.HostKeys != nil {
+		where = e.HostKeys.String()
+	}
+	e.HostKeys = planPins{e: e, where: where}
+	e.Waiter = planWaiter{e}
+	e.Fetch = func(_ context.Context, src, _, _ string) ([]byte, error) {
+		e.PlanNotef("the WordPress archive comes from %s (fetched once on the host by up; the plan fetches nothing)", src)
+		return []byte("(WordPress archive from " + src + ")\n"), nil
+	}
+	e.Rand = planRand(e.Plan.Name)
+	e.GuestPassword = ""
+}
+
+// planWaiter probes once, so the plan shows the probe, and notes the wait.
+type planWaiter struct{ e *Env }
+
+func (w planWaiter) Wait(ctx context.Context, what string, limit, _ time.Duration, cond func(context.Context) (bool, error)) error {
+	w.e.PlanNotef("wait up to %s for %s", shortDuration(limit), what)
+	_, err := cond(ctx)
+	return err
+}
+
+// planPins notes each pin instead of writing known_hosts; it holds none.
+type planPins struct {
+	e     *Env
+	where string
+}
+
+func (p planPins) Pin(addr, _ string) error {
+	p.e.PlanNotef("pin the host key printed by the script above for %s in %s", addr, p.where)
+	return nil
+}
+
+func (p planPins) Load() (*hostkeys.Pins, error) { return nil, hostkeys.ErrNoFile }
+func (p planPins) String() string                { return p.where }
+
+// planRand is a deterministic stream (SHA-256 in counter mode) seeded by
+// the lab's name, so a plan prints the same random choices every time.
+func planRand(seed string) io.Reader {
+	return &countRand{seed: "labctl-plan:" + seed}
+}
+
+type countRand struct {
+	seed string
+	n    uint64
+	buf  []byte
+}
+
+func (r *countRand) Read(p []byte) (int, error) {
+	for len(r.buf) < len(p) {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", r.seed, r.n)))
+		r.n++
+		r.buf = append(r.buf, sum[:]...)
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }

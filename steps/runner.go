@@ -194,7 +194,6 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 
 	// A copy: the Runner's log, mode and warning sink must not leak into the caller's Env.
 	e := *env
-	e.Mode = r.Mode
 	e.Log = logw
 	e.vmViews = newVMViews() // this run's VM reads, handed from Check to Apply
 	prog := r.Display
@@ -206,8 +205,8 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		prog.Warn(msg)
 		fmt.Fprintf(logw, "%s WARNING: %s\n", stamp(), msg)
 	}
-	if r.Mode == ModePlan && e.Transcript == nil {
-		e.Transcript = &Transcript{}
+	if r.Mode == ModePlan {
+		planSeams(&e)
 	}
 	x := &run{r: r, env: &e, prog: prog, log: logw, sum: &sum, after: map[string]bool{}}
 	if r.Mode == ModePlan {
@@ -590,3 +589,13 @@ func (x *run) addChange(c Change) {
 	defer x.mu.Unlock()
 	x.sum.Changes = append(x.sum.Changes, c)
 }
+
+// Mode says how a run treats the live system.
+type Mode int
+
+// Run modes.
+const (
+	ModeApply  Mode = iota // check, apply, re-check
+	ModeDryRun             // check only; report what would change
+	ModePlan               // no live system: apply against recorders, print every call
+)

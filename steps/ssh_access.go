@@ -11,6 +11,8 @@ package steps
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -104,6 +106,17 @@ func gaPinned(env *Env, n *lab.Node, key ssh.PublicKey) (bool, error) {
 	return pins.Matches(n.SSHAddr(), key)
 }
 
+// gaFreshHostKey stands for the host key fresh-identity generated on n: a
+// well-formed ed25519 key derived from the node's name (a plan's answer).
+func gaFreshHostKey(n *lab.Node) string {
+	seed := sha256.Sum256([]byte("labctl-fresh-hostkey:" + n.VM))
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(seed[:]).Public())
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+}
+
 // gaParseHostKey reads the host key line the guest printed.
 func gaParseHostKey(node, out string) (string, ssh.PublicKey, error) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -149,13 +162,12 @@ func (sshAccess) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.SSHPublicKey == "" {
 		return errors.New("no lab SSH public key: the lab state folder is missing its key")
 	}
-	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: sshAccessScript(env.Profile, gaSSHUser(env), env.SSHPublicKey)})
+	res, err := env.Control(n).Run(ctx, guest.Cmd{
+		Script: sshAccessScript(env.Profile, gaSSHUser(env), env.SSHPublicKey),
+		Fresh:  guest.Prints("hostkey=" + gaFreshHostKey(n) + "\n"),
+	})
 	if err != nil {
 		return fmt.Errorf("install SSH key: %w", err)
-	}
-	if env.Mode == ModePlan {
-		env.PlanNotef("pin the host key printed by the script above for %s in %s", n.IP, env.HostKeys)
-		return nil
 	}
 	line, _, err := gaParseHostKey(n.VM, res.Stdout)
 	if err != nil {

@@ -70,7 +70,7 @@ func TestSSHAccessConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cb, err := knownhosts.New(env.HostKeys.Path)
+			cb, err := knownhosts.New(env.HostKeys.(*hostkeys.Store).Path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,13 +122,16 @@ func TestSSHAccessErrors(t *testing.T) {
 func TestSSHAccessPlanMode(t *testing.T) {
 	p := gaTestPlan()
 	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, SSHPublicKey: "ssh-ed25519 AAAA labctl",
-		Control: func(*lab.Node) guest.Executor { return rec }}
+	env := planTestEnv(p, guest.EL8, nil, func(*lab.Node) guest.Executor { return rec })
+	env.SSHPublicKey = "ssh-ed25519 AAAA labctl"
 	if err := SSHAccess().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
 	}
 	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "authorized_keys") {
 		t.Fatalf("recorded %+v", c)
+	}
+	if tr := strings.Join(env.Transcript.take(), "\n"); !strings.Contains(tr, "pin the host key") || !strings.Contains(tr, p.Nodes[0].SSHAddr()) {
+		t.Fatalf("plan notes %q, want the pin", tr)
 	}
 	if err := WaitSSH().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
@@ -228,7 +231,7 @@ func TestGuestAccessChecksPreferPinnedSSH(t *testing.T) {
 	if got := read(); got != "via=control" {
 		t.Errorf("pinned but SSH down: read %q, want the guest control fallback", got)
 	}
-	env.Mode = ModePlan
+	planSeams(env) // a plan pins nothing, so its reads never pick SSH
 	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
 	calls := sshOK.Received(guesttest.Any())
 	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != calls {

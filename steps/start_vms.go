@@ -38,20 +38,18 @@ func (s startVMsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status,
 }
 
 func (s startVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	if env.Mode != ModePlan {
-		info, err := env.applyView(s.Name(), n.VM).Info(ctx) // the Check's read
-		if err != nil {
-			return fmt.Errorf("read %s: %w", n.VM, err)
-		}
-		switch info.State {
-		case vbox.StateRunning:
-			return nil
-		case vbox.StatePowerOff, vbox.StateAborted, vbox.StateSaved:
-		default:
-			return fmt.Errorf("%s is %s: wait until it is running or powered off, then run labctl up again", n.VM, info.State)
-		}
+	info, err := env.applyView(s.Name(), n.VM).Info(ctx) // the Check's read
+	if err != nil {
+		return fmt.Errorf("read %s: %w", n.VM, err)
 	}
-	err := env.VBox.Start(ctx, n.VM)
+	switch info.State {
+	case vbox.StateRunning:
+		return nil
+	case vbox.StatePowerOff, vbox.StateAborted, vbox.StateSaved:
+	default:
+		return fmt.Errorf("%s is %s: wait until it is running or powered off, then run labctl up again", n.VM, info.State)
+	}
+	err = env.VBox.Start(ctx, n.VM)
 	env.changedVM(n.VM)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.VM, err)

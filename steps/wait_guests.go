@@ -5,8 +5,8 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"labctl/lab"
@@ -56,60 +56,31 @@ func (w waitGuestsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error 
 	if limit <= 0 {
 		limit = DefaultGuestWait
 	}
-	if env.Mode == ModePlan {
-		env.PlanNotef("wait until `showvminfo %s` reports GuestAdditionsRunLevel >= %d (at most %s)", n.VM, guestReadyLevel, shortDuration(limit))
-		return nil
-	}
-	every := w.every
-	if every <= 0 {
-		every = time.Second
-	}
-	wctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
 	last := -1
 	// The first look is what the Check just read; then every poll is live.
 	read := env.applyView(w.Name(), n.VM).Info
-	for {
-		info, err := read(wctx)
+	what := fmt.Sprintf("`showvminfo %s` to report GuestAdditionsRunLevel >= %d", n.VM, guestReadyLevel)
+	err := env.Wait(ctx, what, limit, w.every, func(ctx context.Context) (bool, error) {
+		info, err := read(ctx)
 		read = func(ctx context.Context) (*vbox.VMInfo, error) { return env.VBox.Info(ctx, n.VM) }
-		switch {
-		case err == nil:
-			if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
-				return nil
-			}
-			if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
-				return fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)
-			}
-			if info.GuestAddRunLvl != last {
-				last = info.GuestAddRunLvl
-				fmt.Fprintf(logOf(env), "wait-guests: %s: Guest Additions run level %d\n", n.VM, last)
-			}
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case wctx.Err() == nil:
-			return fmt.Errorf("read %s: %w", n.VM, err)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", n.VM, err)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wctx.Done():
-			//lint:ignore ST1005 "Guest Additions" is VirtualBox's proper name
-			return fmt.Errorf("Guest Additions did not start in %s within %s: is the base VM's Guest Additions installed, and does the VM boot? (its console shows why)", n.VM, shortDuration(limit))
-		case <-tick.C:
+		if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+			return true, nil
 		}
+		if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
+			return false, fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)
+		}
+		if info.GuestAddRunLvl != last {
+			last = info.GuestAddRunLvl
+			fmt.Fprintf(logOf(env), "wait-guests: %s: Guest Additions run level %d\n", n.VM, last)
+		}
+		return false, nil
+	})
+	if errors.Is(err, ErrTimeout) {
+		//lint:ignore ST1005 "Guest Additions" is VirtualBox's proper name
+		return fmt.Errorf("Guest Additions did not start in %s within %s: is the base VM's Guest Additions installed, and does the VM boot? (its console shows why)", n.VM, shortDuration(limit))
 	}
-}
-
-// shortDuration prints 5m rather than 5m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return err
 }

@@ -41,15 +41,19 @@ func (w waitSSH) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 	return Status{Done: true}, nil
 }
 
-// Apply waits (bounded) for sshd; the executor re-dials with back-off.
+// Apply waits (bounded) for sshd; the executor re-dials with back-off, so
+// one probe spans the wait.
 func (w waitSSH) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	if env.Mode == ModePlan {
-		env.PlanNotef("wait up to %s for SSH on %s:22 to answer with the pinned host key", w.timeout, n.IP)
-		return nil
+	var last error
+	what := fmt.Sprintf("SSH on %s:22 to answer with the pinned host key", n.IP)
+	err := env.Wait(ctx, what, w.timeout, w.probe, func(ctx context.Context) (bool, error) {
+		_, last = env.SSH(n).Run(ctx, guest.Cmd{Script: gaSSHProbe})
+		return last == nil, last
+	})
+	if err != nil && last != nil {
+		err = last
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	if _, err := env.SSH(n).Run(ctx, guest.Cmd{Script: gaSSHProbe}); err != nil {
+	if err != nil {
 		return fmt.Errorf("SSH on %s:22 did not come up within %s: %w", n.IP, w.timeout, err)
 	}
 	return nil

@@ -19,16 +19,10 @@ package steps
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"labctl/guest"
 	"labctl/lab"
@@ -145,7 +139,7 @@ func webNodeLayout(ctx context.Context, env *Env, n *lab.Node) (webLayout, error
 	}
 	script := "#!/bin/sh\n# Read-only: which php-fpm is installed.\nset -eu\n" + env.Profile.PHPFPMDiscover() +
 		"echo '@@ service'\necho \"$PHP_FPM_SERVICE\"\necho '@@ pooldir'\necho \"$PHP_FPM_POOL_DIR\"\n"
-	res, err := env.SSH(n).Run(ctx, guest.Cmd{Script: script})
+	res, err := env.SSH(n).Run(ctx, guest.Cmd{Script: script, Fresh: guest.Prints(webFreshFPM(env.Profile))})
 	if err != nil {
 		return l, fmt.Errorf("%s: find php-fpm: %w", n.Name(), err)
 	}
@@ -153,9 +147,6 @@ func webNodeLayout(ctx context.Context, env *Env, n *lab.Node) (webLayout, error
 	svc, dir := facts["service"], facts["pooldir"]
 	m := webVersionedFPM.FindStringSubmatch(svc)
 	if m == nil || !strings.HasPrefix(dir, "/") {
-		if env.Mode == ModePlan {
-			return l, nil // recorders answer nothing: the plan shows the patterns
-		}
 		return l, fmt.Errorf("%s: php-fpm lookup printed service %q, pool folder %q", n.Name(), svc, dir)
 	}
 	l.PHPFPMService = svc
@@ -169,6 +160,16 @@ func webNodeLayout(ctx context.Context, env *Env, n *lab.Node) (webLayout, error
 	l.PoolSocket = path.Dir(env.Profile.PHPFPMSocket) + "/php" + m[1] + "-fpm.sock"
 	l.PHPSocket = l.PoolSocket
 	return l, nil
+}
+
+// webFreshFPM is what the php-fpm lookup prints on a fresh node of
+// profile p: its FreshPHP service and that version's pool folder.
+func webFreshFPM(p *guest.Profile) string {
+	m := webVersionedFPM.FindStringSubmatch(p.FreshPHP)
+	if m == nil {
+		return ""
+	}
+	return "@@ service\n" + p.FreshPHP + "\n@@ pooldir\n" + strings.Replace(p.PHPFPMPoolDir, "*", m[1], 1) + "\n"
 }
 
 // webFiles are the files web node n receives.
@@ -246,89 +247,25 @@ func webVersionProbe(root string) string {
 	return "sed -n \"s/^\\$wp_version = '\\(.*\\)';/\\1/p\" " + guest.Quote(root+"/wp-includes/version.php")
 }
 
-// --- The WordPress archive, fetched once on the host ---
-
-// webArchiveMu keeps two web nodes from downloading the archive at once: the
-// second finds it in the cache.
-var webArchiveMu sync.Mutex
-
-// webArchive returns the WordPress tarball: a host file as is, or a URL
-// downloaded once into the lab's state folder. Its sha256 is checked against
-// lab.toml's wordpress_sha256 when set, and logged otherwise.
+// webArchive returns the WordPress tarball through env.Fetch (FetchArchive
+// when unset), cached in the lab's state folder. Its sha256 is checked
+// against lab.toml's wordpress_sha256 when set, and logged otherwise.
 func webArchive(ctx context.Context, env *Env) ([]byte, error) {
 	src := env.Plan.WordPressArchive
 	if src == "" {
 		src = webDefaultArchive
 	}
-	if env.Mode == ModePlan {
-		// No live system and no download: the plan shows where the archive comes from.
-		return []byte("(WordPress archive from " + src + ")\n"), nil
+	fetch := env.Fetch
+	if fetch == nil {
+		fetch = FetchArchive
 	}
-	webArchiveMu.Lock()
-	defer webArchiveMu.Unlock()
-
-	file := src
-	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
-		sum := sha256.Sum256([]byte(src))
-		file = filepath.Join(env.Plan.StateDir, "cache", "wordpress-"+hex.EncodeToString(sum[:8])+".tar.gz")
-		if _, err := os.Stat(file); err != nil {
-			if err := webDownload(ctx, src, file); err != nil {
-				return nil, err
-			}
-		}
-	}
-	data, err := os.ReadFile(file)
+	data, err := fetch(ctx, src, env.Plan.WordPressSHA256, filepath.Join(env.Plan.StateDir, "cache"))
 	if err != nil {
-		return nil, fmt.Errorf("read WordPress archive: %w (check wordpress_archive in lab.toml)", err)
-	}
-	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
-		return nil, fmt.Errorf("WordPress archive %s is not a .tar.gz file: point wordpress_archive in lab.toml at a WordPress release tarball", file)
-	}
-	sum := sha256.Sum256(data)
-	got := hex.EncodeToString(sum[:])
-	if want := strings.ToLower(strings.TrimSpace(env.Plan.WordPressSHA256)); want != "" && want != got {
-		return nil, fmt.Errorf("WordPress archive %s has sha256 %s but lab.toml's wordpress_sha256 is %s: fix wordpress_sha256, or delete the file if it is a stale download, and re-run", file, got, want)
+		return nil, err
 	}
 	if env.Log != nil && env.Plan.WordPressSHA256 == "" {
-		fmt.Fprintf(env.Log, "web: WordPress archive %s (from %s) sha256 %s; set wordpress_sha256 in lab.toml to pin it\n", file, src, got)
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(env.Log, "web: WordPress archive from %s has sha256 %x; set wordpress_sha256 in lab.toml to pin it\n", src, sum)
 	}
 	return data, nil
-}
-
-// webDownload fetches url into file atomically, so a broken download never
-// poses as the cached archive.
-func webDownload(ctx context.Context, url, file string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("download WordPress: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("download WordPress from %s: %w (set wordpress_archive in lab.toml to a local tarball when offline)", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download WordPress from %s: HTTP %s", url, resp.Status)
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return fmt.Errorf("download WordPress: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".download-*")
-	if err != nil {
-		return fmt.Errorf("download WordPress: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, resp.Body); err != nil {
-		tmp.Close()
-		return fmt.Errorf("download WordPress from %s: %w", url, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("download WordPress: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("download WordPress: %w", err)
-	}
-	return nil
 }
