@@ -17,17 +17,10 @@ import (
 	"time"
 )
 
-// fetchMu keeps two web nodes from downloading the archive at once: the
-// second finds it in the cache.
-var fetchMu sync.Mutex
-
 // FetchArchive is the live Env.Fetch: the WordPress tarball from src, a
 // host file as is, or a URL downloaded once into cacheDir; a non-empty
 // sha256 must match.
 func FetchArchive(ctx context.Context, src, sha256sum, cacheDir string) ([]byte, error) {
-	fetchMu.Lock()
-	defer fetchMu.Unlock()
-
 	file := src
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		sum := sha256.Sum256([]byte(src))
@@ -51,6 +44,17 @@ func FetchArchive(ctx context.Context, src, sha256sum, cacheDir string) ([]byte,
 		return nil, fmt.Errorf("WordPress archive %s has sha256 %s but lab.toml's wordpress_sha256 is %s: fix wordpress_sha256, or delete the file if it is a stale download, and re-run", file, got, want)
 	}
 	return data, nil
+}
+
+// serialFetch is FetchArchive one call at a time, for one run: two web
+// nodes do not download the archive at once (the second finds it cached).
+func serialFetch() func(ctx context.Context, src, sha256sum, cacheDir string) ([]byte, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, src, sha256sum, cacheDir string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return FetchArchive(ctx, src, sha256sum, cacheDir)
+	}
 }
 
 // webDownload fetches url into file atomically, so a broken download never

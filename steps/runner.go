@@ -205,6 +205,9 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		prog.Warn(msg)
 		fmt.Fprintf(logw, "%s WARNING: %s\n", stamp(), msg)
 	}
+	if e.Fetch == nil {
+		e.Fetch = serialFetch() // this run's downloads, one at a time
+	}
 	if r.Mode == ModePlan {
 		planSeams(&e)
 	}
