@@ -1,12 +1,15 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
 
+	"labctl/fleet"
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/vbox"
 )
 
 func TestGuestNetworkConverges(t *testing.T) {
@@ -156,5 +159,40 @@ func TestGuestNetworkScripts(t *testing.T) {
 			gaShellcheck(t, "check", check)
 			gaShellcheck(t, "apply", apply)
 		})
+	}
+}
+
+// TestPlanOnlyGuestNetwork: a plan of one later step alone reads the lab's
+// clones from the emulator (seeded with them), so it shows each node's real
+// nic1 MAC, and pins or writes nothing.
+func TestPlanOnlyGuestNetwork(t *testing.T) {
+	p := gaTestPlan()
+	recs := map[string]*guest.Recorder{}
+	for _, n := range p.Nodes {
+		recs[n.VM] = guest.NewRecorder(n.VM)
+	}
+	em := vbox.NewEmulator("base", "")
+	for _, n := range p.Nodes {
+		em.AddClone(n.VM, fleet.Group(p), map[string]string{TagLab: p.Name, TagNode: n.Hostname})
+	}
+	rec := func(n *lab.Node) guest.Executor { return recs[n.VM] }
+	env := &Env{Plan: p, Profile: guest.EL8, VBox: vbox.New(em), Control: rec, SSH: rec}
+	var out bytes.Buffer
+	r := &Runner{Steps: append(VMPhase(), GuestAccess()...), Only: "guest-network", Mode: ModePlan, Out: &out}
+	if _, err := r.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range p.Nodes {
+		info, err := env.VBox.Info(context.Background(), n.VM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac, _ := gaColonMAC(nic1(info).MAC)
+		if !strings.Contains(out.String(), "mac='"+mac+"'") {
+			t.Errorf("plan lacks %s's MAC %s:\n%s", n.VM, mac, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "clonevm") || strings.Contains(out.String(), "== Installing") {
+		t.Errorf("plan of guest-network alone shows other steps:\n%s", out.String())
 	}
 }
