@@ -58,7 +58,7 @@ type Preparer interface {
 // `plan` is behind these fields. The Runner of a plan puts recorders and
 // emulators there (plan.go): VBox is a vbox.Emulator, Control and SSH are
 // guest.Recorders answering each read with its guest.Cmd.Fresh, and Wait,
-// Fetch, HostKeys and Rand are the plan's (PlanSeams).
+// Fetch, HostKeys and Rand are the plan's (planSeams).
 type Env struct {
 	Plan    *lab.Plan
 	Secrets *lab.Secrets

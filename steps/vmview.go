@@ -14,8 +14,8 @@ package steps
 // wait-guests reads GuestAdditionsRunLevel until it reaches 2.
 //
 // Every VBoxManage call is a process, so independent reads run at once, and
-// a node's Apply uses what its Check read a moment before (vmView, in
-// vmview.go) instead of reading it again. Every Check, including the
+// a node's Apply uses what its Check read a moment before (vmView, below)
+// instead of reading it again. Every Check, including the
 // Runner's re-check after Apply, reads the live VM. Which VMs are the lab's
 // is package fleet's rule.
 //
