@@ -68,7 +68,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 			return err
 		}
 		if !ok {
-			return cli.Exit("nothing deleted", 1)
+			return cli.Exit("nothing deleted", exitFailed)
 		}
 	}
 	err = f.Teardown(ctx, vms, fleet.TeardownOptions{
@@ -76,7 +76,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 		Deleted:  func(name string) { fmt.Fprintf(s.out, "✓ deleted %s\n", name) },
 	})
 	if te := (*fleet.TeardownError)(nil); errors.As(err, &te) {
-		return cli.Exit(fmt.Sprintf("down did not finish: %v\nThe lab's state folder was kept; run `labctl down` again to finish.", te.Err), 1)
+		return cli.Exit(fmt.Sprintf("down did not finish: %v\nThe lab's state folder was kept; run `labctl down` again to finish.", te.Err), exitFailed)
 	}
 	if err != nil {
 		return err
@@ -90,7 +90,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 func confirm(in io.Reader, errOut io.Writer, q string) (bool, error) {
 	f, ok := in.(*os.File)
 	if !ok || !isTerminal(f) {
-		return false, cli.Exit("refusing to delete VMs without confirmation: run on a terminal or pass --yes", 2)
+		return false, cli.Exit("refusing to delete VMs without confirmation: run on a terminal or pass --yes", exitUsage)
 	}
 	fmt.Fprintf(errOut, "%s [y/N] ", q)
 	line, _ := bufio.NewReader(f).ReadString('\n')

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -20,11 +21,11 @@ func snapshotCommand() *cli.Command {
 	// nameArg checks the one NAME argument.
 	nameArg := func(c *cli.Context) (string, error) {
 		if c.NArg() != 1 {
-			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), 2)
+			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), exitUsage)
 		}
 		name := c.Args().First()
 		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\\\"") {
-			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), 2)
+			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), exitUsage)
 		}
 		return name, nil
 	}
@@ -130,13 +131,13 @@ func snapshotRefusal(err error) error {
 	switch {
 	case errors.As(err, &foreign):
 		return cli.Exit(fmt.Sprintf("VM %s is not part of lab %q (its %s tag is %q): labctl leaves it alone",
-			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), 1)
+			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), exitFailed)
 	case errors.As(err, &incomplete):
-		return cli.Exit(incomplete.Error()+"; run `labctl up` first", 1)
+		return cli.Exit(incomplete.Error()+"; run `labctl up` first", exitFailed)
 	case errors.As(err, &snap) && snap.Exists:
-		return cli.Exit(snap.Error()+": choose another name or delete it first", 1)
+		return cli.Exit(snap.Error()+": choose another name or delete it first", exitFailed)
 	case errors.As(err, &snap):
-		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", 1)
+		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", exitFailed)
 	}
 	return err
 }
@@ -183,15 +184,46 @@ func (s *session) snapshotRestore(ctx context.Context, set *fleet.Set, name stri
 	return s.runPipeline(ctx, pipeline(), steps.ModeApply, "", "", 6)
 }
 
-// snapshotRow is one row of `snapshot list --json`.
-type snapshotRow = fleet.SnapshotRow
+// snapshotRow is one snapshot name in `snapshot list --json` (README
+// "JSON output"): complete says every lab VM has it.
+type snapshotRow struct {
+	Name     string         `json:"name"`
+	Complete bool           `json:"complete"`
+	VMs      []snapshotOnVM `json:"vms"`
+}
+
+// snapshotOnVM is one VM's side of a snapshotRow.
+type snapshotOnVM struct {
+	VM      string `json:"vm"`
+	Present bool   `json:"present"`
+	Current bool   `json:"current"`
+	Taken   string `json:"taken,omitempty"` // RFC 3339, when VirtualBox reports it
+}
+
+func snapshotRows(set *fleet.Set) []snapshotRow {
+	rows := []snapshotRow{}
+	for _, r := range set.List() {
+		row := snapshotRow{Name: r.Name, Complete: true, VMs: []snapshotOnVM{}}
+		for _, vm := range set.VMs {
+			when, ok := r.VMs[vm.Name]
+			on := snapshotOnVM{VM: vm.Name, Present: ok, Current: slices.Contains(r.Current, vm.Name)}
+			if ok && when != "yes" {
+				on.Taken = when
+			}
+			row.Complete = row.Complete && ok
+			row.VMs = append(row.VMs, on)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
 
 func snapshotList(out io.Writer, labName string, set *fleet.Set, asJSON bool) error {
 	rows := set.List()
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return enc.Encode(snapshotRows(set))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(out, "Lab %q has no snapshots.\n", labName)

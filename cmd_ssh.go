@@ -38,7 +38,7 @@ func sshCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
-				return cli.Exit("usage: labctl ssh NODE [-- CMD...]: name the node (e.g. sql-one)", 2)
+				return cli.Exit("usage: labctl ssh NODE [-- CMD...]: name the node (e.g. sql-one)", exitUsage)
 			}
 			nodeName, cmd := args[0], args[1:]
 			if len(cmd) > 0 && cmd[0] == "--" {
@@ -47,7 +47,7 @@ func sshCommand() *cli.Command {
 			s := sessionOf(c)
 			n := s.plan.Nodes.Find(nodeName)
 			if n == nil {
-				return cli.Exit(fmt.Sprintf("no node %q in lab %q: use one of %s", nodeName, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", ")), 2)
+				return cli.Exit(fmt.Sprintf("no node %q in lab %q: use one of %s", nodeName, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", ")), exitUsage)
 			}
 			if err := s.requireRunning(c.Context, n); err != nil {
 				return err
@@ -71,11 +71,11 @@ func (s *session) requireRunning(ctx context.Context, n *lab.Node) error {
 	info, err := s.vb.Info(ctx, n.VM)
 	switch {
 	case isNotFound(err):
-		return cli.Exit(fmt.Sprintf("VM %s does not exist: run `labctl up` to build the lab", n.VM), 1)
+		return cli.Exit(fmt.Sprintf("VM %s does not exist: run `labctl up` to build the lab", n.VM), exitFailed)
 	case err != nil:
 		return fmt.Errorf("%s: %w", n.VM, err)
 	case info.State != vbox.StateRunning:
-		return cli.Exit(fmt.Sprintf("VM %s is %s: run `labctl up` to start the lab", n.VM, info.State), 1)
+		return cli.Exit(fmt.Sprintf("VM %s is %s: run `labctl up` to start the lab", n.VM, info.State), exitFailed)
 	}
 	return nil
 }
@@ -83,7 +83,7 @@ func (s *session) requireRunning(ctx context.Context, n *lab.Node) error {
 // nodeSSH is an SSH connection to n with the lab's key and pinned host keys.
 func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
 	if _, err := os.Stat(s.plan.StateDir); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("lab %q has no state folder %s, so no SSH key: run `labctl up` first", s.plan.Name, s.plan.StateDir), 1)
+		return nil, cli.Exit(fmt.Sprintf("lab %q has no state folder %s, so no SSH key: run `labctl up` first", s.plan.Name, s.plan.StateDir), exitFailed)
 	}
 	st, err := lab.OpenState(s.plan)
 	if err != nil {

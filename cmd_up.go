@@ -1,12 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"labctl/handover"
 	"labctl/steps"
 	"labctl/ui"
 )
@@ -66,15 +71,43 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 	if err != nil {
 		// The Runner's error already names the step, the log file and, after
 		// Ctrl-C, how to resume.
-		code := 1
+		code := exitFailed
 		var re *steps.RunError
 		if errors.As(err, &re) && re.Interrupted {
-			code = 130
+			code = exitInterrupted
 		}
 		return cli.Exit(err.Error(), code)
 	}
 	sum.Print(s.out, s.plan)
+	if mode == steps.ModeApply {
+		s.handOver(ctx, env, sum)
+	}
 	return nil
+}
+
+// handOver ends a run that built or checked the whole lab: the slowest
+// steps, then what the lab is for and what to run next.
+func (s *session) handOver(ctx context.Context, env *steps.Env, sum steps.Summary) {
+	complete := false
+	var ran []steps.StepResult
+	for _, st := range sum.Steps {
+		if !st.Skipped {
+			ran = append(ran, st)
+			complete = complete || st.Name == "verify"
+		}
+	}
+	if len(ran) > 1 {
+		slices.SortStableFunc(ran, func(a, b steps.StepResult) int { return cmp.Compare(b.Duration, a.Duration) })
+		var parts []string
+		for _, st := range ran[:min(3, len(ran))] {
+			parts = append(parts, fmt.Sprintf("%s %s", st.Name, st.Duration.Round(100*time.Millisecond)))
+		}
+		fmt.Fprintf(s.out, "Slowest steps: %s (every step's time is in the run log)\n", strings.Join(parts, ", "))
+	}
+	if !complete {
+		return
+	}
+	handover.Build(ctx, handover.Options{Plan: s.plan, SSH: env.SSH, Secrets: env.Secrets}).PrintDetails(s.out)
 }
 
 // pipeline is the list of steps `up` runs; tests swap it to run the whole

@@ -34,8 +34,12 @@ func verifyCommand() *cli.Command {
 			defer closeExecs()
 			rep, err := steps.RunVerify(c.Context, env)
 			rep.Print(s.out)
+			if err != nil && len(rep.Rows) > 0 {
+				// The table above holds every failure: say so once, briefly.
+				return cli.Exit(fmt.Sprintf("verify failed: %d of %d checks failed (the FAIL rows above)", len(rep.Failed()), len(rep.Rows)), exitFailed)
+			}
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("verify failed: %v", err), 1)
+				return cli.Exit(fmt.Sprintf("verify failed: %v", err), exitFailed)
 			}
 			return nil
 		},

@@ -112,3 +112,20 @@ func TestStatusWithoutStateDoesNotCreateIt(t *testing.T) {
 		t.Fatalf("status created the lab's state folder (%v)", err)
 	}
 }
+
+// A lab never built: status says to run up, and its JSON uses real lists.
+func TestStatusOfALabNeverBuilt(t *testing.T) {
+	l := newTestLab(t)
+	code, out, errOut := l.labctl(nil, "status")
+	if code != 0 || !strings.Contains(out, "the lab is not built: run `labctl up`") || strings.Contains(out, "labctl verify") {
+		t.Fatalf("status of a lab never built: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = l.labctl(nil, "status", "--json")
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("status --json: exit %d\n%s", code, out)
+	}
+	if h, ok := rep["vip_holders"].([]any); !ok || len(h) != 0 {
+		t.Errorf("vip_holders = %#v, want an empty list", rep["vip_holders"])
+	}
+}

@@ -57,6 +57,23 @@ func needsSession(c *cli.Context) error {
 	return nil
 }
 
+// guestControlNeeded says whether the command will log in to the guests
+// through guest control (and so read the base VM's password).
+func guestControlNeeded(c *cli.Context) bool {
+	if c.Command == nil {
+		return false
+	}
+	switch c.Command.FullName() {
+	case "up":
+		return !c.Bool("dry-run")
+	case "snapshot restore":
+		return !c.Bool("dry-run") // restore converges with up
+	case "snapshot take":
+		return c.Bool("offline") && !c.Bool("dry-run")
+	}
+	return false
+}
+
 // sessionOf is the session needsSession opened for this command.
 func sessionOf(c *cli.Context) *session { return c.App.Metadata[sessionKey].(*session) }
 
@@ -66,14 +83,26 @@ func openSession(c *cli.Context) (*session, error) {
 	s := &session{in: c.App.Reader, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
 	mode, err := ui.ParseMode(c.String("progress"))
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.progress = mode
 	cfg, err := lab.Resolve(c.String("lab"), defaultLabTOML)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.cfg = cfg
+	// A loose or missing password file stops a command that will use it
+	// before any VirtualBox call and before any state exists; plan only warns.
+	if f := cfg.PasswordFilePath(); f != "" {
+		if err := lab.CheckSecretFile("the base VM's password file", f); err != nil {
+			if guestControlNeeded(c) {
+				return nil, cli.Exit(err.Error(), exitUsage)
+			}
+			if c.Command != nil && c.Command.Name == "plan" {
+				fmt.Fprintln(s.errOut, "labctl: warning:", err)
+			}
+		}
+	}
 
 	s.vboxPath, s.vboxErr = vbox.Locate(c.String("vboxmanage"))
 	if s.vboxErr == nil {
@@ -81,16 +110,48 @@ func openSession(c *cli.Context) (*session, error) {
 	}
 
 	hn, err := s.hostNet(c.Context)
+	if err != nil && placeholderNetOK(c, s.vb != nil) {
+		// plan needs only the lab: a host without a network still gets the
+		// whole plan, on a documented placeholder network, said once.
+		fmt.Fprintf(s.errOut, "labctl: note: %v\nlabctl: note: showing the plan on the placeholder network %s (adapter %q); set network and bridge_adapter in lab.toml for your own\n",
+			err, placeholderNet.Prefix.Masked(), placeholderNet.Adapter)
+		hn, err = placeholderNet, nil
+	}
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	plan, err := cfg.Plan(hn)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.plan = plan
 	return s, nil
 }
+
+// placeholderNet stands in for the host's network in a plan made where
+// none can be found (README "Without VirtualBox").
+var placeholderNet = lab.HostNet{
+	Adapter: "host-adapter",
+	Prefix:  netip.MustParsePrefix("192.168.1.10/24"),
+	Gateway: netip.MustParseAddr("192.168.1.1"),
+}
+
+// placeholderNetOK: plan always may use it; a dry run only when it is the plan.
+func placeholderNetOK(c *cli.Context, haveVBox bool) bool {
+	if c.Command == nil {
+		return false
+	}
+	switch c.Command.Name {
+	case "plan":
+		return true
+	case "up":
+		return c.Bool("dry-run") && !haveVBox
+	}
+	return false
+}
+
+// detectHostNet reads the host's default route; tests replace it.
+var detectHostNet = lab.DetectHostNet
 
 // hostNet finds what lab.toml may leave empty: the bridge adapter and its
 // subnet. With VirtualBox it names the adapter the way `list bridgedifs`
@@ -99,7 +160,7 @@ func (s *session) hostNet(ctx context.Context) (lab.HostNet, error) {
 	if !s.cfg.NeedsHostNet() {
 		return lab.HostNet{}, nil
 	}
-	hn, detectErr := lab.DetectHostNet()
+	hn, detectErr := detectHostNet()
 	if s.vb == nil {
 		if detectErr != nil {
 			return lab.HostNet{}, fmt.Errorf("cannot find the host's network to bridge the lab onto (%v): set network and bridge_adapter in lab.toml", detectErr)
@@ -132,7 +193,7 @@ func (s *session) requireVBox() error {
 	if s.vboxErr == nil {
 		return nil
 	}
-	return cli.Exit(s.vboxErr.Error(), 3)
+	return cli.Exit(s.vboxErr.Error()+" (`labctl up --dry-run` shows everything up would do, without VirtualBox)", exitNoVBox)
 }
 
 // guestPassword reads the base image's guest password from the file named
@@ -160,6 +221,14 @@ func (s *session) guestPassword() (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return string(b), nil
+}
+
+// passwordFrom says where the guest password comes from, for error messages.
+func (s *session) passwordFrom() string {
+	if f := s.plan.Base.PasswordFile; f != "" {
+		return "the password in " + f
+	}
+	return "the password typed at the prompt"
 }
 
 // runEnv opens the lab's state, a per-run log named after command and the
@@ -310,6 +379,7 @@ func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (env *
 		Log:           log,
 		Control: func(n *lab.Node) guest.Executor {
 			c := guest.NewControl(s.vb, n.VM, cred, redact...)
+			c.Base, c.PasswordFrom = s.plan.Base.VM, s.passwordFrom()
 			c.Log = log
 			return c
 		},

@@ -351,7 +351,7 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			Node:     s.Node,
 			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: code,
-			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
+			Stderr:   redact.String(trimOutput(errorOutput(res)), secrets...),
 		}
 	}
 	return res, nil

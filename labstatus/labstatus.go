@@ -84,7 +84,7 @@ type Options struct {
 func Read(ctx context.Context, o Options) *Report {
 	start := time.Now()
 	p := o.Plan
-	out := &Report{Lab: p.Name, VIP: p.VIP.String()}
+	out := &Report{Lab: p.Name, VIP: p.VIP.String(), VIPHolder: []string{}}
 	out.Nodes = fanout.Map(p.Nodes, func(n *lab.Node) Node {
 		ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
 		o.VM(ctx, n, &ns)
@@ -242,7 +242,21 @@ func (st *Report) Print(w io.Writer) {
 			fmt.Fprintln(w, n)
 		}
 	}
-	fmt.Fprintf(w, "\n(%d ms; `labctl verify` checks the lab end to end)\n", st.ElapsedMS)
+	next := "`labctl verify` checks the lab end to end"
+	if st.NotBuilt() {
+		next = "the lab is not built: run `labctl up`"
+	}
+	fmt.Fprintf(w, "\n(%d ms; %s)\n", st.ElapsedMS, next)
+}
+
+// NotBuilt says no VM of the lab exists (every node's VM is missing).
+func (st *Report) NotBuilt() bool {
+	for _, ns := range st.Nodes {
+		if ns.State != VMMissing {
+			return false
+		}
+	}
+	return len(st.Nodes) > 0
 }
 
 // servicesText shows active services by name and the others with their state.

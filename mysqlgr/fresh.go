@@ -20,6 +20,8 @@ type Fresh struct {
 	Group string   // group_replication_group_name of every member
 	Hosts []string // every member's MEMBER_HOST (report_host), in lab order
 	Self  string   // this server's MEMBER_HOST
+	// Version is the server's @@version on a fresh node.
+	Version string
 }
 
 // WithFresh returns s whose reads carry fresh answers from f. Only a server
@@ -62,7 +64,7 @@ func (f *Fresh) answer(stmt string) func([]guest.Cmd) string {
 		}
 		switch stmt {
 		case statusSQL:
-			return strings.Join([]string{freshUUID(f.Self), f.Group, state, role, "", "", "", "0", ""}, "\t") + "\n"
+			return strings.Join([]string{freshUUID(f.Self), f.Group, state, role, "", "", "", "0", f.Version}, "\t") + "\n"
 		case selfSQL:
 			return role + "\t" + state + "\n"
 		case viewSQL:
