@@ -55,18 +55,17 @@ func (s *session) runPlan(ctx context.Context, outDir string) error {
 		}
 		return r
 	}
+	// The base as on a first `up`: powered off, no snapshot yet (base-snapshot takes it).
 	env := &steps.Env{
-		Plan:          s.plan,
-		Secrets:       secrets,
-		VBox:          vbox.New(vbox.NewPlanRunner(s.plan.Base.VM, s.plan.Base.Snapshot)),
-		Mode:          steps.ModePlan,
-		Profile:       profile,
-		GuestPassword: "<redacted>",
-		SSHPublicKey:  "ssh-ed25519 AAAA<generated-on-first-up> labctl@" + s.plan.Name,
-		HostKeys:      hostkeys.New(filepath.Join(s.plan.StateDir, lab.KnownHostsFile)),
-		Log:           redact.NewWriter(discard{}, hidden),
-		Control:       recorder,
-		SSH:           recorder,
+		Plan:         s.plan,
+		Secrets:      secrets,
+		VBox:         vbox.New(vbox.NewEmulator(s.plan.Base.VM, "")),
+		Profile:      profile,
+		SSHPublicKey: "ssh-ed25519 AAAA<generated-on-first-up> labctl@" + s.plan.Name,
+		HostKeys:     hostkeys.New(filepath.Join(s.plan.StateDir, lab.KnownHostsFile)),
+		Log:          redact.NewWriter(discard{}, hidden),
+		Control:      recorder,
+		SSH:          recorder,
 	}
 	fmt.Fprintf(s.out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
 		s.plan.Name, s.plan.File, len(s.plan.Nodes), s.plan.Profile, s.plan.Network, s.plan.VIP)

@@ -43,4 +43,10 @@ type Profile struct {
 	// Network: "nmcli" where NetworkManager runs, "networkd" for systemd-networkd,
 	// "ifupdown" for /etc/network/interfaces.
 	NetworkMethod string
+
+	// What a fresh clone of this OS answers to the reads whose answer steers
+	// a step (a plan's recorder gives these answers; `up` reads the guest).
+	FreshNIC   string // nic1's name: VirtualBox's 82540EM in PCI slot 3 under predictable naming
+	FreshSuite string // the apt suite the base uses ("" without apt)
+	FreshPHP   string // the installed php-fpm service where PHPFPMService is a glob
 }

@@ -49,6 +49,8 @@ var EL8 = &Profile{
 	Firewalld:     true,
 	SELinux:       true,
 	NetworkMethod: "nmcli",
+
+	FreshNIC: "enp0s3",
 }
 
 // EL9 is AlmaLinux/Rocky/RHEL 9: like el8, but PHP 8.0 is the
@@ -105,6 +107,10 @@ var Debian = &Profile{
 	// "detect": the network script picks NetworkManager, systemd-networkd
 	// (Ubuntu's netplan renders to it) or ifupdown by what is running.
 	NetworkMethod: "detect",
+
+	FreshNIC:   "enp0s3",
+	FreshSuite: "bookworm",   // Debian 12
+	FreshPHP:   "php8.2-fpm", // bookworm's PHP
 }
 
 var profiles = map[string]*Profile{"el8": EL8, "el9": EL9, "debian": Debian}

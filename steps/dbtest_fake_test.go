@@ -132,7 +132,7 @@ func newDBFakeLab(t *testing.T, p *lab.Plan, s *lab.Secrets, prof *guest.Profile
 }
 
 func (l *dbFakeLab) env(p *lab.Plan) *Env {
-	return &Env{Plan: p, Secrets: l.secrets, Profile: l.prof, Mode: ModeApply,
+	return &Env{Plan: p, Secrets: l.secrets, Profile: l.prof,
 		SSH: func(n *lab.Node) guest.Executor { return l.nodes[n.VM] }}
 }
 

@@ -41,6 +41,15 @@ func (packagesStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 // differs per distribution (lib64 on EL, lib on Debian).
 const pkgFindPlugin = `find /usr/lib64 /usr/lib -path '*/mysql/plugin/group_replication.so' 2>/dev/null | head -n 1`
 
+// pkgFreshPlugin is where a fresh install of the profile's MySQL server
+// puts group_replication.so (what pkgFindPlugin prints there).
+func pkgFreshPlugin(prof *guest.Profile) string {
+	if strings.HasPrefix(prof.Name, "el") {
+		return "/usr/lib64/mysql/plugin/group_replication.so\n"
+	}
+	return "/usr/lib/mysql/plugin/group_replication.so\n"
+}
+
 // pkgList is the packages a node's role needs, in profile order, without duplicates.
 func pkgList(prof *guest.Profile, n *lab.Node) []string {
 	var lists [][]string
@@ -132,8 +141,8 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("install packages: %w", err)
 	}
 	// 5. Group replication needs its plugin; fail here rather than at the first START.
-	if n.Role == lab.RoleDB && env.Mode != ModePlan {
-		r, err := dbRun(ctx, env, ex, pkgFindPlugin, nil)
+	if n.Role == lab.RoleDB {
+		r, err := dbRead(ctx, env, ex, pkgFindPlugin, pkgFreshPlugin(prof))
 		if err != nil {
 			return fmt.Errorf("look for group_replication.so: %w", err)
 		}
@@ -191,10 +200,7 @@ done
 // pkgDebianSuite reads the suite the guest already uses (sid, bookworm, ...)
 // from its apt sources, one-line or deb822 format.
 func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, error) {
-	if env.Mode == ModePlan {
-		return "SUITE", nil
-	}
-	r, err := dbRun(ctx, env, ex, `{
+	r, err := dbRead(ctx, env, ex, `{
 	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } }'
 	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '$1 == "Suites:" { print $2; exit }'
@@ -202,7 +208,7 @@ func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, e
 	for f in /etc/apt/sources.list.labctl-disabled /etc/apt/sources.list.d/*.labctl-disabled; do
 		[ -f "$f" ] && awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } } $1 == "Suites:" { print $2; exit }' "$f"
 	done
-} | head -n 1`, nil)
+} | head -n 1`, env.Profile.FreshSuite+"\n")
 	if err != nil {
 		return "", fmt.Errorf("read the apt suite: %w", err)
 	}

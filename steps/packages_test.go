@@ -162,7 +162,7 @@ func TestPackagesMirrorCheckScript(t *testing.T) {
 		p := dbTestPlan()
 		p.PackageMirror = mirror
 		rec := guest.NewRecorder("SQL-ONE")
-		env := &Env{Plan: p, Profile: dbTestProfile(profile), Mode: ModePlan, SSH: func(*lab.Node) guest.Executor { return rec }}
+		env := &Env{Plan: p, Profile: dbTestProfile(profile), SSH: func(*lab.Node) guest.Executor { return rec }}
 		_ = pkgCheckMirror(context.Background(), env, rec, release)
 		calls := rec.Calls()
 		if len(calls) != 1 {

@@ -109,7 +109,7 @@ func (s *rtStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 
 func (s *rtStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	s.rec.add(s.name + ":apply:" + nodeLabel(n))
-	if env.Mode == ModePlan && env.Transcript != nil {
+	if env.Transcript != nil {
 		fmt.Fprintf(env.Transcript, "run %s on %s with password %s\n", s.name, nodeLabel(n), env.Secrets.MySQLRoot)
 	}
 	if s.onApply != nil {
