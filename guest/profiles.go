@@ -75,8 +75,11 @@ var EL9 = func() *Profile {
 // globs that scripts resolve with PHPFPMDiscover.
 var Debian = &Profile{
 	Name:           "debian",
-	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold install",
-	RefreshCmd:     "apt-get update",
+	// The lock timeout makes apt wait (bounded) for a package manager an
+	// earlier, interrupted run left working, instead of failing at once.
+	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install",
+	RefreshCmd:     "apt-get -o DPkg::Lock::Timeout=300 update",
+	RepairCmd:      "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a",
 	PackageQuery:   "dpkg-query -W -f='${db:Status-Status}\\n'",
 	ModuleSetup:    "",
 	MirrorConfPath: "/etc/apt/sources.list.d/labctl.list",

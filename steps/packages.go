@@ -131,14 +131,29 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return fmt.Errorf("package mirror: %w", err)
 		}
 	}
-	// 2-4. Refresh, PHP stream on web nodes, install.
+	// 2-3. Refresh, PHP stream on web nodes.
 	script := "set -eu\n" + prof.RefreshCmd + "\n"
 	if n.Role == lab.RoleWeb && prof.ModuleSetup != "" {
 		script += prof.ModuleSetup + "\n"
 	}
-	script += prof.InstallCmd + " " + pkgQuoted(pkgList(prof, n)) + "\n"
 	if _, err := dbRun(ctx, env, ex, script, nil); err != nil {
-		return fmt.Errorf("install packages: %w", err)
+		return fmt.Errorf("refresh the package lists: %w", err)
+	}
+	// 4. Install. A transaction left half done (an earlier run killed during
+	//    the install, or a package script that failed, e.g. a server slow to
+	//    start on a loaded host) is finished and the install tried once more.
+	install := "set -eu\n" + prof.InstallCmd + " " + pkgQuoted(pkgList(prof, n)) + "\n"
+	if _, err := dbRun(ctx, env, ex, install, nil); err != nil {
+		if prof.RepairCmd == "" {
+			return fmt.Errorf("install packages: %w", err)
+		}
+		env.Warnf("%s: the package install failed (%v); finishing the interrupted transaction and trying once more", n.VM, firstErrLine(err))
+		if _, rerr := dbRun(ctx, env, ex, "set -eu\n"+prof.RepairCmd+"\n", nil); rerr != nil {
+			return fmt.Errorf("install packages: %w; then finishing the transaction: %w", err, rerr)
+		}
+		if _, err := dbRun(ctx, env, ex, install, nil); err != nil {
+			return fmt.Errorf("install packages (after finishing the interrupted transaction): %w", err)
+		}
 	}
 	// 5. Group replication needs its plugin; fail here rather than at the first START.
 	if n.Role == lab.RoleDB {
@@ -322,4 +337,10 @@ func pkgShellURL(u string) string {
 		out.WriteString(guest.Quote(lit))
 	}
 	return out.String()
+}
+
+// firstErrLine is an error's first line, for a one-line warning.
+func firstErrLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }
