@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -30,7 +31,7 @@ func infoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			env, closeExecs, err := s.liveEnv(st, discard{})
+			env, closeExecs, err := s.liveEnv(st, io.Discard)
 			if err != nil {
 				return err
 			}

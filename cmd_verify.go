@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +28,7 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			// verify only reads: nothing it sends needs a run log.
-			env, closeExecs, err := s.liveEnv(st, discard{})
+			env, closeExecs, err := s.liveEnv(st, io.Discard)
 			if err != nil {
 				return err
 			}

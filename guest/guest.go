@@ -40,6 +40,20 @@ type File struct {
 	Content []byte
 	Mode    fs.FileMode
 	Owner   string // "user:group"; empty = root:root
+	// Final is where a staged upload ends up once checked (keepalived.conf
+	// is uploaded beside itself, tested, then moved); "" = Path.
+	Final string
+	// Transient: uploaded to be unpacked or run, not a file the node keeps
+	// (the WordPress archive); `plan --out` does not write it.
+	Transient bool
+}
+
+// Kept is where the file's content lives on the node once the step is done.
+func (f File) Kept() string {
+	if f.Final != "" {
+		return f.Final
+	}
+	return f.Path
 }
 
 // Executor runs scripts and uploads files on one guest.

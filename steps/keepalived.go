@@ -189,6 +189,7 @@ func (keepalivedStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	staged := files.Config
 	staged.Path += ".labctl-new"
+	staged.Final = files.Config.Path
 	if _, err := ex.Upload(ctx, staged); err != nil {
 		return fmt.Errorf("write %s: %w", staged.Path, err)
 	}

@@ -97,7 +97,7 @@ func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", n.Name(), err)
 		}
-		if _, err := ex.Upload(ctx, guest.File{Path: l.Archive, Content: archive, Mode: 0o600}); err != nil {
+		if _, err := ex.Upload(ctx, guest.File{Path: l.Archive, Content: archive, Mode: 0o600, Transient: true}); err != nil {
 			return fmt.Errorf("%s: upload WordPress archive: %w", n.Name(), err)
 		}
 		script, err := webRenderScript("web-extract.sh.tmpl", l)
