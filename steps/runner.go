@@ -121,14 +121,15 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // run is the state of one Run.
 type run struct {
-	r     *Runner
-	env   *Env
-	prog  *ui.Display
-	log   io.Writer
-	sum   *Summary
-	plan  io.Writer
-	mu    sync.Mutex
-	after map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	r      *Runner
+	env    *Env
+	prog   *ui.Display
+	log    io.Writer
+	sum    *Summary
+	plan   io.Writer
+	mu     sync.Mutex
+	after  map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	number map[string]int  // the selected steps, numbered from 1 in order
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -225,7 +226,16 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	x.number = map[string]int{}
+	for i, s := range r.Steps {
+		if sel[i] {
+			x.number[s.Name()] = len(x.number) + 1
+		}
+	}
 	x.logf("run: mode=%s steps=%s", modeName(r.Mode), strings.Join(selectedNames(r.Steps, sel), ","))
+	if r.Mode == ModePlan {
+		x.planIndex(sel)
+	}
 	if r.Mode != ModePlan {
 		if err := x.checkSkippedNeeds(ctx, sel); err != nil {
 			x.logf("run: refused: %v", err)

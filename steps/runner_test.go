@@ -495,11 +495,11 @@ func TestRunnerPlanModeAppliesAgainstRecordersWithoutChecks(t *testing.T) {
 	if rec.count("a:check") != 0 || rec.count("preflight:check") != 0 {
 		t.Errorf("plan mode ran checks: %v", rec.list())
 	}
-	want := "== Doing a (a)\nSERVER-ONE:\n  run a on SERVER-ONE with password <redacted>\nSERVER-TWO:\n  run a on SERVER-TWO with password <redacted>\n"
+	want := "== 2. Doing a (a)\nSERVER-ONE:\n  run a on SERVER-ONE with password <redacted>\nSERVER-TWO:\n  run a on SERVER-TWO with password <redacted>\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("plan output lacks\n%s\ngot:\n%s", want, out)
 	}
-	if !strings.Contains(out, "== Doing preflight (preflight)\nlab:\n  run preflight on lab") {
+	if !strings.Contains(out, "== 1. Doing preflight (preflight)\nlab:\n  run preflight on lab") {
 		t.Errorf("lab-wide step not shown once under 'lab':\n%s", out)
 	}
 	if strings.Contains(out, "s3cret-root-pw") {
@@ -596,7 +596,7 @@ func TestRunnerPlanModeShowsGuestRecordings(t *testing.T) {
 	if _, err := (&Runner{Steps: []Step{s}, Mode: ModePlan, Out: &out}).Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	want := "== Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    (with input on stdin)\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
+	want := "Steps:\n   1. hostname          Doing hostname\n\n== 1. Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    < <redacted>\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
 	if out.String() != want {
 		t.Errorf("plan:\n%q\nwant\n%q", out.String(), want)
 	}
