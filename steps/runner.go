@@ -55,6 +55,7 @@ type RunError struct {
 	Interrupted bool
 	Cause       error
 	LogPath     string
+	Targets     int // how many nodes the step acted on ("all 6 nodes")
 	secrets     []string // hidden from Error(): a step's error may quote a command's output
 }
 
@@ -65,24 +66,74 @@ func (e *RunError) Error() string {
 func (e *RunError) text() string {
 	var b strings.Builder
 	if e.Interrupted {
+		// One line: the node errors are all "context canceled".
 		fmt.Fprintf(&b, "interrupted during %q (%s): nothing is lost, run `labctl up` again to resume", e.Title, e.Step)
-	} else {
-		fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
+		if e.LogPath != "" {
+			b.WriteString(" (log: " + e.LogPath + ")")
+		}
+		return b.String()
 	}
+	fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
 	merr, isList := e.Err.(*multierror.Error)
 	switch {
 	case isList && len(merr.Errors) > 0:
 		b.WriteString(":")
-		for _, x := range merr.Errors {
-			b.WriteString("\n  " + x.Error())
+		for _, line := range mergeNodeErrors(e.Step, merr.Errors, e.Targets) {
+			b.WriteString("\n  " + line)
 		}
-	case e.Err != nil && !(e.Interrupted && errors.Is(e.Err, e.Cause)):
+	case e.Err != nil:
 		b.WriteString(": " + e.Err.Error())
 	}
 	if e.LogPath != "" {
 		b.WriteString("\nsee the log for every command and its output: " + e.LogPath)
 	}
 	return b.String()
+}
+
+// mergeNodeErrors says an identical failure once for every node it hit
+// ("all 6 nodes: …", "SQL-ONE, SQL-TWO: …"). Errors read "step: NODE:
+// text" (the node's name may be repeated at the start of text); they are
+// compared on text, in the order first seen.
+func mergeNodeErrors(step string, errs []error, targets int) []string {
+	type group struct {
+		nodes []string
+		text  string
+	}
+	var groups []*group
+	byText := map[string]*group{}
+	for _, err := range errs {
+		msg := strings.TrimPrefix(err.Error(), step+": ")
+		node, text, ok := strings.Cut(msg, ": ")
+		if !ok || strings.ContainsAny(node, " \n") {
+			node, text = "", msg
+		}
+		for node != "" && strings.HasPrefix(text, node+": ") {
+			text = strings.TrimPrefix(text, node+": ")
+		}
+		g := byText[text]
+		if g == nil || node == "" {
+			g = &group{text: text}
+			groups = append(groups, g)
+			if node != "" {
+				byText[text] = g
+			}
+		}
+		if node != "" {
+			g.nodes = append(g.nodes, node)
+		}
+	}
+	var out []string
+	for _, g := range groups {
+		switch {
+		case len(g.nodes) == 0:
+			out = append(out, step+": "+g.text)
+		case len(g.nodes) > 1 && len(g.nodes) == targets:
+			out = append(out, fmt.Sprintf("%s: all %d nodes: %s", step, len(g.nodes), g.text))
+		default:
+			out = append(out, fmt.Sprintf("%s: %s: %s", step, strings.Join(g.nodes, ", "), g.text))
+		}
+	}
+	return out
 }
 
 // Unwrap exposes the step's errors and, when interrupted, ctx's error.
@@ -142,6 +193,11 @@ func nodeLabel(n *lab.Node) string {
 func isLabWide(s Step) bool {
 	lw, ok := s.(LabWide)
 	return ok && lw.LabWide()
+}
+
+func isReadOnly(s Step) bool {
+	r, ok := s.(ReadOnly)
+	return ok && r.ReadOnly()
 }
 
 func isSerial(s Step) bool {
@@ -258,6 +314,9 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		if err != nil {
 			sum.Duration = time.Since(start)
 			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
+			if !isLabWide(s) {
+				re.Targets = len(s.Targets(x.env.Plan))
+			}
 			if ctx.Err() != nil {
 				re.Interrupted, re.Cause = true, ctx.Err()
 			}
@@ -314,7 +373,11 @@ func (r *Runner) selection() ([]bool, error) {
 				return i, nil
 			}
 		}
-		return -1, fmt.Errorf("unknown step %q: the steps are, in order: %s", name, strings.Join(Names(r.Steps), ", "))
+		hint := ""
+		if c := closest(strings.TrimSpace(name), Names(r.Steps)); c != "" {
+			hint = fmt.Sprintf("; did you mean %q?", c)
+		}
+		return -1, fmt.Errorf("unknown step %q%s (the steps are, in order: %s)", name, hint, strings.Join(Names(r.Steps), ", "))
 	}
 	switch {
 	case r.From != "" && r.Only != "":
@@ -463,7 +526,9 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		didChange, verdict, err := x.runNode(ctx, s, n)
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
-			x.prog.NodeDone(nodeLabel(n), "failed")
+			if ctx.Err() == nil { // an interrupt is said once, by the run
+				x.prog.NodeDone(nodeLabel(n), "failed")
+			}
 			return err
 		}
 		x.logf("step %s: %s: %s", s.Name(), nodeLabel(n), verdict)
@@ -503,6 +568,12 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 	res.Changed, res.Already = changed, already
 	res.Duration = time.Since(start)
 
+	if ctx.Err() != nil {
+		// Interrupted: the final error says so in one line, with how to resume.
+		x.prog.StepCancel()
+		x.logf("step %s: interrupted after %s", s.Name(), res.Duration.Round(time.Millisecond))
+		return res, err
+	}
 	var detail string
 	switch {
 	case err != nil:
@@ -511,6 +582,10 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		} else {
 			detail = "failed"
 		}
+	case isReadOnly(s) && x.r.Mode == ModeDryRun && changed > 0:
+		detail = fmt.Sprintf("not passing yet on %d", changed)
+	case isReadOnly(s):
+		detail = "passed"
 	case x.r.Mode == ModeDryRun && changed > 0:
 		detail = fmt.Sprintf("would change %d", changed)
 	case changed > 0:
@@ -594,6 +669,9 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 	if !st.Done {
 		return false, "", fmt.Errorf("applied but check still fails: %s", st.Why)
 	}
+	if isReadOnly(s) {
+		return false, "passed after settling", nil
+	}
 	return true, "changed", nil
 }
 
@@ -612,3 +690,44 @@ const (
 	ModeDryRun             // check only; report what would change
 	ModePlan               // no live system: apply against recorders, print every call
 )
+
+// closest is the name s most likely meant: one it begins (3+ letters), else
+// the nearest within an edit distance of a third of its length; "" if none.
+func closest(s string, names []string) string {
+	s = strings.ToLower(s)
+	if len(s) >= 3 {
+		for _, n := range names {
+			if strings.HasPrefix(n, s) {
+				return n
+			}
+		}
+	}
+	best, bestD := "", len(s)/3+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

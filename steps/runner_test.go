@@ -16,6 +16,8 @@ import (
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // rtPlan is a six-node lab built by hand (no lab.toml parsing involved).
@@ -665,5 +667,53 @@ func TestSummaryPrintTellsHowToReachWordPress(t *testing.T) {
 	sum.Print(&buf, rtPlan())
 	if strings.Contains(buf.String(), "WordPress") {
 		t.Errorf("summary of the VM phase mentions WordPress:\n%s", buf.String())
+	}
+}
+
+// One failure on every node is said once; different failures stay apart.
+func TestRunErrorMergesIdenticalNodeFailures(t *testing.T) {
+	logon := errors.New("guest control refused the logon as \"root\"")
+	errs := []error{
+		fmt.Errorf("fresh-identity: SQL-ONE: SQL-ONE: %w", logon),
+		fmt.Errorf("fresh-identity: SQL-TWO: SQL-TWO: %w", logon),
+		fmt.Errorf("fresh-identity: SQL-THREE: SQL-THREE: %w", logon),
+	}
+	e := &RunError{Step: "fresh-identity", Title: "Giving each clone a fresh identity", Err: &multierror.Error{Errors: errs}, Targets: 3}
+	got := e.Error()
+	if strings.Count(got, "refused the logon") != 1 || !strings.Contains(got, "fresh-identity: all 3 nodes: guest control refused") {
+		t.Errorf("identical failures not merged:\n%s", got)
+	}
+	if !errors.Is(e, logon) {
+		t.Error("merging hid the cause from errors.Is")
+	}
+	e.Targets = 6
+	e.Err = &multierror.Error{Errors: append(errs[:2:2], errors.New("fresh-identity: LOAD-BALANCER: disk full"))}
+	got = e.Error()
+	if !strings.Contains(got, "fresh-identity: SQL-ONE, SQL-TWO: guest control refused") || !strings.Contains(got, "fresh-identity: LOAD-BALANCER: disk full") || strings.Contains(got, "all ") {
+		t.Errorf("partial merge:\n%s", got)
+	}
+}
+
+// Ctrl-C: one line saying what was interrupted and how to resume, no
+// "context canceled" per node.
+func TestInterruptedRunSaysItOnce(t *testing.T) {
+	e := &RunError{Step: "packages", Title: "Installing packages", Interrupted: true, Cause: context.Canceled, LogPath: "/l/up.log",
+		Err: &multierror.Error{Errors: []error{fmt.Errorf("packages: SQL-ONE: %w", context.Canceled), fmt.Errorf("packages: SQL-TWO: %w", context.Canceled)}}}
+	got := e.Error()
+	if strings.Contains(got, "\n") || strings.Contains(got, "context canceled") || !strings.Contains(got, "labctl up") {
+		t.Errorf("interrupted: %q", got)
+	}
+}
+
+func TestUnknownStepSuggestsTheClosest(t *testing.T) {
+	names := []string{"preflight", "clone-vms", "packages", "group-replication", "keepalived", "verify"}
+	for in, want := range map[string]string{"pakages": "packages", "group": "group-replication", "keepalive": "keepalived", "verfy": "verify", "xyz": ""} {
+		if got := closest(in, names); got != want {
+			t.Errorf("closest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	r := &Runner{Steps: []Step{newRTStep("packages", &rtCalls{})}, Only: "pakages"}
+	if _, err := r.selection(); err == nil || !strings.Contains(err.Error(), `did you mean "packages"?`) {
+		t.Errorf("--only pakages: %v", err)
 	}
 }
