@@ -55,7 +55,7 @@ type RunError struct {
 	Interrupted bool
 	Cause       error
 	LogPath     string
-	Targets     int // how many nodes the step acted on ("all 6 nodes")
+	Targets     int      // how many nodes the step acted on ("all 6 nodes")
 	secrets     []string // hidden from Error(): a step's error may quote a command's output
 }
 
