@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"labctl/internal/fanout"
+	"labctl/internal/textdist"
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
@@ -374,7 +375,7 @@ func (r *Runner) selection() ([]bool, error) {
 			}
 		}
 		hint := ""
-		if c := closest(strings.TrimSpace(name), Names(r.Steps)); c != "" {
+		if c := textdist.Closest(strings.TrimSpace(name), Names(r.Steps)); c != "" {
 			hint = fmt.Sprintf("; did you mean %q?", c)
 		}
 		return -1, fmt.Errorf("unknown step %q%s (the steps are, in order: %s)", name, hint, strings.Join(Names(r.Steps), ", "))
@@ -690,44 +691,3 @@ const (
 	ModeDryRun             // check only; report what would change
 	ModePlan               // no live system: apply against recorders, print every call
 )
-
-// closest is the name s most likely meant: one it begins (3+ letters), else
-// the nearest within an edit distance of a third of its length; "" if none.
-func closest(s string, names []string) string {
-	s = strings.ToLower(s)
-	if len(s) >= 3 {
-		for _, n := range names {
-			if strings.HasPrefix(n, s) {
-				return n
-			}
-		}
-	}
-	best, bestD := "", len(s)/3+1
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
