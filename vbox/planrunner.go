@@ -304,6 +304,8 @@ func (p *PlanRunner) list(what string) Result {
 				"Status:          %s\nVBoxNetworkName: HostInterfaceNetworking-%s\n\n",
 				h.Name, planUUID("if:"+h.Name), h.IPAddress, h.NetworkMask, h.MAC, wireless, h.Status, name)
 		}
+	case "systemproperties":
+		// 7.0 prints no architecture line: an x86 host (the rest is not read).
 	default:
 		return syntaxError("Unknown subcommand: " + what)
 	}
