@@ -20,6 +20,9 @@ type Want struct {
 	Snapshot string // base.snapshot
 	Profile  string // base.profile: el8, el9, debian
 	File     string // the lab file, for messages
+	// VirtualBox, when known already (up's preflight reads it first), is
+	// not read again.
+	VirtualBox vbox.Version
 }
 
 // Level grades one finding.
@@ -143,8 +146,11 @@ func Inspect(ctx context.Context, r Reader, want Want) (*Report, error) {
 		vErr, aErr, gaErr error
 		relErr            error
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); ver, vErr = r.Version(ctx) }()
+	wg.Add(2)
+	if ver = want.VirtualBox; ver.Major == 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); ver, vErr = r.Version(ctx) }()
+	}
 	go func() { defer wg.Done(); ga, gaOK, gaErr = r.GuestProperty(ctx, info.UUID, propGAVersion) }()
 	go func() { defer wg.Done(); rel, relOK, relErr = r.GuestProperty(ctx, info.UUID, propOSRelease) }()
 	if h, ok := r.(hostArchReader); ok {
@@ -328,6 +334,9 @@ func DetectOS(osType, release string) GuestOS {
 
 // ProfileMismatch explains a profile that does not fit the OS, or is "".
 func ProfileMismatch(vm string, os GuestOS, profile, file string) string {
+	if profile == "" {
+		return "" // no profile asked for: nothing to compare
+	}
 	fam, ver := profile, 0
 	if strings.HasPrefix(profile, "el") {
 		fam = "el"
