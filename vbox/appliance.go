@@ -142,7 +142,14 @@ func (c *Client) applianceTimeout() time.Duration { return orDefault(c.Appliance
 // changed; the manifest is not checked (VirtualBox does that only on a
 // real import).
 func (c *Client) ImportDryRun(ctx context.Context, file string) (*Appliance, error) {
-	res, err := c.run(ctx, callOpts{timeout: c.applianceTimeout()}, "import", file, "-n")
+	res, err := c.run(ctx, callOpts{timeout: c.applianceTimeout(), check: func(args []string, r Result) error {
+		// An un-accepted licence prints an error line but exits 0 (even
+		// with -n): the report is still whole and says EULA.
+		if d := diagnose(r); r.ExitCode == 0 && len(d.messages) == 1 && strings.HasPrefix(d.messages[0], "Cannot import until the license agreement") {
+			return nil
+		}
+		return defaultCheck(args, r)
+	}}, "import", file, "-n")
 	if err != nil {
 		return nil, err
 	}
