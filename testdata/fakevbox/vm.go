@@ -167,7 +167,10 @@ func showVMInfo(vm *VM, now time.Time) {
 	n := func(k string, v int) { outf("%s=%d\n", k, v) }
 	dir := vm.dir()
 	q("name", vm.Name)
-	if !isV61() {
+	switch {
+	case isV71():
+		q("encryption", "disabled") // 7.1's form (§5.1)
+	case !isV61():
 		outf("Encryption:     disabled\n")
 	}
 	q("groups", strings.Join(vm.Groups, ","))
