@@ -56,8 +56,8 @@ func TestParseImportReportOverrides(t *testing.T) {
 func TestParseHostArchitectures(t *testing.T) {
 	for out, want := range map[string][]string{
 		"Host platform properties:\n\nSupported platform architectures: ARMv8\n\nARMv8 platform properties:\n": {"ARMv8"},
-		"Supported platform architectures: x86,ARMv8\n": {"x86", "ARMv8"},
-		"API version:  7_0\n":                          {"x86"},
+		"Supported platform architectures: x86,ARMv8\n":                                                        {"x86", "ARMv8"},
+		"API version:  7_0\n": {"x86"},
 	} {
 		if got := ParseHostArchitectures(out); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: %v, want %v", out, got, want)
