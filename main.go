@@ -34,7 +34,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, reorderSnapshotArgs(args))
+	err := app.RunContext(ctx, reorderBaseArgs(reorderSnapshotArgs(args)))
 	if err == nil {
 		return 0
 	}
