@@ -137,6 +137,10 @@ func run(args []string) int {
 		h = cmdGuestProperty
 	case "guestcontrol":
 		h = cmdGuestControl
+	case "import":
+		h = cmdImport
+	case "export":
+		h = cmdExport
 	case "__monitor":
 		h = cmdMonitor
 	default:
