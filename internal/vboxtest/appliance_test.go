@@ -95,6 +95,9 @@ func TestFakeApplianceErrors(t *testing.T) {
 		"VBoxManage: error: Failed to open '"+ova+"' for writing (VERR_ALREADY_EXISTS)\n"+
 		"VBoxManage: error: Details: code VBOX_E_IPRT_ERROR (0x80bb0005), component ApplianceWrap, interface IAppliance\n"+
 		"VBoxManage: error: Context: \"RTEXITCODE handleExportAppliance(HandlerArg*)\" at line 2028 of file VBoxManageAppliance.cpp\n")
+	if got := strings.Join(f.State().Names(), ","); got != names {
+		t.Errorf("VMs changed by failing calls: %s, were %s", got, names)
+	}
 	expect(t, f, 0, "startvm", "ubuntu-22.04", "--type", "headless")
 	names = strings.Join(f.State().Names(), ",")
 	r = expect(t, f, 1, "export", "ubuntu-22.04", "-o", filepath.Join(dir, "running.ova"))
