@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -93,5 +94,27 @@ func TestUpRefusesX86BaseOnAppleSilicon(t *testing.T) {
 	code, out, _ = l.labctl(nil, "base", "check")
 	if code != 1 || !strings.Contains(out, "✗ architecture") {
 		t.Errorf("base check: exit %d\n%s", code, out)
+	}
+}
+
+// A base whose OS nothing told beforehand (an import never booted here):
+// the mismatch with base.profile is found when the first clone boots, with
+// both named, before any guest step.
+func TestUpFindsTheProfileMismatchWhenTheFirstCloneBoots(t *testing.T) {
+	u := newUpLab(t, true)
+	ova := filepath.Join(t.TempDir(), "other.ova")
+	u.fake.WriteOVA(ova, vboxtest.Appliance{Name: "mystery", OSType: "Other_64", VBoxMachine: true, GAVersion: "7.0.14",
+		GuestOSType: "Debian_64", Credentials: map[string]string{"root": vboxtest.DefaultGuestPassword}})
+	if code, out, errOut := u.labctl(context.Background(), "base", "import", "--name", "Mystery", "--write-lab", ova); code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := u.up()
+	all := out + errOut
+	if code == 0 || !strings.Contains(all, "(a clone of the base VM) runs a Debian-family system (OS type \"Debian_64\"), but base.profile is \"el8\"") ||
+		!strings.Contains(all, `set base.profile = "debian"`) {
+		t.Fatalf("up: exit %d\n%s", code, all)
+	}
+	if !strings.Contains(all, "wait-guests") {
+		t.Errorf("not found at wait-guests:\n%s", all)
 	}
 }

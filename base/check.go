@@ -332,8 +332,24 @@ func DetectOS(osType, release string) GuestOS {
 	return GuestOS{}
 }
 
-// ProfileMismatch explains a profile that does not fit the OS, or is "".
+// ProfileMismatch explains a profile that does not fit the base's OS, or is "".
 func ProfileMismatch(vm string, os GuestOS, profile, file string) string {
+	return profileMismatch(fmt.Sprintf("the base VM %q", vm), os, profile, file)
+}
+
+// BootedOS checks a booted clone's OS, as its Guest Additions report it
+// (GuestOSType), against the profile: the latest point at which a base
+// whose OS was not known beforehand (an import never booted here) is
+// found not to fit. nil when it fits or cannot be told.
+func BootedOS(info *vbox.VMInfo, profile, file string) error {
+	os := DetectOS(info.Raw["GuestOSType"], "")
+	if msg := profileMismatch(fmt.Sprintf("%s (a clone of the base VM)", info.Name), os, profile, file); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func profileMismatch(who string, os GuestOS, profile, file string) string {
 	if profile == "" {
 		return "" // no profile asked for: nothing to compare
 	}
@@ -349,7 +365,7 @@ func ProfileMismatch(vm string, os GuestOS, profile, file string) string {
 	if fix == "" {
 		fix = map[string]string{"el": "el8\" or \"el9", "debian": "debian"}[os.Family]
 	}
-	return fmt.Sprintf("the base VM %q runs %s, but base.profile is %q in %s: set base.profile = \"%s\"", vm, os, profile, file, fix)
+	return fmt.Sprintf("%s runs %s, but base.profile is %q in %s: set base.profile = \"%s\"", who, os, profile, file, fix)
 }
 
 func checkOS(rep *Report, info *vbox.VMInfo, release, profile, file string) {

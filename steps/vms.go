@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	labbase "labctl/base"
 	"labctl/fleet"
 	"labctl/lab"
 	"labctl/vbox"
@@ -467,6 +468,9 @@ func (w WaitGuests) Check(ctx context.Context, env *Env, n *lab.Node) (Status, e
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
 	if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+		if err := labbase.BootedOS(info, env.Plan.Profile, env.Plan.File); err != nil {
+			return Status{}, err
+		}
 		return Status{Done: true}, nil
 	}
 	if info.State != vbox.StateRunning {
@@ -501,7 +505,7 @@ func (w WaitGuests) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		switch {
 		case err == nil:
 			if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
-				return nil
+				return labbase.BootedOS(info, env.Plan.Profile, env.Plan.File)
 			}
 			if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
 				return fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)
