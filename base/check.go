@@ -308,8 +308,10 @@ func (o GuestOS) String() string {
 var (
 	elReleaseRE  = regexp.MustCompile(`\.el(\d+)`)
 	debReleaseRE = regexp.MustCompile(`-(amd64|arm64|cloud-amd64|cloud-arm64)$|\+deb\d+`)
-	elTypeRE     = regexp.MustCompile(`(?i)^(red ?hat|oracle(?: linux)?|rocky|alma\w*|centos)[ _]?(\d+)?`)
-	debTypeRE    = regexp.MustCompile(`(?i)^(debian|ubuntu)`)
+	// The version is the number right after the name ("RedHat9_64",
+	// "Red Hat 9.x (64-bit)"); "_64" is the architecture.
+	elTypeRE  = regexp.MustCompile(`(?i)^(red ?hat|oracle(?: ?linux)?|rocky(?: ?linux)?|alma(?: ?linux)?|centos)(?: ?(\d+)(?:\.x|_|\b))?`)
+	debTypeRE = regexp.MustCompile(`(?i)^(debian|ubuntu)`)
 )
 
 // DetectOS reads the guest OS from the kernel release the Guest Additions
