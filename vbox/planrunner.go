@@ -486,6 +486,9 @@ func (v *planVM) machineReadable() string {
 	w("cpus=%d", v.cpus)
 	w(`VMState="%s"`, v.state)
 	w(`VMStateChangeTime="2024-01-23T10:11:12.345000000"`)
+	w(`storagecontrollername0="SATA"`)
+	w(`"SATA-0-0"=%s`, quoteMR(folder+"/"+v.name+".vdi"))
+	w(`"SATA-ImageUUID-0-0"="%s"`, planUUID("disk:"+v.name))
 	switch v.nic {
 	case "bridged":
 		w(`bridgeadapter1="%s"`, v.bridge)
