@@ -581,3 +581,35 @@ func TestDetectOS(t *testing.T) {
 		t.Errorf("mismatch message %q", msg)
 	}
 }
+
+// An interrupted download keeps what it fetched in .partial and says how to
+// resume; nothing is imported.
+func TestImportDownloadInterruptedKeepsPartial(t *testing.T) {
+	f, vb := setup(t)
+	data := bytes.Repeat([]byte("appliance bytes "), 4096)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data[:len(data)/3]) // the connection drops here
+	}))
+	defer srv.Close()
+	dl := t.TempDir()
+	o := importOpts(srv.URL + "/big.ova")
+	o.DownloadDir = dl
+	before, n := f.State().Names(), len(f.Argv())
+	_, err := base.Import(ctx, vb, o)
+	if err == nil || !strings.Contains(err.Error(), "run the same command again to resume") {
+		t.Fatalf("err = %v", err)
+	}
+	st, err := os.Stat(filepath.Join(dl, "big.ova.partial"))
+	if err != nil || st.Size() != int64(len(data)/3) {
+		t.Errorf("partial file: %v (%d bytes)", err, sizeOf(st))
+	}
+	unchanged(t, f, n, before)
+}
+
+func sizeOf(st os.FileInfo) int64 {
+	if st == nil {
+		return -1
+	}
+	return st.Size()
+}
