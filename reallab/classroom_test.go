@@ -16,9 +16,9 @@ import (
 // second backend state with no base (a student's host) a corrupted copy
 // of the file is refused with nothing imported, then `labctl base import`
 // of the file with its checksum, `up` and `verify` build the lab from the
-// imported base. Its own Env: it runs after TestLabctlUp (or alone, with
-// REALLAB_RUN=TestClassroomBase) and reuses the cached rootfs and
-// package repository.
+// imported base. It has its own Env (work folder, bridge, backend states)
+// and reuses only the cached rootfs and package repository, so it depends
+// on no other test; REALLAB_RUN=TestClassroomBase runs it alone (~2 min).
 func TestClassroomBase(t *testing.T) {
 	e := newEnv(t)
 	bin := filepath.Join(e.Work, "bin", "labctl")
