@@ -20,12 +20,10 @@ import (
 var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 func baseCommand() *cli.Command {
-	// open starts a session that needs VirtualBox; --verbose shows every call.
+	// open takes the session needsSession opened; base commands need
+	// VirtualBox, and --verbose shows every call.
 	open := func(c *cli.Context) (*session, error) {
-		s, err := openSession(c)
-		if err != nil {
-			return nil, err
-		}
+		s := sessionOf(c)
 		if err := s.requireVBox(); err != nil {
 			return nil, err
 		}
@@ -45,6 +43,7 @@ func baseCommand() *cli.Command {
 				Name:      "import",
 				Usage:     "import an .ova, .ovf or Vagrant .box (file or URL) as the lab's base VM",
 				ArgsUsage: "FILE|URL",
+				Before:    needsSession,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "name", Usage: "call the VM `VM` (default: base.vm of the lab)"},
 					&cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its SHA-256 is `HEX`"},
@@ -53,11 +52,11 @@ func baseCommand() *cli.Command {
 				},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
-						return cli.Exit("usage: labctl base import FILE|URL [--name VM] [--sha256 HEX] [--write-lab]", 2)
+						return cli.Exit("usage: labctl base import FILE|URL [--name VM] [--sha256 HEX] [--write-lab]", exitUsage)
 					}
 					sum := c.String("sha256")
 					if sum != "" && !sha256RE.MatchString(sum) {
-						return cli.Exit(fmt.Sprintf("--sha256 %q is not 64 hex digits", sum), 2)
+						return cli.Exit(fmt.Sprintf("--sha256 %q is not 64 hex digits", sum), exitUsage)
 					}
 					s, err := open(c)
 					if err != nil {
@@ -70,10 +69,11 @@ func baseCommand() *cli.Command {
 				Name:      "export",
 				Usage:     "export the powered-off base VM as an OVA to hand out, and print its SHA-256",
 				ArgsUsage: "FILE.ova",
+				Before:    needsSession,
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "replace FILE.ova if it exists"}},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
-						return cli.Exit("usage: labctl base export FILE.ova [--force]", 2)
+						return cli.Exit("usage: labctl base export FILE.ova [--force]", exitUsage)
 					}
 					s, err := open(c)
 					if err != nil {
@@ -95,9 +95,10 @@ func baseCommand() *cli.Command {
 				},
 			},
 			{
-				Name:  "check",
-				Usage: "check the base VM: exists, powered off, fits this host's CPU, Guest Additions, OS vs base.profile, linked clones",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Name:   "check",
+				Usage:  "check the base VM: exists, powered off, fits this host's CPU, Guest Additions, OS vs base.profile, linked clones",
+				Before: needsSession,
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 				Action: func(c *cli.Context) error {
 					s, err := open(c)
 					if err != nil {
@@ -117,7 +118,7 @@ func baseCommand() *cli.Command {
 						printBaseReport(s.out, rep)
 					}
 					if !rep.OK {
-						return cli.Exit("", 1)
+						return cli.Exit("", exitFailed)
 					}
 					return nil
 				},
@@ -190,7 +191,7 @@ func (s *session) baseImport(c *cli.Context, sum string) error {
 func baseRefusal(err error) error {
 	var r *base.RefusedError
 	if errors.As(err, &r) {
-		return cli.Exit(r.Reason, 1)
+		return cli.Exit(r.Reason, exitFailed)
 	}
 	return err
 }

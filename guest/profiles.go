@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -48,6 +49,8 @@ var EL8 = &Profile{
 	Firewalld:     true,
 	SELinux:       true,
 	NetworkMethod: "nmcli",
+
+	FreshNIC: "enp0s3",
 }
 
 // EL9 is AlmaLinux/Rocky/RHEL 9: like el8, but PHP 8.0 is the
@@ -72,8 +75,11 @@ var EL9 = func() *Profile {
 // globs that scripts resolve with PHPFPMDiscover.
 var Debian = &Profile{
 	Name:           "debian",
-	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold install",
-	RefreshCmd:     "apt-get update",
+	// The lock timeout makes apt wait (bounded) for a package manager an
+	// earlier, interrupted run left working, instead of failing at once.
+	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install",
+	RefreshCmd:     "apt-get -o DPkg::Lock::Timeout=300 update",
+	RepairCmd:      "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a",
 	PackageQuery:   "dpkg-query -W -f='${db:Status-Status}\\n'",
 	ModuleSetup:    "",
 	MirrorConfPath: "/etc/apt/sources.list.d/labctl.list",
@@ -104,6 +110,10 @@ var Debian = &Profile{
 	// "detect": the network script picks NetworkManager, systemd-networkd
 	// (Ubuntu's netplan renders to it) or ifupdown by what is running.
 	NetworkMethod: "detect",
+
+	FreshNIC:   "enp0s3",
+	FreshSuite: "bookworm",   // Debian 12
+	FreshPHP:   "php8.2-fpm", // bookworm's PHP
 }
 
 var profiles = map[string]*Profile{"el8": EL8, "el9": EL9, "debian": Debian}
@@ -144,27 +154,32 @@ PHP_FPM_SERVICE=php$PHP_FPM_VERSION-fpm
 }
 
 // MirrorConfig is the package-source file pointing this OS at a classroom
-// mirror. suite is the Debian/Ubuntu codename (VERSION_CODENAME from the
-// guest's /etc/os-release; el ignores it and lets dnf expand $releasever).
+// mirror. release is the folder the mirror serves the release under on el
+// ("8.4" for a vault copy; empty lets dnf expand $releasever, "8"), and the
+// suite codename on Debian/Ubuntu (required).
 //
 // Signatures stay checked: a mirror is a copy of signed repositories.
 // Debian's [trusted=yes] is added only for plain-http URLs whose host is a
 // loopback or private IP literal — a teacher's unsigned local repository
 // on the classroom LAN; any other URL must serve signed metadata.
-func (p *Profile) MirrorConfig(mirrorURL, suite string) (File, error) {
+func (p *Profile) MirrorConfig(mirrorURL, release string) (File, error) {
 	u, err := url.Parse(mirrorURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return File{}, fmt.Errorf("package mirror %q: want an http:// or https:// URL", mirrorURL)
 	}
 	base := strings.TrimRight(mirrorURL, "/")
+	suite := release
 	switch p.Name {
 	case "el8", "el9":
+		if release != "" && !elReleaseRe.MatchString(release) {
+			return File{}, fmt.Errorf("package mirror: release %q is not a release folder such as 8.4", release)
+		}
 		var b strings.Builder
 		b.WriteString("# Written by labctl: the lab's package mirror.\n")
 		for _, repo := range []string{"BaseOS", "AppStream"} {
-			fmt.Fprintf(&b, "[labctl-%s]\nname=labctl mirror %s\nbaseurl=%s/$releasever/%s/$basearch/os/\n"+
+			fmt.Fprintf(&b, "[labctl-%s]\nname=labctl mirror %s\nbaseurl=%s/\n"+
 				"enabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux\n\n",
-				strings.ToLower(repo), repo, base, repo)
+				strings.ToLower(repo), repo, p.elRepoURL(base, release, repo))
 		}
 		return File{Path: p.MirrorConfPath, Content: []byte(b.String()), Mode: 0o644}, nil
 	case "debian":
@@ -181,4 +196,34 @@ func (p *Profile) MirrorConfig(mirrorURL, suite string) (File, error) {
 		return File{Path: p.MirrorConfPath, Content: []byte(content), Mode: 0o644}, nil
 	}
 	return File{}, fmt.Errorf("profile %s: no mirror format", p.Name)
+}
+
+var elReleaseRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// elRepoURL is one repository's folder on an el mirror; dnf (or the mirror
+// check) expands $releasever and $basearch.
+func (p *Profile) elRepoURL(base, release, repo string) string {
+	if release == "" {
+		release = "$releasever"
+	}
+	return fmt.Sprintf("%s/%s/%s/$basearch/os", base, release, repo)
+}
+
+// MirrorMetadata lists the metadata a mirror must serve for this OS, one
+// entry per repository, each the URLs of which one must exist (Debian signs
+// either InRelease or Release). release is as for MirrorConfig. el URLs keep
+// $releasever and $basearch for the guest to expand.
+func (p *Profile) MirrorMetadata(mirrorURL, release string) [][]string {
+	base := strings.TrimRight(mirrorURL, "/")
+	switch p.Name {
+	case "el8", "el9":
+		var out [][]string
+		for _, repo := range []string{"BaseOS", "AppStream"} {
+			out = append(out, []string{p.elRepoURL(base, release, repo) + "/repodata/repomd.xml"})
+		}
+		return out
+	case "debian":
+		return [][]string{{base + "/dists/" + release + "/InRelease", base + "/dists/" + release + "/Release"}}
+	}
+	return nil
 }

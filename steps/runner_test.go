@@ -109,7 +109,7 @@ func (s *rtStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 
 func (s *rtStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	s.rec.add(s.name + ":apply:" + nodeLabel(n))
-	if env.Mode == ModePlan && env.Transcript != nil {
+	if env.Transcript != nil {
 		fmt.Fprintf(env.Transcript, "run %s on %s with password %s\n", s.name, nodeLabel(n), env.Secrets.MySQLRoot)
 	}
 	if s.onApply != nil {
@@ -332,30 +332,6 @@ func TestRunnerAggregatesNodeErrorsAndStopsBeforeNextStep(t *testing.T) {
 	}
 	if len(sum.Steps) != 1 || sum.Steps[0].Changed != 4 {
 		t.Errorf("summary steps = %+v", sum.Steps)
-	}
-}
-
-func TestFanOutReturnsUntypedNilAndPrefixes(t *testing.T) {
-	nodes := rtPlan().Nodes
-	if err := FanOut(context.Background(), nodes, 2, func(context.Context, *lab.Node) error { return nil }); err != nil {
-		t.Fatalf("FanOut with no failure returned %#v", err)
-	}
-	sentinel := errors.New("nope")
-	err := FanOut(context.Background(), nodes, 0, func(_ context.Context, n *lab.Node) error {
-		if n.Role == lab.RoleWeb {
-			return sentinel
-		}
-		return nil
-	})
-	if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "SERVER-ONE: nope") || !strings.Contains(err.Error(), "SERVER-TWO: nope") {
-		t.Errorf("err = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	ran := atomic.Int32{}
-	err = FanOut(ctx, nodes, 1, func(context.Context, *lab.Node) error { ran.Add(1); return nil })
-	if !errors.Is(err, context.Canceled) || ran.Load() != 0 {
-		t.Errorf("cancelled FanOut: err=%v ran=%d", err, ran.Load())
 	}
 }
 

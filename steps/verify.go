@@ -18,16 +18,17 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 )
 
@@ -114,27 +115,20 @@ func (verifyStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, err
 	return Status{Done: true}, nil
 }
 
+// verifySettle bounds how long Apply waits for the lab to settle.
+const verifySettle = 30 * time.Second
+
 // Apply changes nothing: right after `up` the VIP and the load balancer may
 // need a few seconds to settle, so it waits for the checks to pass, briefly.
+// A probe is not cut short by the wait's end (curl has its own bound).
 func (verifyStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
-	if env.Mode == ModePlan {
-		// The plan shows the read-only probes; recorders answer nothing, so
-		// the verdict means nothing there.
-		_, _ = RunVerify(ctx, env)
-		return nil
-	}
-	var err error
-	for try := 0; try < 6; try++ {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(5 * time.Second):
-			}
-		}
-		if _, err = RunVerify(ctx, env); err == nil {
-			return nil
-		}
+	var last error
+	err := env.Wait(ctx, "every check of the lab to pass", verifySettle, 5*time.Second, func(context.Context) (bool, error) {
+		_, last = RunVerify(ctx, env)
+		return last == nil, nil
+	})
+	if errors.Is(err, ErrTimeout) && last != nil {
+		return last
 	}
 	return err
 }
@@ -149,23 +143,22 @@ func RunVerify(ctx context.Context, env *Env) (VerifyReport, error) {
 	dbs, webs, lb := p.DB(), p.Web(), p.LB()
 
 	// Every node's probe at once: they only read.
-	dbViews := make([]verifyDBView, len(dbs))
-	webViews := make([]verifyWebView, len(webs))
+	var dbViews []verifyDBView
+	var webViews []verifyWebView
 	var lbView verifyLBView
-	var wg sync.WaitGroup
-	for i, n := range dbs {
-		wg.Add(1)
-		go func() { defer wg.Done(); dbViews[i] = verifyProbeDB(ctx, env, n) }()
-	}
-	for i, n := range webs {
-		wg.Add(1)
-		go func() { defer wg.Done(); webViews[i] = verifyProbeWeb(ctx, env, n) }()
-	}
-	if lb != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); lbView = verifyProbeLB(ctx, env, lb) }()
-	}
-	wg.Wait()
+	fanout.All(
+		func() {
+			dbViews = fanout.Map(dbs, func(n *lab.Node) verifyDBView { return verifyProbeDB(ctx, env, n) })
+		},
+		func() {
+			webViews = fanout.Map(webs, func(n *lab.Node) verifyWebView { return verifyProbeWeb(ctx, env, n) })
+		},
+		func() {
+			if lb != nil {
+				lbView = verifyProbeLB(ctx, env, lb)
+			}
+		},
+	)
 
 	var rep VerifyReport
 	add := func(check string, n *lab.Node, ok bool, format string, args ...any) {
