@@ -74,7 +74,7 @@ var EL9 = func() *Profile {
 // /run/php/php-fpm.sock, and PHPFPMService / PHPFPMPoolDir are shell
 // globs that scripts resolve with PHPFPMDiscover.
 var Debian = &Profile{
-	Name:           "debian",
+	Name: "debian",
 	// The lock timeout makes apt wait (bounded) for a package manager an
 	// earlier, interrupted run left working, instead of failing at once.
 	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install",

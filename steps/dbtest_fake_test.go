@@ -83,9 +83,9 @@ type dbFakeNode struct {
 	moduleSet bool
 	// halfInstalled: a failed install left the transaction for RepairCmd.
 	halfInstalled bool
-	reloads    int
-	scripts    []string
-	log        []string // every script and stdin, secrets redacted, for golden transcripts
+	reloads       int
+	scripts       []string
+	log           []string // every script and stdin, secrets redacted, for golden transcripts
 
 	// MySQL
 	uuid       string

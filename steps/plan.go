@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"labctl/guest"
 	"labctl/hostkeys"
@@ -29,30 +30,46 @@ func (e *Env) PlanNotef(format string, args ...any) {
 	}
 }
 
-// Transcript collects plan lines, one per write; the Runner attributes
-// them to the step and node whose Apply is running (plan mode handles one
-// node at a time).
+// Transcript collects plan lines. A plain write belongs to the node whose
+// Apply is running (plan mode applies one node at a time); a command sent
+// to another node (verify probes every node from the balancer's step) is
+// recorded under the node it runs on.
 type Transcript struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	lines []transcriptLine
 }
 
+type transcriptLine struct{ node, text string }
+
 func (t *Transcript) Write(p []byte) (int, error) {
+	t.addFrom("", string(p))
+	return len(p), nil
+}
+
+// addFrom records text as run on node ("" = the node being applied).
+func (t *Transcript) addFrom(node, text string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.buf.Write(p)
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		t.lines = append(t.lines, transcriptLine{node, l})
+	}
 }
 
 // take returns and forgets the lines written so far.
 func (t *Transcript) take() []string {
+	var out []string
+	for _, l := range t.takeLines() {
+		out = append(out, l.text)
+	}
+	return out
+}
+
+func (t *Transcript) takeLines() []transcriptLine {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := strings.TrimRight(t.buf.String(), "\n")
-	t.buf.Reset()
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
+	out := t.lines
+	t.lines = nil
+	return out
 }
 
 // planStep applies a step against the recording backends, one node at a
@@ -60,7 +77,7 @@ func (t *Transcript) take() []string {
 // what each node recorded.
 func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 	w := x.plan
-	fmt.Fprintf(w, "== %s (%s)\n", s.Title(), s.Name())
+	fmt.Fprintf(w, "== %d. %s (%s)\n", x.number[s.Name()], s.Title(), s.Name())
 	nodes := targets
 	if isLabWide(s) {
 		nodes = lab.Nodes{nil}
@@ -73,8 +90,18 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 		}
 		before := len(vboxCalls())
 		err := s.Apply(ctx, x.env, n)
-		// Notes first: a note qualifies the calls after it.
-		lines := x.env.Transcript.take()
+		// Notes first: a note qualifies the calls after it. Lines run on
+		// other nodes follow, grouped per node in lab order, so the plan
+		// reads the same on every run.
+		var lines []string
+		elsewhere := map[string][]string{}
+		for _, l := range x.env.Transcript.takeLines() {
+			if l.node == "" || (n != nil && l.node == n.VM) {
+				lines = append(lines, l.text)
+			} else {
+				elsewhere[l.node] = append(elsewhere[l.node], l.text)
+			}
+		}
 		for _, argv := range vboxCalls()[before:] {
 			if vboxMutating(argv) {
 				lines = append(lines, "VBoxManage "+shellWords(argv))
@@ -84,15 +111,36 @@ func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
 			return prefixEach(s.Name(), fmt.Errorf("%s: %w", nodeLabel(n), err))
 		}
 		fmt.Fprintf(w, "%s:\n", nodeLabel(n))
-		if len(lines) == 0 {
+		if len(lines) == 0 && len(elsewhere) == 0 {
 			fmt.Fprintln(w, "  (nothing to run)")
 		}
 		for _, l := range lines {
 			fmt.Fprintf(w, "  %s\n", x.redact(l))
 		}
+		for _, other := range x.env.Plan.Nodes {
+			if ls := elsewhere[other.VM]; len(ls) > 0 {
+				fmt.Fprintf(w, "  on %s:\n", other.VM)
+				for _, l := range ls {
+					fmt.Fprintf(w, "    %s\n", x.redact(l))
+				}
+			}
+		}
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// planIndex opens the plan with a numbered table of contents: the steps
+// in order (each section below names the nodes it acts on).
+func (x *run) planIndex(sel []bool) {
+	fmt.Fprintln(x.plan, "Steps:")
+	for i, s := range x.r.Steps {
+		if !sel[i] {
+			continue
+		}
+		fmt.Fprintf(x.plan, "  %2d. %-17s %s\n", x.number[s.Name()], s.Name(), s.Title())
+	}
+	fmt.Fprintln(x.plan)
 }
 
 // redact hides any secret (and the extra strings given) that reached a plan line.
@@ -156,8 +204,12 @@ func shellWords(argv []string) string {
 // guest.Recorder, which keeps the files for plan --out).
 type planTap struct {
 	inner guest.Executor
+	node  string
 	x     *run
 }
+
+// planStdinMax bounds the stdin a plan shows (SQL batches are far smaller).
+const planStdinMax = 16 << 10
 
 func (p planTap) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 	var b strings.Builder
@@ -168,10 +220,18 @@ func (p planTap) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 			b.WriteString("  " + l + "\n")
 		}
 	}
-	if len(cmd.Stdin) > 0 {
-		b.WriteString("  (with input on stdin)\n") // often a secret: never shown
+	switch {
+	case len(cmd.Stdin) == 0:
+	case len(cmd.Stdin) <= planStdinMax && utf8.Valid(cmd.Stdin) && !bytes.ContainsRune(cmd.Stdin, 0):
+		// SQL and other text sent on stdin: shown, every secret redacted,
+		// so a student sees how the group is formed.
+		for _, l := range strings.Split(strings.TrimRight(string(cmd.Stdin), "\n"), "\n") {
+			b.WriteString("  < " + l + "\n")
+		}
+	default:
+		fmt.Fprintf(&b, "  (%d bytes on stdin)\n", len(cmd.Stdin))
 	}
-	io.WriteString(p.x.env.Transcript, p.x.redact(b.String(), cmd.Redact...))
+	p.x.env.Transcript.addFrom(p.node, p.x.redact(b.String(), cmd.Redact...))
 	return p.inner.Run(ctx, cmd)
 }
 
@@ -180,7 +240,7 @@ func (p planTap) Upload(ctx context.Context, f guest.File) (bool, error) {
 	if owner == "" {
 		owner = "root:root"
 	}
-	fmt.Fprintf(p.x.env.Transcript, "upload %s (mode %04o, %s)\n", f.Path, f.Mode.Perm(), owner)
+	p.x.env.Transcript.addFrom(p.node, fmt.Sprintf("upload %s (mode %04o, %s)", f.Kept(), f.Mode.Perm(), owner))
 	return p.inner.Upload(ctx, f)
 }
 
@@ -197,7 +257,7 @@ func (x *run) tapGuests() {
 			if inner == nil {
 				return nil
 			}
-			return planTap{inner: inner, x: x}
+			return planTap{inner: inner, node: n.VM, x: x}
 		}
 	}
 	x.env.Control = wrap(x.env.Control)

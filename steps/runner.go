@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"labctl/internal/fanout"
+	"labctl/internal/textdist"
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
@@ -55,6 +56,7 @@ type RunError struct {
 	Interrupted bool
 	Cause       error
 	LogPath     string
+	Targets     int      // how many nodes the step acted on ("all 6 nodes")
 	secrets     []string // hidden from Error(): a step's error may quote a command's output
 }
 
@@ -65,24 +67,74 @@ func (e *RunError) Error() string {
 func (e *RunError) text() string {
 	var b strings.Builder
 	if e.Interrupted {
+		// One line: the node errors are all "context canceled".
 		fmt.Fprintf(&b, "interrupted during %q (%s): nothing is lost, run `labctl up` again to resume", e.Title, e.Step)
-	} else {
-		fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
+		if e.LogPath != "" {
+			b.WriteString(" (log: " + e.LogPath + ")")
+		}
+		return b.String()
 	}
+	fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
 	merr, isList := e.Err.(*multierror.Error)
 	switch {
 	case isList && len(merr.Errors) > 0:
 		b.WriteString(":")
-		for _, x := range merr.Errors {
-			b.WriteString("\n  " + x.Error())
+		for _, line := range mergeNodeErrors(e.Step, merr.Errors, e.Targets) {
+			b.WriteString("\n  " + line)
 		}
-	case e.Err != nil && !(e.Interrupted && errors.Is(e.Err, e.Cause)):
+	case e.Err != nil:
 		b.WriteString(": " + e.Err.Error())
 	}
 	if e.LogPath != "" {
 		b.WriteString("\nsee the log for every command and its output: " + e.LogPath)
 	}
 	return b.String()
+}
+
+// mergeNodeErrors says an identical failure once for every node it hit
+// ("all 6 nodes: …", "SQL-ONE, SQL-TWO: …"). Errors read "step: NODE:
+// text" (the node's name may be repeated at the start of text); they are
+// compared on text, in the order first seen.
+func mergeNodeErrors(step string, errs []error, targets int) []string {
+	type group struct {
+		nodes []string
+		text  string
+	}
+	var groups []*group
+	byText := map[string]*group{}
+	for _, err := range errs {
+		msg := strings.TrimPrefix(err.Error(), step+": ")
+		node, text, ok := strings.Cut(msg, ": ")
+		if !ok || strings.ContainsAny(node, " \n") {
+			node, text = "", msg
+		}
+		for node != "" && strings.HasPrefix(text, node+": ") {
+			text = strings.TrimPrefix(text, node+": ")
+		}
+		g := byText[text]
+		if g == nil || node == "" {
+			g = &group{text: text}
+			groups = append(groups, g)
+			if node != "" {
+				byText[text] = g
+			}
+		}
+		if node != "" {
+			g.nodes = append(g.nodes, node)
+		}
+	}
+	var out []string
+	for _, g := range groups {
+		switch {
+		case len(g.nodes) == 0:
+			out = append(out, step+": "+g.text)
+		case len(g.nodes) > 1 && len(g.nodes) == targets:
+			out = append(out, fmt.Sprintf("%s: all %d nodes: %s", step, len(g.nodes), g.text))
+		default:
+			out = append(out, fmt.Sprintf("%s: %s: %s", step, strings.Join(g.nodes, ", "), g.text))
+		}
+	}
+	return out
 }
 
 // Unwrap exposes the step's errors and, when interrupted, ctx's error.
@@ -121,14 +173,15 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // run is the state of one Run.
 type run struct {
-	r     *Runner
-	env   *Env
-	prog  *ui.Display
-	log   io.Writer
-	sum   *Summary
-	plan  io.Writer
-	mu    sync.Mutex
-	after map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	r      *Runner
+	env    *Env
+	prog   *ui.Display
+	log    io.Writer
+	sum    *Summary
+	plan   io.Writer
+	mu     sync.Mutex
+	after  map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	number map[string]int  // the selected steps, numbered from 1 in order
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -141,6 +194,11 @@ func nodeLabel(n *lab.Node) string {
 func isLabWide(s Step) bool {
 	lw, ok := s.(LabWide)
 	return ok && lw.LabWide()
+}
+
+func isReadOnly(s Step) bool {
+	r, ok := s.(ReadOnly)
+	return ok && r.ReadOnly()
 }
 
 func isSerial(s Step) bool {
@@ -225,7 +283,16 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	x.number = map[string]int{}
+	for i, s := range r.Steps {
+		if sel[i] {
+			x.number[s.Name()] = len(x.number) + 1
+		}
+	}
 	x.logf("run: mode=%s steps=%s", modeName(r.Mode), strings.Join(selectedNames(r.Steps, sel), ","))
+	if r.Mode == ModePlan {
+		x.planIndex(sel)
+	}
 	if r.Mode != ModePlan {
 		if err := x.checkSkippedNeeds(ctx, sel); err != nil {
 			x.logf("run: refused: %v", err)
@@ -248,6 +315,9 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		if err != nil {
 			sum.Duration = time.Since(start)
 			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
+			if !isLabWide(s) {
+				re.Targets = len(s.Targets(x.env.Plan))
+			}
 			if ctx.Err() != nil {
 				re.Interrupted, re.Cause = true, ctx.Err()
 			}
@@ -304,7 +374,11 @@ func (r *Runner) selection() ([]bool, error) {
 				return i, nil
 			}
 		}
-		return -1, fmt.Errorf("unknown step %q: the steps are, in order: %s", name, strings.Join(Names(r.Steps), ", "))
+		hint := ""
+		if c := textdist.Closest(strings.TrimSpace(name), Names(r.Steps)); c != "" {
+			hint = fmt.Sprintf("; did you mean %q?", c)
+		}
+		return -1, fmt.Errorf("unknown step %q%s (the steps are, in order: %s)", name, hint, strings.Join(Names(r.Steps), ", "))
 	}
 	switch {
 	case r.From != "" && r.Only != "":
@@ -453,7 +527,9 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		didChange, verdict, err := x.runNode(ctx, s, n)
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
-			x.prog.NodeDone(nodeLabel(n), "failed")
+			if ctx.Err() == nil { // an interrupt is said once, by the run
+				x.prog.NodeDone(nodeLabel(n), "failed")
+			}
 			return err
 		}
 		x.logf("step %s: %s: %s", s.Name(), nodeLabel(n), verdict)
@@ -493,6 +569,12 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 	res.Changed, res.Already = changed, already
 	res.Duration = time.Since(start)
 
+	if ctx.Err() != nil {
+		// Interrupted: the final error says so in one line, with how to resume.
+		x.prog.StepCancel()
+		x.logf("step %s: interrupted after %s", s.Name(), res.Duration.Round(time.Millisecond))
+		return res, err
+	}
 	var detail string
 	switch {
 	case err != nil:
@@ -501,6 +583,10 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		} else {
 			detail = "failed"
 		}
+	case isReadOnly(s) && x.r.Mode == ModeDryRun && changed > 0:
+		detail = fmt.Sprintf("not passing yet on %d", changed)
+	case isReadOnly(s):
+		detail = "passed"
 	case x.r.Mode == ModeDryRun && changed > 0:
 		detail = fmt.Sprintf("would change %d", changed)
 	case changed > 0:
@@ -583,6 +669,9 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 	}
 	if !st.Done {
 		return false, "", fmt.Errorf("applied but check still fails: %s", st.Why)
+	}
+	if isReadOnly(s) {
+		return false, "passed after settling", nil
 	}
 	return true, "changed", nil
 }

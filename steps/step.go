@@ -45,6 +45,11 @@ type Needs interface{ Needs() []string }
 // Targets and calls Check/Apply exactly once with n == nil.
 type LabWide interface{ LabWide() bool }
 
+// ReadOnly is implemented by steps that only check (verify): their Apply
+// waits for the checks to pass and changes nothing, so they report
+// "passed", never "changed".
+type ReadOnly interface{ ReadOnly() bool }
+
 // Preparer is implemented by steps that read lab-wide facts once per run
 // before their nodes are checked (e.g. the MACs already in use). The Runner
 // calls Prepare before the step's first Check (a plan checks nothing).

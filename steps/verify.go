@@ -92,6 +92,9 @@ type verifyStep struct{}
 
 func (verifyStep) Name() string  { return "verify" }
 func (verifyStep) Title() string { return "Verifying the lab end to end" }
+
+// ReadOnly: verify changes nothing, whatever its Apply waited for.
+func (verifyStep) ReadOnly() bool { return true }
 func (verifyStep) Needs() []string {
 	return []string{"keepalived", "wordpress-install", "load-balancer"}
 }

@@ -319,7 +319,7 @@ func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
 		t.Log(got)
 	}
 	for _, want := range []string{
-		"== Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
+		"== 2. Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
 		"SQL-ONE:\n  VBoxManage clonevm AlmaLinux-8.4 --snapshot labctl-base --options link --name SQL-ONE --groups /labctl/vmt --register\n  VBoxManage setextradata SQL-ONE labctl/lab vmt\n  VBoxManage setextradata SQL-ONE labctl/node sql-one\n",
 		"LOAD-BALANCER:\n  VBoxManage startvm LOAD-BALANCER --type headless\n",
 		"SERVER-TWO:\n  # wait up to 5m for `showvminfo SERVER-TWO` to report GuestAdditionsRunLevel >= 2\n",

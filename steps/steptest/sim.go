@@ -103,6 +103,12 @@ func (s *SimStep) Needs() []string {
 	return nil
 }
 
+// ReadOnly forwards the real step's: a simulated verify still never "changes".
+func (s *SimStep) ReadOnly() bool {
+	r, ok := s.Real.(steps.ReadOnly)
+	return ok && r.ReadOnly()
+}
+
 func (s *SimStep) LabWide() bool {
 	lw, ok := s.Real.(steps.LabWide)
 	return ok && lw.LabWide()
