@@ -43,8 +43,11 @@ type Env struct {
 	// BackendExtra is added to the backend's environment (e.g.
 	// NSPAWNVBOX_ROOTFS_FOR for machines of another release).
 	BackendExtra []string
-	repoSrv      *http.Server
-	bridgeOwn    bool
+	// NoBase: the backend registers no base from the cached rootfs (a
+	// "student host" that gets its base by `labctl base import`).
+	NoBase    bool
+	repoSrv   *http.Server
+	bridgeOwn bool
 }
 
 // Timing is one measured figure, printed in the summary.
@@ -202,6 +205,9 @@ func (e *Env) serveRepo() error {
 
 // BackendEnv returns the environment the backend needs.
 func (e *Env) BackendEnv() []string {
+	if e.NoBase {
+		return append(append(os.Environ(), "NSPAWNVBOX_HOME="+e.Home, "LC_ALL=C.UTF-8"), e.BackendExtra...)
+	}
 	env := append(os.Environ(),
 		"NSPAWNVBOX_HOME="+e.Home,
 		"NSPAWNVBOX_BASE_ROOTFS="+filepath.Join(e.Cache, "rootfs"),
@@ -239,6 +245,25 @@ func (e *Env) VBox(ctx context.Context, stdin string, args ...string) Result {
 	return r
 }
 
+// StudentHost is a second backend state on the same bridge and package
+// repository, with no base VM: what a student's computer looks like before
+// `labctl base import`. Its base will be called baseName. Close it (before
+// e) to remove its VMs.
+func (e *Env) StudentHost(baseName string) (*Env, error) {
+	work := filepath.Join(e.Work, "student-host")
+	s := &Env{RepoRoot: e.RepoRoot, Cache: e.Cache, Work: work, Home: filepath.Join(work, "nspawnvbox"), Backend: e.Backend,
+		RepoURL: e.RepoURL, PassFile: e.PassFile, BaseName: baseName, NoBase: true}
+	if err := os.MkdirAll(s.Home, 0o755); err != nil {
+		return nil, err
+	}
+	// The guest accounts guest control accepts are the image's: the same.
+	cred, err := os.ReadFile(filepath.Join(e.Home, "credentials"))
+	if err != nil {
+		return nil, err
+	}
+	return s, os.WriteFile(filepath.Join(s.Home, "credentials"), cred, 0o600)
+}
+
 // Close powers off and deletes every VM the backend knows (clones first),
 // removes the bridge and stops the repository server. It reports what it
 // could not clean.
@@ -259,7 +284,7 @@ func (e *Env) Close() error {
 			}
 		}
 	}
-	errs = append(errs, e.Leftovers(true)...)
+	errs = append(errs, e.Leftovers(!e.NoBase)...) // a student host shares the bridge
 	return errors.Join(errs...)
 }
 
@@ -274,7 +299,7 @@ func (e *Env) destroyAllVMs(ctx context.Context) []error {
 		// every call); it holds nothing to clean.
 		var vms [][2]string
 		for _, vm := range ParseListVMs(r.Stdout) {
-			if vm[0] != e.BaseName {
+			if vm[0] != e.BaseName || e.NoBase {
 				vms = append(vms, vm)
 			}
 		}

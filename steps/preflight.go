@@ -3,9 +3,9 @@ package steps
 // preflight: the lab-wide checks that run before any VM is touched.
 //
 // preflight reads: VBoxManage --version, list vms, list bridgedifs (at
-// once), then the base VM's /VirtualBox/GuestAdd/Version property and the
-// lab tag of every existing VM named like a lab node (at once). It writes
-// nothing.
+// once), then the base checks of package base (its settings, Guest
+// Additions and OS properties, the host's architectures) and the lab tag of
+// every existing VM named like a lab node (at once). It writes nothing.
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	labbase "labctl/base"
 	"labctl/fleet"
 	"labctl/internal/fanout"
 	"labctl/lab"
@@ -91,10 +92,11 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 	if p.Nodes.Find(base.Name) != nil {
 		return Status{}, fmt.Errorf("the base VM %q is also a node of the lab in %s: give the nodes other VM names", base.Name, p.File)
 	}
+	var baseErr error
 	gaDone := make(chan struct{})
 	go func() {
 		defer close(gaDone)
-		checkGuestAdditions(ctx, env, base)
+		baseErr = checkBase(ctx, env, base, v)
 	}()
 
 	// Only the lab's VM names that exist are read, all at once.
@@ -124,6 +126,9 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 	<-gaDone
 	if err != nil {
 		return Status{}, err
+	}
+	if baseErr != nil {
+		problems = multierror.Append(problems, baseErr)
 	}
 	if problems != nil {
 		// Lab order, whatever order the reads finished in.
@@ -169,20 +174,21 @@ func nodeIndex(p *lab.Plan, msg string) int {
 	return len(p.Nodes)
 }
 
-// checkGuestAdditions warns when the base VM has never reported Guest
-// Additions: labctl configures the clones through guest control. The
-// property persists in the settings, so it is readable with the VM off.
-func checkGuestAdditions(ctx context.Context, env *Env, base vbox.VM) {
-	v, ok, err := env.VBox.GuestProperty(ctx, base.UUID, "/VirtualBox/GuestAdd/Version")
+// checkBase runs `labctl base check`'s checks (package base): warnings
+// are shown, problems (a base that cannot run on this host, a profile that
+// does not fit its OS, ...) stop the run before anything is cloned.
+func checkBase(ctx context.Context, env *Env, base vbox.VM, v vbox.Version) error {
+	p := env.Plan
+	rep, err := labbase.Inspect(ctx, env.VBox, labbase.Want{VM: base.UUID, Snapshot: p.Base.Snapshot, Profile: p.Profile, File: p.File, VirtualBox: v})
 	if err != nil {
-		fmt.Fprintf(logOf(env), "preflight: cannot read the base VM's Guest Additions version: %v\n", err)
-		return
+		fmt.Fprintf(logOf(env), "preflight: cannot check the base VM: %v\n", err)
+		return nil
 	}
-	if !ok || v == "" {
-		env.Warnf("the base VM %q has never reported VirtualBox Guest Additions: labctl needs them in the base image to configure the clones (install them, boot the base once, shut it down)", base.Name)
-		return
+	for _, w := range rep.Warnings() {
+		env.Warnf("%s", w)
 	}
-	fmt.Fprintf(logOf(env), "preflight: base VM %s last reported Guest Additions %s\n", base.Name, v)
+	fmt.Fprintf(logOf(env), "preflight: %s\n", rep.Summary())
+	return rep.Err()
 }
 
 func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	labbase "labctl/base"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -43,6 +44,9 @@ func (w waitGuestsStep) Check(ctx context.Context, env *Env, n *lab.Node) (Statu
 		return Status{}, fmt.Errorf("read %s: %w", n.VM, err)
 	}
 	if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
+		if err := labbase.BootedOS(info, env.Plan.Profile, env.Plan.File); err != nil {
+			return Status{}, err
+		}
 		return Status{Done: true}, nil
 	}
 	if info.State != vbox.StateRunning {
@@ -67,7 +71,8 @@ func (w waitGuestsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error 
 			return false, fmt.Errorf("read %s: %w", n.VM, err)
 		}
 		if info.State == vbox.StateRunning && info.GuestAddRunLvl >= guestReadyLevel {
-			return true, nil
+			// The first point where the guest's own OS is known.
+			return true, labbase.BootedOS(info, env.Plan.Profile, env.Plan.File)
 		}
 		if info.State != vbox.StateRunning && info.State != "starting" && info.State != "restoring" {
 			return false, fmt.Errorf("%s stopped while booting (it is %s): look at its console in the VirtualBox window, then run labctl up again", n.VM, info.State)

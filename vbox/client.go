@@ -25,6 +25,8 @@ type Client struct {
 	// none (default 10m). The host-side deadline adds GuestMargin (default 30s).
 	GuestTimeout time.Duration
 	GuestMargin  time.Duration
+	// ApplianceTimeout bounds import and export, which copy whole disks (default 1h).
+	ApplianceTimeout time.Duration
 	// Retry is the policy for transient errors (session locks); zero = DefaultRetry.
 	Retry Retry
 	// PollInterval and StopTimeout bound PowerOff's wait for the session to

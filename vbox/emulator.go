@@ -324,6 +324,8 @@ func (p *Emulator) list(what string) Result {
 				"Status:          %s\nVBoxNetworkName: HostInterfaceNetworking-%s\n\n",
 				h.Name, emuUUID("if:"+h.Name), h.IPAddress, h.NetworkMask, h.MAC, wireless, h.Status, name)
 		}
+	case "systemproperties":
+		// 7.0 prints no architecture line: an x86 host (the rest is not read).
 	default:
 		return syntaxError("Unknown subcommand: " + what)
 	}
@@ -504,6 +506,9 @@ func (v *emuVM) machineReadable() string {
 	w("cpus=%d", v.cpus)
 	w(`VMState="%s"`, v.state)
 	w(`VMStateChangeTime="2024-01-23T10:11:12.345000000"`)
+	w(`storagecontrollername0="SATA"`)
+	w(`"SATA-0-0"=%s`, quoteMR(folder+"/"+v.name+".vdi"))
+	w(`"SATA-ImageUUID-0-0"="%s"`, emuUUID("disk:"+v.name))
 	switch v.nic {
 	case "bridged":
 		w(`bridgeadapter1="%s"`, v.bridge)
@@ -526,7 +531,8 @@ func (v *emuVM) machineReadable() string {
 	b.WriteString(v.snapshotKeys())
 	w("GuestMemoryBalloon=0")
 	if v.state == StateRunning {
-		w(`GuestOSType="RedHat_64"`)
+		// No GuestOSType: a plan does not know the guest's OS (labctl
+		// checks the one a real guest reports against base.profile).
 		w("GuestAdditionsRunLevel=2")
 		w(`GuestAdditionsVersion="7.0.14 r161095"`)
 		w("GuestAdditionsFacility_VirtualBox Base Driver=50,1706004673000")

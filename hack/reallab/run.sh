@@ -4,6 +4,8 @@
 #
 #   sudo hack/reallab/run.sh                 # everything (backend + labctl end to end)
 #   REALLAB_RUN=TestBackend hack/reallab/run.sh
+#   REALLAB_RUN=TestClassroomBase hack/reallab/run.sh   # only the classroom flow:
+#                                            # base export, a student host, base import, up, verify
 #
 # Needs root and: systemd-container debootstrap apt-utils gnupg dpkg-dev
 # iproute2 util-linux (REALLAB_INSTALL=1 installs them with apt-get).

@@ -1,5 +1,5 @@
 // Package cliargs applies the command-line conventions urfave/cli v2 lacks:
-// global flags after the command, snapshot NAME before its flags.
+// global flags after the command, snapshot NAME and base FILE before their flags.
 package cliargs
 
 import "strings"
@@ -15,7 +15,15 @@ var snapshotValueFlags = map[string]bool{"--description": true, "-description": 
 
 // Normalize applies the command-line conventions urfave/cli v2 lacks.
 func Normalize(args []string) []string {
-	return reorderSnapshotArgs(hoistGlobalFlags(args))
+	return reorderBaseArgs(reorderSnapshotArgs(hoistGlobalFlags(args)))
+}
+
+// baseValueFlags are the `base import|export` flags that take a separate value.
+var baseValueFlags = map[string]bool{"--name": true, "--sha256": true, "--download-dir": true}
+
+// reorderBaseArgs lets users write `base import FILE --sha256 HEX`.
+func reorderBaseArgs(args []string) []string {
+	return reorderArgs(args, "base", map[string]bool{"import": true, "export": true}, baseValueFlags)
 }
 
 // hoistGlobalFlags lets global flags follow the command (`labctl up --lab
@@ -78,8 +86,13 @@ func hoistGlobalFlags(args []string) []string {
 // as the README shows: urfave/cli v2 stops reading flags at the first
 // positional argument, so the NAME is moved after the flags.
 func reorderSnapshotArgs(args []string) []string {
+	return reorderArgs(args, "snapshot", map[string]bool{"take": true, "restore": true, "delete": true}, snapshotValueFlags)
+}
+
+// reorderArgs moves the operands of `cmd sub ...` after its flags.
+func reorderArgs(args []string, cmd string, subs, valueFlags map[string]bool) []string {
 	i := 0
-	for i < len(args) && args[i] != "snapshot" {
+	for i < len(args) && args[i] != cmd {
 		if args[i] == "--" {
 			return args
 		}
@@ -88,9 +101,7 @@ func reorderSnapshotArgs(args []string) []string {
 	if i+1 >= len(args) {
 		return args
 	}
-	switch args[i+1] {
-	case "take", "restore", "delete":
-	default:
+	if !subs[args[i+1]] {
 		return args
 	}
 	head := append([]string(nil), args[:i+2]...)
@@ -104,7 +115,7 @@ func reorderSnapshotArgs(args []string) []string {
 			j = len(rest)
 		case strings.HasPrefix(a, "-") && a != "-":
 			flags = append(flags, a)
-			if snapshotValueFlags[a] && j+1 < len(rest) {
+			if valueFlags[a] && j+1 < len(rest) {
 				flags = append(flags, rest[j+1])
 				j++
 			}

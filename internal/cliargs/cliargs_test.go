@@ -44,3 +44,18 @@ func TestHoistGlobalFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseArgs(t *testing.T) {
+	cases := []struct{ in, want []string }{
+		{[]string{"labctl", "base", "import", "b.ova", "--sha256", "ab", "--write-lab"},
+			[]string{"labctl", "base", "import", "--sha256", "ab", "--write-lab", "--", "b.ova"}},
+		{[]string{"labctl", "base", "export", "b.ova", "--force", "--lab", "x.toml"},
+			[]string{"labctl", "--lab", "x.toml", "base", "export", "--force", "--", "b.ova"}},
+		{[]string{"labctl", "base", "check", "--json"}, []string{"labctl", "base", "check", "--json"}},
+	}
+	for _, c := range cases {
+		if got := Normalize(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Normalize(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

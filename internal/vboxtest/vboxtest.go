@@ -244,7 +244,7 @@ func (f *Fake) MutatingCalls() [][]string {
 
 // IsMutating reports whether a VBoxManage argv may change anything: all but
 // --version, list, showvminfo, getextradata, guestproperty
-// get|enumerate|wait and snapshot list|showvminfo.
+// get|enumerate|wait, snapshot list|showvminfo and import -n.
 func IsMutating(argv []string) bool {
 	for len(argv) > 0 && (argv[0] == "--nologo" || argv[0] == "-q") {
 		argv = argv[1:]
@@ -259,6 +259,12 @@ func IsMutating(argv []string) bool {
 		return len(argv) > 1 && argv[1] != "get" && argv[1] != "enumerate" && argv[1] != "wait"
 	case "snapshot":
 		return len(argv) > 2 && argv[2] != "list" && argv[2] != "showvminfo"
+	case "import":
+		for _, a := range argv[1:] {
+			if a == "-n" || a == "--dry-run" || a == "--dryrun" {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -22,6 +22,8 @@ import (
 //	set-unlock-window MS
 //	set-latency JSON                  {"clonevm":"2s"}
 //	set-bridgedifs JSON               [HostIf...]
+//	set-host-arch ARCH                "" (x86) or "ARMv8" (Apple silicon; needs a 7.1 version)
+//	set-vm-arch VM ARCH               "" (x86) or "ARM"
 //	set-password VM USER              password on stdin
 //	set-guest-ip VM IP
 //	add-fault JSON                    one Fault
@@ -74,6 +76,15 @@ func ctl(a []string) int {
 		case "set-bridgedifs":
 			c.BridgedIfs = nil
 			err = json.Unmarshal([]byte(arg(1)), &c.BridgedIfs)
+		case "set-host-arch":
+			c.HostArch = arg(1)
+		case "set-vm-arch":
+			vm := st.find(arg(1))
+			if vm == nil {
+				err = fmt.Errorf("no VM %q", arg(1))
+				break
+			}
+			vm.Arch = arg(2)
 		case "set-password", "set-guest-ip":
 			vm := st.find(arg(1))
 			if vm == nil {

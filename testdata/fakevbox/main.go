@@ -178,6 +178,7 @@ func dispatch(a []string) int {
 		"startvm": cmdStartVM, "controlvm": cmdControlVM, "unregistervm": cmdUnregisterVM,
 		"setextradata": cmdSetExtraData, "getextradata": cmdGetExtraData,
 		"guestproperty": cmdGuestProperty, "snapshot": cmdSnapshot, "guestcontrol": cmdGuestControl,
+		"import": cmdImport, "export": cmdExport,
 	}
 	switch a[0] {
 	case "--version", "-V", "-v", "-version", "-Version":
@@ -196,8 +197,7 @@ func dispatch(a []string) int {
 }
 
 var notImplemented = map[string]bool{
-	"registervm": true, "createvm": true, "storagectl": true, "storageattach": true, "import": true,
-	"export": true, "createmedium": true, "createhd": true, "clonemedium": true, "modifymedium": true,
+	"registervm": true, "createvm": true, "storagectl": true, "storageattach": true, "createmedium": true, "createhd": true, "clonemedium": true, "modifymedium": true,
 	"closemedium": true, "showmediuminfo": true, "hostonlyif": true, "hostonlynet": true, "natnetwork": true,
 	"sharedfolder": true, "movevm": true, "discardstate": true, "adoptstate": true, "setproperty": true,
 	"usbfilter": true, "debugvm": true, "extpack": true, "unattended": true, "cloud": true, "metrics": true,

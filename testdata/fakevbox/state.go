@@ -32,6 +32,9 @@ type Config struct {
 	Latency        map[string]string `json:"latency,omitempty"`        // per command word, e.g. {"clonevm":"2s"}
 	BridgedIfs     []HostIf          `json:"bridgedIfs"`
 	MachineFolder  string            `json:"machineFolder"`
+	// HostArch is what `list systemproperties` says 7.1 supports: "" = x86
+	// host, "ARMv8" = Apple silicon / arm64 (§5.2, §6).
+	HostArch string `json:"hostArch,omitempty"`
 }
 
 // HostIf is one host interface of `list bridgedifs`.
@@ -97,8 +100,9 @@ type VM struct {
 	Name        string   `json:"name"`
 	UUID        string   `json:"uuid"`
 	Groups      []string `json:"groups"`
-	OSType      string   `json:"ostype"`      // description, as showvminfo prints it
-	GuestOSType string   `json:"guestOsType"` // id the Guest Additions report
+	OSType      string   `json:"ostype"`         // description, as showvminfo prints it
+	Arch        string   `json:"arch,omitempty"` // platform architecture: "" = x86, "ARM"
+	GuestOSType string   `json:"guestOsType"`    // id the Guest Additions report
 	Description string   `json:"description,omitempty"`
 	CfgFile     string   `json:"cfgFile"`
 	Disk        string   `json:"disk"`

@@ -48,6 +48,19 @@ func cmdList(a []string) int {
 			}
 		case "hostonlyifs":
 			// No host-only interfaces on the fake host.
+		case "systemproperties":
+			// Only the lines the reference gives (§5.2); 6.1/7.0 have no
+			// architecture line, and the rest of the list is not specified.
+			if isV71() {
+				archs := "x86"
+				if st.Config.HostArch == "ARMv8" {
+					archs = "ARMv8"
+					if st.GlobalExtra["VBoxInternal2/EnableX86OnArm"] == "1" {
+						archs = "x86,ARMv8"
+					}
+				}
+				outf("Host platform properties:\n\nSupported platform architectures: %s\n\n%s platform properties:\n", archs, map[bool]string{true: "ARMv8", false: "x86"}[st.Config.HostArch == "ARMv8"])
+			}
 		default:
 			if what == "" {
 				return syntaxError("list", "Missing subcommand for \"list\" command.", 2)
@@ -154,10 +167,16 @@ func showVMInfo(vm *VM, now time.Time) {
 	n := func(k string, v int) { outf("%s=%d\n", k, v) }
 	dir := vm.dir()
 	q("name", vm.Name)
-	if !isV61() {
+	switch {
+	case isV71():
+		q("encryption", "disabled") // 7.1's form (§5.1)
+	case !isV61():
 		outf("Encryption:     disabled\n")
 	}
 	q("groups", strings.Join(vm.Groups, ","))
+	if isV71() {
+		q("platformArchitecture", yesNo(vm.Arch == "ARM", "ARM", "x86"))
+	}
 	q("ostype", vm.OSType)
 	q("UUID", vm.UUID)
 	q("CfgFile", vm.CfgFile)
@@ -413,7 +432,7 @@ func cmdCloneVM(a []string) int {
 			guestSrc = snapGuestDir(src, snap)
 		}
 		clone := &VM{
-			Name: name, UUID: uuid, Groups: groupList, OSType: src.OSType, GuestOSType: src.GuestOSType,
+			Name: name, UUID: uuid, Groups: groupList, OSType: src.OSType, GuestOSType: src.GuestOSType, Arch: src.Arch,
 			Description: src.Description, CfgFile: cfgFile, DiskUUID: newUUID(), Hardware: copyHardware(hw),
 			ExtraData: copyMap(src.ExtraData), State: "poweroff", StateChanged: now,
 			GAVersion: src.GAVersion, GARevision: src.GARevision, GuestIP: src.GuestIP,
@@ -691,6 +710,12 @@ func cmdStartVM(a []string) int {
 				// A GUI frontend on a host without a display dies at once.
 				apiErr{msg: fmt.Sprintf("The virtual machine '%s' has terminated unexpectedly during startup with exit code 1 (0x1)", vm.Name),
 					code: "NS_ERROR_FAILURE", component: "MachineWrap", iface: "IMachine", noCallee: true}.print()
+				vm.setState("aborted", now)
+				return 1
+			}
+			if isV71() && st.Config.HostArch == "ARMv8" && vm.Arch != "ARM" && st.GlobalExtra["VBoxInternal2/EnableX86OnArm"] != "1" {
+				// An x86 VM on Apple silicon: the VM process refuses it (§6).
+				apiErr{msg: "The VM session was aborted", code: "NS_ERROR_FAILURE", component: "SessionMachine", iface: "ISession", noCallee: true}.print()
 				vm.setState("aborted", now)
 				return 1
 			}

@@ -67,6 +67,9 @@ func cmdList(s *store, args []string) error {
 		}
 	case "hostonlyifs", "hostonlynets", "intnets", "natnets":
 		// None on this host.
+	case "systemproperties":
+		// A 7.0 x86 host: no "Supported platform architectures:" line (the
+		// rest of the list is not read by labctl).
 	default:
 		return syntaxError("Unknown subcommand \"%s\" for \"list\" command.", p.operands[0])
 	}
@@ -162,6 +165,13 @@ func cmdShowVMInfo(s *store, args []string) error {
 	kvn("cpus", vm.CPUs)
 	kvq("VMState", st)
 	kvq("VMStateChangeTime", vboxTime(vm.StateChange))
+	// The root filesystem stands for the VM's one disk, attached as VirtualBox shows a disk.
+	kvq("storagecontrollername0", "SATA")
+	kvq("storagecontrollertype0", "IntelAhci")
+	if mr {
+		fmt.Fprintf(&b, "\"SATA-0-0\"=%s\n", quote(filepath.Join(dir, "root")))
+		fmt.Fprintf(&b, "\"SATA-ImageUUID-0-0\"=\"%s\"\n", diskUUID(vm))
+	}
 	switch vm.NIC.Type {
 	case "", "none":
 		kvq("nic1", "none")
@@ -497,3 +507,16 @@ func matchAny(pats []string, name string) bool {
 }
 
 var _ = os.Stdout
+
+// diskUUID is a stable UUID for the VM's disk, derived from its own.
+func diskUUID(vm *VM) string {
+	h := []byte(strings.ReplaceAll(vm.UUID, "-", ""))
+	for i, j := 0, len(h)-1; i < j; i, j = i+1, j-1 {
+		h[i], h[j] = h[j], h[i]
+	}
+	x := string(h)
+	if len(x) != 32 {
+		return vm.UUID
+	}
+	return x[0:8] + "-" + x[8:12] + "-4" + x[13:16] + "-8" + x[17:20] + "-" + x[20:32]
+}

@@ -9,7 +9,10 @@
 //     own cgroup and network namespace, host0 bridged to --bridgeadapter1
 //     with the VM's MAC address;
 //   - guestcontrol run = nsenter into the machine, as the given user;
-//   - snapshots = copies of the machine's writable layer.
+//   - snapshots = copies of the machine's writable layer;
+//   - export = an OVA holding the OVF descriptor, the machine's root
+//     filesystem (a tar) as its one disk and a manifest; import = the
+//     reverse, the unpacked tree becoming the new VM's bottom layer.
 //
 // Environment:
 //
@@ -139,6 +142,10 @@ func run(args []string) int {
 		h = cmdGuestProperty
 	case "guestcontrol":
 		h = cmdGuestControl
+	case "import":
+		h = cmdImport
+	case "export":
+		h = cmdExport
 	case "__monitor":
 		h = cmdMonitor
 	default:
