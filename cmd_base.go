@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"labctl/base"
+	"labctl/internal/tty"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -62,7 +64,7 @@ func baseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return s.baseImport(c, sum)
+					return s.baseImport(c.Context, c.Args().First(), c.String("name"), sum, c.String("download-dir"), c.Bool("write-lab"))
 				},
 			},
 			{
@@ -115,7 +117,7 @@ func baseCommand() *cli.Command {
 							return err
 						}
 					} else {
-						printBaseReport(s.out, rep)
+						rep.Print(s.out)
 					}
 					if !rep.OK {
 						return cli.Exit("", exitFailed)
@@ -131,60 +133,31 @@ func (s *session) baseWant() base.Want {
 	return base.Want{VM: s.plan.Base.VM, Snapshot: s.plan.Base.Snapshot, Profile: s.plan.Profile, File: s.plan.File}
 }
 
-func (s *session) baseImport(c *cli.Context, sum string) error {
-	name := c.String("name")
+func (s *session) baseImport(ctx context.Context, src, name, sum, downloadDir string, writeLab bool) error {
 	if name == "" {
 		name = s.plan.Base.VM
 	}
-	dl := c.String("download-dir")
-	if dl == "" {
+	if downloadDir == "" {
 		if d, err := os.UserCacheDir(); err == nil {
-			dl = filepath.Join(d, "labctl", "downloads")
+			downloadDir = filepath.Join(d, "labctl", "downloads")
 		}
 	}
 	var bar io.Writer
-	if f, ok := s.errOut.(*os.File); ok && isTerminal(f) {
+	if tty.Is(s.errOut) {
 		bar = s.errOut
 	}
-	start := time.Now()
-	res, err := base.Import(c.Context, s.vb, base.ImportOptions{
-		Source: c.Args().First(), VM: name, Snapshot: s.plan.Base.Snapshot, SHA256: sum,
-		DownloadDir: dl, Progress: bar,
-		Logf: func(format string, a ...any) { fmt.Fprintf(s.out, "  "+format+"\n", a...) },
-	})
-	if err != nil {
-		return baseRefusal(err)
+	labFile := s.cfg.File
+	if labFile == lab.EmbeddedName {
+		labFile = "lab.toml"
 	}
-	fmt.Fprintf(s.out, "Imported %q (%s) into group %s in %s; snapshot %q taken.\n",
-		res.VM, res.UUID, res.Group, time.Since(start).Round(time.Second), s.plan.Base.Snapshot)
-	want := s.baseWant()
-	want.VM = res.UUID
-	if res.Settings.Profile != "" {
-		want.Profile = res.Settings.Profile
-	}
-	if rep, err := base.Inspect(c.Context, s.vb, want); err == nil {
-		printBaseReport(s.out, rep)
-	}
-	fmt.Fprintf(s.out, "\nlab.toml settings for this base:\n\n%s", res.Settings.TOML())
-	if res.Vagrant {
-		fmt.Fprintln(s.out, "# A Vagrant box: log-in vagrant with passwordless sudo; its password is Vagrant's usual one.\n# Put it alone in a 0600 file and set base.password_file to that file.")
-	}
-	if res.Settings.Profile == "" {
-		fmt.Fprintf(s.out, "# profile: the appliance's OS type %q does not tell; set el8, el9 or debian.\n", res.OSType)
-	}
-	if !c.Bool("write-lab") {
-		fmt.Fprintln(s.out, "\n(--write-lab writes them into lab.toml, keeping its comments.)")
-		return nil
-	}
-	path := s.cfg.File
-	if path == lab.EmbeddedName {
-		path = "lab.toml"
-	}
-	if err := base.WriteLab(path, defaultLabTOML, res.Settings); err != nil {
-		return fmt.Errorf("the base was imported, but lab.toml was not changed: %w", err)
-	}
-	fmt.Fprintf(s.out, "\nWrote these settings into %s (its comments are kept).\n", path)
-	return nil
+	return baseRefusal(base.ImportRun{
+		Options: base.ImportOptions{
+			Source: src, VM: name, Snapshot: s.plan.Base.Snapshot, SHA256: sum,
+			DownloadDir: downloadDir, Progress: bar,
+			Logf: func(format string, a ...any) { fmt.Fprintf(s.out, "  "+format+"\n", a...) },
+		},
+		Want: s.baseWant(), LabFile: labFile, DefaultLab: defaultLabTOML, WriteLab: writeLab, Out: s.out,
+	}.Run(ctx, s.vb))
 }
 
 // baseRefusal: a refusal changed nothing and says why; exit status 1.
@@ -194,17 +167,4 @@ func baseRefusal(err error) error {
 		return cli.Exit(r.Reason, exitFailed)
 	}
 	return err
-}
-
-func printBaseReport(w io.Writer, rep *base.Report) {
-	mark := map[base.Level]string{base.OK: "✓", base.Warning: "!", base.Problem: "✗"}
-	fmt.Fprintf(w, "Base VM %s:\n", rep.VM)
-	for _, f := range rep.Findings {
-		fmt.Fprintf(w, "  %s %-16s %s\n", mark[f.Level], f.Check, f.Message)
-	}
-	if rep.OK {
-		fmt.Fprintln(w, "The base is ready to clone from.")
-	} else {
-		fmt.Fprintln(w, "Fix the problems marked ✗ before `labctl up`.")
-	}
 }

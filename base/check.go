@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -414,4 +415,18 @@ func checkLinkedClones(rep *Report, info *vbox.VMInfo, snapshot, file string) {
 		return
 	}
 	rep.add("linked-clones", OK, "linked clones possible: labctl takes snapshot %q of the powered-off base at the first up", snapshot)
+}
+
+// Print writes the report for a person: one line per check, marked.
+func (rep *Report) Print(w io.Writer) {
+	mark := map[Level]string{OK: "✓", Warning: "!", Problem: "✗"}
+	fmt.Fprintf(w, "Base VM %s:\n", rep.VM)
+	for _, f := range rep.Findings {
+		fmt.Fprintf(w, "  %s %-16s %s\n", mark[f.Level], f.Check, f.Message)
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "The base is ready to clone from.")
+	} else {
+		fmt.Fprintln(w, "Fix the problems marked ✗ before `labctl up`.")
+	}
 }

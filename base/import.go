@@ -300,3 +300,56 @@ func SanitiseName(name string) string {
 	}
 	return string(r)
 }
+
+// PrintSettings writes the lab.toml settings this base needs, with what
+// the user must still provide.
+func (res *Imported) PrintSettings(w io.Writer) {
+	fmt.Fprintf(w, "\nlab.toml settings for this base:\n\n%s", res.Settings.TOML())
+	if res.Vagrant {
+		fmt.Fprintln(w, "# A Vagrant box: log-in vagrant with passwordless sudo; its password is Vagrant's usual one.\n# Put it alone in a 0600 file and set base.password_file to that file.")
+	}
+	if res.Settings.Profile == "" {
+		fmt.Fprintf(w, "# profile: the appliance's OS type %q does not tell; set el8, el9 or debian.\n", res.OSType)
+	}
+}
+
+// ImportRun is `labctl base import` end to end: import the appliance, check
+// the new base against what the lab wants, print the lab.toml settings it
+// needs and, with WriteLab, write them into LabFile (comments kept).
+type ImportRun struct {
+	Options    ImportOptions
+	Want       Want   // the lab's expectations; VM and Profile follow the imported base
+	LabFile    string // the lab.toml to write with WriteLab
+	DefaultLab []byte // the built-in lab.toml, when LabFile does not exist yet
+	WriteLab   bool
+	Out        io.Writer
+}
+
+// Run does the import; a *RefusedError changed nothing.
+func (r ImportRun) Run(ctx context.Context, api VBox) error {
+	start := time.Now()
+	res, err := Import(ctx, api, r.Options)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.Out, "Imported %q (%s) into group %s in %s; snapshot %q taken.\n",
+		res.VM, res.UUID, res.Group, time.Since(start).Round(time.Second), r.Options.Snapshot)
+	want := r.Want
+	want.VM = res.UUID
+	if res.Settings.Profile != "" {
+		want.Profile = res.Settings.Profile
+	}
+	if rep, err := Inspect(ctx, api, want); err == nil {
+		rep.Print(r.Out)
+	}
+	res.PrintSettings(r.Out)
+	if !r.WriteLab {
+		fmt.Fprintln(r.Out, "\n(--write-lab writes them into lab.toml, keeping its comments.)")
+		return nil
+	}
+	if err := WriteLab(r.LabFile, r.DefaultLab, res.Settings); err != nil {
+		return fmt.Errorf("the base was imported, but lab.toml was not changed: %w", err)
+	}
+	fmt.Fprintf(r.Out, "\nWrote these settings into %s (its comments are kept).\n", r.LabFile)
+	return nil
+}
