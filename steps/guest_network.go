@@ -248,6 +248,15 @@ ifupdown)
 	ifup "$dev"
 	;;
 esac
+# networkctl reconfigure (and a slow ifup) return before the address and the
+# default route are in place: wait for them, bounded, so the re-check sees
+# the result rather than the moment before it.
+i=0
+until ip -4 -o addr show dev "$dev" | grep -q "inet $addr " && ip -4 route show default dev "$dev" | grep -q "via $gw "; do
+	i=$((i + 1))
+	[ "$i" -ge 150 ] && break
+	sleep 0.2
+done
 # Without a resolver daemon, resolv.conf is a plain file: write it.
 if [ "$method" != nmcli ] && [ ! -L /etc/resolv.conf ]; then
 	for d in $dns; do printf 'nameserver %s\n' "$d"; done >/etc/resolv.conf.labctl
