@@ -75,7 +75,11 @@ ssh-keygen -A
 	if p.SELinux {
 		b.WriteString("restorecon /etc/ssh/ssh_host_*\n")
 	}
-	fmt.Fprintf(&b, `systemctl restart %[1]s
+	// reset-failed: connections that arrive while the keys are being replaced
+	// can make sshd fail to start a few times in a row; systemd's start limit
+	// would then refuse the restart ("start request repeated too quickly").
+	fmt.Fprintf(&b, `systemctl reset-failed %[1]s 2>/dev/null || true
+systemctl restart %[1]s
 # MySQL: an auto.cnf here was cloned from the base (the marker did not name
 # this VM, so this mysqld never joined a group): drop it for a new server_uuid.
 if [ -f %[2]s/auto.cnf ]; then

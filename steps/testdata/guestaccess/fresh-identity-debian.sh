@@ -15,6 +15,7 @@ fi
 # SSH host keys: new ones of every default type, then sshd picks them up.
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 ssh-keygen -A
+systemctl reset-failed ssh 2>/dev/null || true
 systemctl restart ssh
 # MySQL: an auto.cnf here was cloned from the base (the marker did not name
 # this VM, so this mysqld never joined a group): drop it for a new server_uuid.

@@ -16,6 +16,7 @@ fi
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 ssh-keygen -A
 restorecon /etc/ssh/ssh_host_*
+systemctl reset-failed sshd 2>/dev/null || true
 systemctl restart sshd
 # MySQL: an auto.cnf here was cloned from the base (the marker did not name
 # this VM, so this mysqld never joined a group): drop it for a new server_uuid.
