@@ -191,7 +191,7 @@ func RestoreBaseline(ctx context.Context, env *Env) error {
 		return err
 	}
 	if err := set.RequirePresent(Baseline); err != nil {
-		return fmt.Errorf("%w: no exercise baseline to return to (it is taken by the first `labctl exercise start`)", err)
+		return fmt.Errorf("no exercise baseline to return to (%v); the first `labctl exercise start` takes it", err)
 	}
 	return set.Restore(ctx, Baseline)
 }
@@ -388,12 +388,16 @@ func (r *Result) Print(w io.Writer) {
 			fmt.Fprintf(w, "    hint: %s\n", c.Hint)
 		}
 	}
+	attempt := ""
+	if r.Attempt > 0 {
+		attempt = fmt.Sprintf(" (attempt %d)", r.Attempt)
+	}
 	if r.Solved {
-		fmt.Fprintf(w, "Solved: every check passes (attempt %d).\n", r.Attempt)
+		fmt.Fprintf(w, "Solved: every check passes%s.\n", attempt)
 		return
 	}
-	fmt.Fprintf(w, "Not solved yet: %d of %d checks failed (attempt %d). `labctl exercise hint` gives a hint.\n",
-		len(r.Failed()), len(r.Checks), r.Attempt)
+	fmt.Fprintf(w, "Not solved yet: %d of %d checks failed%s. `labctl exercise hint` gives a hint.\n",
+		len(r.Failed()), len(r.Checks), attempt)
 }
 
 // RunChecks runs the checks of the exercise in progress and records the attempt.
