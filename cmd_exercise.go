@@ -229,7 +229,7 @@ func exerciseCommand() *cli.Command {
 					if err := r.Write(out); err != nil {
 						return err
 					}
-					signed := "unsigned (no report key in lab.toml)"
+					signed := "unsigned: lab.toml sets no report key"
 					if r.Signature != nil {
 						signed = "signed"
 					}

@@ -112,9 +112,9 @@ func (w walker) table(path string, v any, defined map[string]bool, fields []fiel
 		p := join(path, k)
 		i := slices.IndexFunc(fields, func(f field) bool { return f.name == k })
 		if i < 0 {
-			msg := "is not a known key"
+			msg := "is not a known key."
 			if s := closest(k, names); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
+				msg = fmt.Sprintf("is not a known key; did you mean %q?", s)
 			}
 			w.ps.add(p, "%s Known keys here: %s", msg, strings.Join(names, ", "))
 			continue
