@@ -85,7 +85,7 @@ func onNodes(ctx context.Context, env *Env, b Bindings, sel, what, script string
 		case errors.As(err, &ee):
 			code = ee.ExitCode
 		case err != nil:
-			bad = append(bad, fmt.Sprintf("%s: %s", n.VM, firstLine(err.Error())))
+			bad = append(bad, fmt.Sprintf("%s: %s", n.VM, why(err)))
 			continue
 		}
 		switch {
@@ -187,7 +187,7 @@ func vipOnPrimary(ctx context.Context, env *Env) (bool, string) {
 	var holders []string
 	for i, n := range dbs {
 		if errs[i] != nil {
-			return false, fmt.Sprintf("cannot read the addresses of %s: %s", n.VM, firstLine(errs[i].Error()))
+			return false, fmt.Sprintf("cannot read the addresses of %s: %s", n.VM, why(errs[i]))
 		}
 		if holds[i] {
 			holders = append(holders, n.VM)
@@ -205,13 +205,17 @@ func vipOnPrimary(ctx context.Context, env *Env) (bool, string) {
 }
 
 // wordpressScript requests WordPress through the load balancer and prints,
-// per request, the status and the web node that answered (X-Upstream).
+// per request, the status and the web node that answered (X-Upstream). It
+// gives up after 4 failures in a row: a broken site answers slowly, and
+// one failure already fails the check.
 const wordpressScript = `i=0
-while [ "$i" -lt %d ]; do
-	h=$(curl -sS --max-time 10 -o /dev/null -D - "$SITE_URL/" 2>&1 | tr -d '\r') || true
+fails=0
+while [ "$i" -lt %d ] && [ "$fails" -lt 4 ]; do
+	h=$(curl -sS --max-time 5 -o /dev/null -D - "$SITE_URL/" 2>&1 | tr -d '\r') || true
 	code=$(printf '%%s\n' "$h" | sed -n '1s/^HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p')
 	up=$(printf '%%s\n' "$h" | sed -n 's/^[Xx]-[Uu]pstream: *//p' | tail -n 1)
 	echo "answer ${code:-000} ${up:--}"
+	if [ "${code:-000}" = 200 ]; then fails=0; else fails=$((fails + 1)); fi
 	i=$((i + 1))
 done
 `
@@ -227,7 +231,7 @@ func wordpressThroughLB(ctx context.Context, env *Env, b Bindings) (bool, string
 	script := render(env.Plan, env.Profile, b, lb, "wordpress check", fmt.Sprintf(wordpressScript, wordpressRequests))
 	res, err := env.SSH(lb).Run(cctx, guest.Cmd{Script: script})
 	if err != nil {
-		return false, fmt.Sprintf("cannot request WordPress from %s: %s", lb.VM, firstLine(err.Error()))
+		return false, fmt.Sprintf("cannot request WordPress from %s: %s", lb.VM, why(err))
 	}
 	byAddr := map[string]*lab.Node{}
 	for _, w := range env.Plan.Web() {
@@ -287,7 +291,7 @@ func rowEverywhere(ctx context.Context, env *Env, note string) (bool, string) {
 		ok, err := hasRow(ctx, env, n, note)
 		switch {
 		case err != nil:
-			missing = append(missing, fmt.Sprintf("%s (cannot read: %s)", n.VM, firstLine(err.Error())))
+			missing = append(missing, fmt.Sprintf("%s (%s)", n.VM, why(err)))
 		case !ok:
 			missing = append(missing, n.VM)
 		}

@@ -225,7 +225,7 @@ func readViews(ctx context.Context, env *Env) []mysqlgr.NodeView {
 			defer cancel()
 			v, err := env.root(n).ReadView(cctx)
 			if err != nil {
-				err = fmt.Errorf("%s: %s", n.VM, firstLine(err.Error()))
+				err = fmt.Errorf("%s: %s", n.VM, why(err))
 			}
 			out[i] = mysqlgr.NodeView{Node: n, View: v, Err: err}
 		}()
@@ -549,6 +549,16 @@ func (st *Status) Print(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "Not solved (last check %s failed: %s).\n", st.Last.At.Local().Format("15:04:05"), strings.Join(st.Last.Failed, "; "))
 	}
+}
+
+// why is an error as a check's detail: a guest command's own message (the
+// MySQL client's "ERROR 2002 ...") rather than the whole command line.
+func why(err error) string {
+	var ee *guest.ExitError
+	if errors.As(err, &ee) && strings.TrimSpace(ee.Stderr) != "" {
+		return firstLine(ee.Stderr)
+	}
+	return firstLine(err.Error())
 }
 
 func firstLine(s string) string {
