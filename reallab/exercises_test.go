@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,7 +79,11 @@ func exerciseRound(t *testing.T, l labctlRunner, name string) bool {
 		}
 		if _, ok = step("solve", 8*time.Minute, true, "exercise", "solve", "--yes"); ok {
 			step("check (solved)", 3*time.Minute, true, "exercise", "check")
-			step("report", time.Minute, true, "exercise", "report", "--out", l.state+"/report-"+name+".json")
+			report := filepath.Join(l.state, "report-"+name+".json")
+			if out, ok := step("report", time.Minute, true, "exercise", "report", "--out", report); ok && !strings.Contains(out, "(signed)") {
+				t.Errorf("exercise %s: the report is not signed:\n%s", name, out)
+			}
+			step("report --check", time.Minute, true, "exercise", "report", "--check", report)
 		}
 	}
 	if _, rok := step("reset (restore + converge)", 20*time.Minute, true, "exercise", "reset", "--yes"); !rok {

@@ -103,9 +103,22 @@ admin_email = "admin@example.com"
 
 [keepalived]
 router_id = 0
-`, e.BaseName, e.PassFile, BridgeName, Network, BridgeIP, BridgeIP, vip, nodes.String(), e.RepoURL, archive, hex.EncodeToString(sum[:]), siteTitle)
+
+[exercises]
+report_key_file = %q
+`, e.BaseName, e.PassFile, BridgeName, Network, BridgeIP, BridgeIP, vip, nodes.String(), e.RepoURL, archive, hex.EncodeToString(sum[:]), siteTitle, reportKey(t, e))
 	path := filepath.Join(e.Work, "lab.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// reportKey writes the instructor's report-signing key (0600) for the lab.
+func reportKey(t *testing.T, e *Env) string {
+	t.Helper()
+	path := filepath.Join(e.Work, "report-key")
+	if err := os.WriteFile(path, []byte("reallab-report-key-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
