@@ -25,11 +25,9 @@ func downCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the run logs in the lab's state folder"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be deleted and change nothing"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if c.Bool("dry-run") && s.vboxErr != nil {
 				fmt.Fprintf(s.out, "VirtualBox is not available here (%v); down would delete the VMs tagged labctl/lab=%s: %s, then %s\n",
 					s.vboxErr, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", "), s.plan.StateDir)
@@ -70,7 +68,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 			return err
 		}
 		if !ok {
-			return cli.Exit("nothing deleted", 1)
+			return cli.Exit("nothing deleted", exitFailed)
 		}
 	}
 	err = f.Teardown(ctx, vms, fleet.TeardownOptions{
@@ -78,7 +76,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 		Deleted:  func(name string) { fmt.Fprintf(s.out, "✓ deleted %s\n", name) },
 	})
 	if te := (*fleet.TeardownError)(nil); errors.As(err, &te) {
-		return cli.Exit(fmt.Sprintf("down did not finish: %v\nThe lab's state folder was kept; run `labctl down` again to finish.", te.Err), 1)
+		return cli.Exit(fmt.Sprintf("down did not finish: %v\nThe lab's state folder was kept; run `labctl down` again to finish.", te.Err), exitFailed)
 	}
 	if err != nil {
 		return err
@@ -92,7 +90,7 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 func confirm(in io.Reader, errOut io.Writer, q string) (bool, error) {
 	f, ok := in.(*os.File)
 	if !ok || !isTerminal(f) {
-		return false, cli.Exit("refusing to delete VMs without confirmation: run on a terminal or pass --yes", 2)
+		return false, cli.Exit("refusing to delete VMs without confirmation: run on a terminal or pass --yes", exitUsage)
 	}
 	fmt.Fprintf(errOut, "%s [y/N] ", q)
 	line, _ := bufio.NewReader(f).ReadString('\n')

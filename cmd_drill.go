@@ -21,15 +21,13 @@ func drillCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "kind", Value: "crash", Usage: "`crash` (kill -9 mysqld) or `stop` (systemctl stop mysqld)"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
 			kind := c.String("kind")
 			if !drill.Valid(kind) {
-				return cli.Exit(fmt.Sprintf("--kind %q is not a drill: use crash (kill -9 mysqld) or stop (systemctl stop mysqld)", kind), 2)
+				return cli.Exit(fmt.Sprintf("--kind %q is not a drill: use crash (kill -9 mysqld) or stop (systemctl stop mysqld)", kind), exitUsage)
 			}
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if err := s.requireVBox(); err != nil {
 				return err
 			}
@@ -43,7 +41,7 @@ func drillCommand() *cli.Command {
 				Kind: kind, URL: steps.WordPressURL(env.Plan) + "/", Out: s.out,
 			})
 			if err := d.Run(c.Context); err != nil {
-				return cli.Exit(fmt.Sprintf("drill: %v\nLog: %s", err, logPath), 1)
+				return cli.Exit(fmt.Sprintf("drill: %v\nLog: %s", err, logPath), exitFailed)
 			}
 			return nil
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,19 +26,17 @@ func planCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "write every file each node would receive under `DIR`"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
-			return s.runPlan(c.String("out"))
+			s := sessionOf(c)
+			return s.runPlan(c.Context, c.String("out"))
 		},
 	}
 }
 
 // runPlan runs the pipeline's Apply against recorders: the plan is exactly
 // what `up` would run on a lab where no VM exists yet.
-func (s *session) runPlan(outDir string) error {
+func (s *session) runPlan(ctx context.Context, outDir string) error {
 	secrets, err := lab.EphemeralSecrets()
 	if err != nil {
 		return err
@@ -72,7 +71,7 @@ func (s *session) runPlan(outDir string) error {
 	fmt.Fprintf(s.out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
 		s.plan.Name, s.plan.File, len(s.plan.Nodes), s.plan.Profile, s.plan.Network, s.plan.VIP)
 	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: s.out, Log: env.Log}
-	if _, err := r.Run(s.c.Context, env); err != nil {
+	if _, err := r.Run(ctx, env); err != nil {
 		return err
 	}
 	if outDir == "" {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,11 +17,11 @@ func snapshotCommand() *cli.Command {
 	// nameArg checks the one NAME argument.
 	nameArg := func(c *cli.Context) (string, error) {
 		if c.NArg() != 1 {
-			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), 2)
+			return "", cli.Exit(fmt.Sprintf("usage: labctl snapshot %s NAME", c.Command.Name), exitUsage)
 		}
 		name := c.Args().First()
 		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\\\"") {
-			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), 2)
+			return "", cli.Exit(fmt.Sprintf("snapshot name %q is not usable: use letters, digits, '-' or '_'", name), exitUsage)
 		}
 		return name, nil
 	}
@@ -37,10 +34,7 @@ func snapshotCommand() *cli.Command {
 				return err
 			}
 		}
-		s, err := openSession(c)
-		if err != nil {
-			return err
-		}
+		s := sessionOf(c)
 		if err := s.requireVBox(); err != nil {
 			return err
 		}
@@ -66,6 +60,7 @@ func snapshotCommand() *cli.Command {
 					&cli.BoolFlag{Name: "offline", Usage: "power the VMs off first for a crash-consistent set, then bring the lab back up"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"},
 				},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						o := fleet.TakeOptions{Description: c.String("description"), Offline: c.Bool("offline")}
@@ -74,12 +69,13 @@ func snapshotCommand() *cli.Command {
 				},
 			},
 			{
-				Name:  "list",
-				Usage: "list snapshots: one row per snapshot, one column per VM",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Name:   "list",
+				Usage:  "list snapshots: one row per snapshot, one column per VM",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Before: needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, false, func(s *session, set *fleet.Set, _ string) error {
-						return snapshotList(s.out, s.plan.Name, set, c.Bool("json"))
+						return set.WriteList(s.out, s.plan.Name, c.Bool("json"))
 					})
 				},
 			},
@@ -88,6 +84,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "power off, restore every lab VM to NAME, start them and converge the lab",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
+				Before:    needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						return s.snapshotRestore(c.Context, set, name, c.Bool("dry-run"))
@@ -99,6 +96,7 @@ func snapshotCommand() *cli.Command {
 				Usage:     "delete snapshot NAME from every lab VM",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "print the calls and change nothing"}},
+				Before:    needsSession,
 				Action: func(c *cli.Context) error {
 					return withSet(c, true, func(s *session, set *fleet.Set, name string) error {
 						if !c.Bool("dry-run") {
@@ -129,13 +127,13 @@ func snapshotRefusal(err error) error {
 	switch {
 	case errors.As(err, &foreign):
 		return cli.Exit(fmt.Sprintf("VM %s is not part of lab %q (its %s tag is %q): labctl leaves it alone",
-			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), 1)
+			foreign.VM, foreign.Lab, fleet.TagLab, foreign.Verdict.Tag), exitFailed)
 	case errors.As(err, &incomplete):
-		return cli.Exit(incomplete.Error()+"; run `labctl up` first", 1)
+		return cli.Exit(incomplete.Error()+"; run `labctl up` first", exitFailed)
 	case errors.As(err, &snap) && snap.Exists:
-		return cli.Exit(snap.Error()+": choose another name or delete it first", 1)
+		return cli.Exit(snap.Error()+": choose another name or delete it first", exitFailed)
 	case errors.As(err, &snap):
-		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", 1)
+		return cli.Exit(snap.Error()+" (see `labctl snapshot list`)", exitFailed)
 	}
 	return err
 }
@@ -180,38 +178,4 @@ func (s *session) snapshotRestore(ctx context.Context, set *fleet.Set, name stri
 	}
 	fmt.Fprintf(s.out, "✓ restored %q on %d VMs; converging the lab:\n", name, len(set.VMs))
 	return s.runPipeline(ctx, pipeline(), steps.ModeApply, "", "", 6)
-}
-
-// snapshotRow is one row of `snapshot list --json`.
-type snapshotRow = fleet.SnapshotRow
-
-func snapshotList(out io.Writer, labName string, set *fleet.Set, asJSON bool) error {
-	rows := set.List()
-	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(out, "Lab %q has no snapshots.\n", labName)
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "SNAPSHOT")
-	for _, vm := range set.VMs {
-		fmt.Fprintf(tw, "\t%s", vm.Name)
-	}
-	fmt.Fprintln(tw)
-	for _, r := range rows {
-		fmt.Fprint(tw, r.Name)
-		for _, vm := range set.VMs {
-			v, ok := r.VMs[vm.Name]
-			if !ok {
-				v = "MISSING"
-			}
-			fmt.Fprintf(tw, "\t%s", v)
-		}
-		fmt.Fprintln(tw)
-	}
-	return tw.Flush()
 }

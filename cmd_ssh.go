@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"labctl/guest"
-	"labctl/internal/tty"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -34,22 +31,20 @@ func sshCommand() *cli.Command {
 			"with the lab's own key and accepts only the host key it pinned when it built the node.\n" +
 			"With CMD, it runs CMD there and exits with CMD's exit status; without, it opens an\n" +
 			"interactive shell (or, when stdin is not a terminal, runs the script read from stdin).",
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
-				return cli.Exit("usage: labctl ssh NODE [-- CMD...]: name the node (e.g. sql-one)", 2)
+				return cli.Exit("usage: labctl ssh NODE [-- CMD...]: name the node (e.g. sql-one)", exitUsage)
 			}
 			nodeName, cmd := args[0], args[1:]
 			if len(cmd) > 0 && cmd[0] == "--" {
 				cmd = cmd[1:]
 			}
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			n := s.plan.Nodes.Find(nodeName)
 			if n == nil {
-				return cli.Exit(fmt.Sprintf("no node %q in lab %q: use one of %s", nodeName, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", ")), 2)
+				return cli.Exit(fmt.Sprintf("no node %q in lab %q: use one of %s", nodeName, s.plan.Name, strings.Join(s.plan.Nodes.Names(), ", ")), exitUsage)
 			}
 			if err := s.requireRunning(c.Context, n); err != nil {
 				return err
@@ -59,7 +54,7 @@ func sshCommand() *cli.Command {
 				return err
 			}
 			defer ex.Close()
-			return sshRun(c.Context, ex, c, cmd)
+			return sshExit(ex.Attach(c.Context, s.in, s.out, s.errOut, cmd))
 		},
 	}
 }
@@ -73,11 +68,11 @@ func (s *session) requireRunning(ctx context.Context, n *lab.Node) error {
 	info, err := s.vb.Info(ctx, n.VM)
 	switch {
 	case isNotFound(err):
-		return cli.Exit(fmt.Sprintf("VM %s does not exist: run `labctl up` to build the lab", n.VM), 1)
+		return cli.Exit(fmt.Sprintf("VM %s does not exist: run `labctl up` to build the lab", n.VM), exitFailed)
 	case err != nil:
 		return fmt.Errorf("%s: %w", n.VM, err)
 	case info.State != vbox.StateRunning:
-		return cli.Exit(fmt.Sprintf("VM %s is %s: run `labctl up` to start the lab", n.VM, info.State), 1)
+		return cli.Exit(fmt.Sprintf("VM %s is %s: run `labctl up` to start the lab", n.VM, info.State), exitFailed)
 	}
 	return nil
 }
@@ -85,7 +80,7 @@ func (s *session) requireRunning(ctx context.Context, n *lab.Node) error {
 // nodeSSH is an SSH connection to n with the lab's key and pinned host keys.
 func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
 	if _, err := os.Stat(s.plan.StateDir); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("lab %q has no state folder %s, so no SSH key: run `labctl up` first", s.plan.Name, s.plan.StateDir), 1)
+		return nil, cli.Exit(fmt.Sprintf("lab %q has no state folder %s, so no SSH key: run `labctl up` first", s.plan.Name, s.plan.StateDir), exitFailed)
 	}
 	st, err := lab.OpenState(s.plan)
 	if err != nil {
@@ -98,40 +93,6 @@ func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
 	ex := guest.NewSSH(n.VM, sshAddr(n), s.plan.SSHUser, signer, st.KnownHostsPath())
 	ex.ConnectWait = sshConnectWait
 	return ex, nil
-}
-
-// sshRun runs cmd (joined by spaces, as ssh does) or a shell, and turns the
-// remote exit status into labctl's.
-func sshRun(ctx context.Context, ex *guest.SSH, c *cli.Context, cmd []string) error {
-	stdin, stdout, stderr := c.App.Reader, c.App.Writer, c.App.ErrWriter
-	if len(cmd) > 0 {
-		return sshExit(ex.Stream(ctx, strings.Join(cmd, " "), stdin, stdout, stderr))
-	}
-	in, inOK := stdin.(*os.File)
-	if !inOK || !tty.Is(in) {
-		// Not a terminal: run what arrives on stdin, like `ssh host < script`.
-		return sshExit(ex.Stream(ctx, `exec "${SHELL:-/bin/sh}" -s`, stdin, stdout, stderr))
-	}
-	w, h := 80, 24
-	if out, ok := stdout.(*os.File); ok && tty.Is(out) {
-		if cw, ch, err := term.GetSize(int(out.Fd())); err == nil {
-			w, h = cw, ch
-		}
-	}
-	old, err := term.MakeRaw(int(in.Fd()))
-	if err != nil {
-		return fmt.Errorf("put the terminal in raw mode: %w", err)
-	}
-	err = ex.Shell(ctx, in, stdout, stderr, os.Getenv("TERM"), w, h)
-	_ = term.Restore(int(in.Fd()), old)
-	var ee *guest.ExitError
-	if errors.As(err, &ee) {
-		return cli.Exit("", ee.ExitCode)
-	}
-	if err != nil {
-		return cli.Exit(err.Error(), 255)
-	}
-	return nil
 }
 
 // sshExit maps Stream's answer to labctl's exit: the command's own status,

@@ -3,22 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"labctl/fleet"
 	"labctl/guest"
-	"labctl/lab"
+	"labctl/labenv"
 	"labctl/labstatus"
-	"labctl/steps"
 )
-
-// statusVMTimeout bounds one node's VBoxManage reads.
-const statusVMTimeout = 10 * time.Second
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
@@ -30,11 +22,9 @@ func statusCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if err := s.requireVBox(); err != nil {
 				return err
 			}
@@ -50,72 +40,16 @@ func statusCommand() *cli.Command {
 	}
 }
 
-// labStatus reads the lab's status (see labstatus.Read).
+// labStatus reads the lab's status (see labstatus.Read) without creating
+// any state.
 func (s *session) labStatus(ctx context.Context) *labstatus.Report {
 	profile, perr := guest.ProfileByName(s.plan.Profile)
-	sshFor, closeAll, whyNoSSH := s.statusSSH()
-	defer closeAll()
-	return labstatus.Read(ctx, labstatus.Options{
-		Plan: s.plan, Profile: profile, ProfileErr: perr,
-		VM: s.statusVM, SSH: sshFor, NoSSH: whyNoSSH,
-	})
-}
-
-// statusVM fills the VirtualBox side of ns.
-func (s *session) statusVM(ctx context.Context, n *lab.Node, ns *labstatus.Node) {
-	ctx, cancel := context.WithTimeout(ctx, statusVMTimeout)
-	defer cancel()
-	info, err := s.vb.Info(ctx, n.VM)
-	switch {
-	case isNotFound(err):
-		ns.State = labstatus.VMMissing
-		return
-	case err != nil:
-		ns.State, ns.Problem = labstatus.VMReadError, err.Error()
-		return
+	o := labstatus.Options{Plan: s.plan, Profile: profile, ProfileErr: perr, VM: labstatus.FleetVM(fleet.New(s.vb, s.plan))}
+	live, whyNot := labenv.OpenExisting(s.plan, s.vb)
+	if live != nil {
+		defer live.Close()
+		o.SSH = live.Env.SSH
 	}
-	tag, err := s.vb.GetExtraData(ctx, info.UUID, steps.TagLab)
-	switch {
-	case err != nil:
-		ns.State, ns.Problem = labstatus.VMReadError, err.Error()
-	case tag != s.plan.Name:
-		ns.State = labstatus.VMNotInLab
-		ns.Problem = fmt.Sprintf("a VM named %s exists but is not tagged for lab %q (%s=%q): labctl leaves it alone", n.VM, s.plan.Name, steps.TagLab, tag)
-	default:
-		ns.State = string(info.State)
-	}
-}
-
-// statusSSH gives the SSH executors of the lab without creating its state:
-// a lab never built has no key to log in with, and status must not make one.
-func (s *session) statusSSH() (sshFor func(*lab.Node) guest.Executor, closeAll func(), whyNot string) {
-	closeAll = func() {}
-	if _, err := os.Stat(s.plan.StateDir); err != nil {
-		return nil, closeAll, fmt.Sprintf("no lab state folder %s (labctl up creates it with the lab's SSH key)", s.plan.StateDir)
-	}
-	st, err := lab.OpenState(s.plan)
-	if err != nil {
-		return nil, closeAll, err.Error()
-	}
-	env, _, err := s.liveEnv(st, discard{}, false) // status closes what it used itself
-	if err != nil {
-		return nil, closeAll, err.Error()
-	}
-	var mu sync.Mutex
-	used := map[guest.Executor]bool{}
-	sshFor = func(n *lab.Node) guest.Executor {
-		ex := env.SSH(n)
-		mu.Lock()
-		used[ex] = true
-		mu.Unlock()
-		return ex
-	}
-	closeAll = func() {
-		for ex := range used {
-			if c, ok := ex.(io.Closer); ok {
-				c.Close()
-			}
-		}
-	}
-	return sshFor, closeAll, ""
+	o.NoSSH = whyNot
+	return labstatus.Read(ctx, o)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"labctl/handover"
 	"labctl/steps"
 	"labctl/ui"
 )
@@ -23,14 +24,12 @@ func upCommand() *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "run only step `STEP` (its dependencies must already be done)"},
 			&cli.IntFlag{Name: "concurrency", Value: 6, Usage: "nodes handled at once within a step"},
 		},
+		Before: needsSession,
 		Action: func(c *cli.Context) error {
-			s, err := openSession(c)
-			if err != nil {
-				return err
-			}
+			s := sessionOf(c)
 			if c.Bool("dry-run") && s.vboxErr != nil {
 				fmt.Fprintf(s.out, "VirtualBox is not available here (%v).\nShowing the whole plan as if no lab VM existed yet:\n\n", s.vboxErr)
-				return s.runPlan("")
+				return s.runPlan(c.Context, "")
 			}
 			if err := s.requireVBox(); err != nil {
 				return err
@@ -69,15 +68,29 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 	if err != nil {
 		// The Runner's error already names the step, the log file and, after
 		// Ctrl-C, how to resume.
-		code := 1
+		code := exitFailed
 		var re *steps.RunError
 		if errors.As(err, &re) && re.Interrupted {
-			code = 130
+			code = exitInterrupted
 		}
 		return cli.Exit(err.Error(), code)
 	}
 	sum.Print(s.out, s.plan)
+	if mode == steps.ModeApply {
+		s.handOver(ctx, env, sum)
+	}
 	return nil
+}
+
+// handOver ends a run: the slowest steps, then (when the run reached
+// verify) what the lab is for and what to run next.
+func (s *session) handOver(ctx context.Context, env *steps.Env, sum steps.Summary) {
+	if line := handover.Slowest(sum.Steps, 3); line != "" {
+		fmt.Fprintln(s.out, line)
+	}
+	if handover.Complete(sum.Steps) {
+		handover.Build(ctx, handover.Options{Plan: s.plan, SSH: env.SSH, Secrets: env.Secrets}).PrintDetails(s.out)
+	}
 }
 
 // pipeline is the list of steps `up` runs; tests swap it to run the whole

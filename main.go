@@ -9,15 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"labctl/internal/cliargs"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
@@ -34,7 +32,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	app := newApp(stdin, stdout, stderr)
-	err := app.RunContext(ctx, reorderSnapshotArgs(args))
+	err := app.RunContext(ctx, cliargs.Normalize(args))
 	if err == nil {
 		return 0
 	}

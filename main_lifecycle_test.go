@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"labctl/fleet"
 	"labctl/internal/vboxtest"
 	"labctl/lab"
 )
@@ -361,12 +362,20 @@ func TestSnapshotTakeListDelete(t *testing.T) {
 		t.Errorf("clean is on every VM, yet: %q", lines[1])
 	}
 	code, out, _ = l.labctl(nil, "snapshot", "list", "--json")
-	var rows []snapshotRow
+	var rows []fleet.SnapshotJSON
 	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
 		t.Fatalf("list --json: exit %d, %v\n%s", code, err, out)
 	}
-	if len(rows) != 1 || rows[0].Name != "clean" || len(rows[0].VMs) != len(labNodes) {
+	if len(rows) != 1 || rows[0].Name != "clean" || !rows[0].Complete || len(rows[0].VMs) != len(labNodes) {
 		t.Fatalf("list --json: %+v", rows)
+	}
+	for _, v := range rows[0].VMs {
+		if !v.Present || !v.Current {
+			t.Errorf("list --json: %s: %+v, want present and current", v.VM, v)
+		}
+	}
+	if !strings.Contains(out, `"present": true`) || strings.Contains(out, `"yes"`) {
+		t.Errorf("list --json uses strings for booleans:\n%s", out)
 	}
 
 	// delete removes it everywhere.

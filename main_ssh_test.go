@@ -210,9 +210,17 @@ func TestSSHAgainstRealSSHD(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("the interactive shell did not end")
 		}
-		<-gotMu
-		text := got.String()
-		gotMu <- struct{}{}
+		// The shell's last output may still sit in the pty when run returns:
+		// let the reader drain it (bounded) before judging.
+		var text string
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			<-gotMu
+			text = got.String()
+			gotMu <- struct{}{}
+			if strings.Contains(text, "sum=42") || time.Now().After(deadline) {
+				break
+			}
+		}
 		if code != 5 {
 			t.Fatalf("exit %d, want the shell's 5\nterminal: %q\nstderr: %q", code, text, errb.String())
 		}

@@ -61,7 +61,7 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	if !strings.Contains(out, "no SSH host key pinned") {
 		t.Errorf("the notes should say why the running nodes are unreachable:\n%s", out)
 	}
-	if !strings.Contains(out, "SERVER-TWO: a VM named SERVER-TWO exists but is not tagged") {
+	if !strings.Contains(out, `SERVER-TWO: a VM named SERVER-TWO exists but is not part of lab "testlab" (it belongs to lab "another-lab")`) {
 		t.Errorf("the foreign VM should be explained:\n%s", out)
 	}
 	if m := mutating(l.since(n0)); len(m) != 0 {
@@ -110,5 +110,22 @@ func TestStatusWithoutStateDoesNotCreateIt(t *testing.T) {
 	}
 	if _, err := os.Stat(l.stateDir); !os.IsNotExist(err) {
 		t.Fatalf("status created the lab's state folder (%v)", err)
+	}
+}
+
+// A lab never built: status says to run up, and its JSON uses real lists.
+func TestStatusOfALabNeverBuilt(t *testing.T) {
+	l := newTestLab(t)
+	code, out, errOut := l.labctl(nil, "status")
+	if code != 0 || !strings.Contains(out, "the lab is not built: run `labctl up`") || strings.Contains(out, "labctl verify") {
+		t.Fatalf("status of a lab never built: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = l.labctl(nil, "status", "--json")
+	var rep map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("status --json: exit %d\n%s", code, out)
+	}
+	if h, ok := rep["vip_holders"].([]any); !ok || len(h) != 0 {
+		t.Errorf("vip_holders = %#v, want an empty list", rep["vip_holders"])
 	}
 }

@@ -661,3 +661,83 @@ func TestUpTracesEveryVBoxManageCall(t *testing.T) {
 	}
 	u.assertNoSecretLeak()
 }
+
+// halt powers the lab off and keeps it; up brings it back; VMs outside the
+// lab are never touched.
+func TestHaltKeepsTheLabAndUpBringsItBack(t *testing.T) {
+	u := newUpLab(t, true)
+	u.mustUp("first up")
+	ids := u.uuids()
+	n0 := len(u.fake.Argv())
+	code, out, errOut := u.labctl(context.Background(), "halt", "--timeout", "2s")
+	if code != 0 {
+		t.Fatalf("halt: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, n := range u.plan.Nodes {
+		if st := u.fake.State().VM(n.VM).State; st != "poweroff" {
+			t.Errorf("%s is %s after halt", n.VM, st)
+		}
+	}
+	if !strings.Contains(out, "Powered off") || !strings.Contains(out, "labctl up") {
+		t.Errorf("halt output:\n%s", out)
+	}
+	for _, argv := range upMutating(u.fake.Argv()[n0:]) {
+		if !slices.Contains([]string{"controlvm"}, argv[0]) {
+			t.Errorf("halt made a call other than a power-off: %v", argv)
+		}
+	}
+	if err := u.fake.UnrelatedUntouched(); err != nil {
+		t.Error(err)
+	}
+	// A second halt finds nothing to do.
+	if code, out, _ := u.labctl(context.Background(), "halt"); code != 0 || !strings.Contains(out, "No VM of lab") {
+		t.Errorf("second halt: exit %d\n%s", code, out)
+	}
+	u.mustUp("up after halt")
+	if !upEqualMaps(ids, u.uuids()) {
+		t.Errorf("up after halt re-created VMs: %v -> %v", ids, u.uuids())
+	}
+	for _, n := range u.plan.Nodes {
+		if st := u.fake.State().VM(n.VM).State; st != "running" {
+			t.Errorf("%s is %s after up", n.VM, st)
+		}
+	}
+}
+
+// info prints the hand-over later: the admin password only when asked, and
+// JSON with the documented keys.
+func TestInfoAfterUp(t *testing.T) {
+	u := newUpLab(t, true)
+	if code, _, errOut := u.labctl(context.Background(), "info"); code != 1 || !strings.Contains(errOut, "not built yet") || !strings.Contains(errOut, "labctl up") {
+		t.Errorf("info before up: exit %d %s", code, errOut)
+	}
+	u.mustUp("up")
+	code, out, errOut := u.labctl(context.Background(), "info")
+	if code != 0 {
+		t.Fatalf("info: exit %d %s", code, errOut)
+	}
+	for _, want := range []string{"How to reach WordPress: http://" + u.plan.LB().IP.String() + "/", "/wp-admin/", "secrets.json", "--show-secrets", u.plan.VIP.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info lacks %q:\n%s", want, out)
+		}
+	}
+	for _, s := range u.secrets() {
+		if strings.Contains(out, s) {
+			t.Errorf("info shows a secret without --show-secrets")
+		}
+	}
+	code, out, _ = u.labctl(context.Background(), "info", "--json", "--show-secrets")
+	var got map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("info --json: exit %d\n%s", code, out)
+	}
+	for _, k := range []string{"lab", "wordpress_url", "admin_url", "admin_user", "admin_password_file", "admin_password", "vip", "primary", "nodes", "next"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("info --json lacks %q", k)
+		}
+	}
+	pw, _ := got["admin_password"].(string)
+	if pw == "" || !slices.Contains(u.secrets(), pw) {
+		t.Errorf("--show-secrets did not give the admin password from the state folder")
+	}
+}

@@ -1,22 +1,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/netip"
-	"os"
-	"strings"
-	"sync"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
-	"labctl/guest"
-	"labctl/internal/tty"
 	"labctl/lab"
-	"labctl/redact"
+	"labctl/labenv"
 	"labctl/steps"
 	"labctl/ui"
 	"labctl/vbox"
@@ -25,7 +16,7 @@ import (
 // session is what every command starts from: the lab, its plan, the local
 // state and (when installed) VirtualBox.
 type session struct {
-	c       *cli.Context
+	in      io.Reader
 	cfg     *lab.Config
 	plan    *lab.Plan
 	out     io.Writer
@@ -40,70 +31,110 @@ type session struct {
 	vb       *vbox.Client
 }
 
+// sessionKey holds the session in the app's Metadata, from Before to Action.
+const sessionKey = "labctl/session"
+
+// needsSession is the Before hook of every command that works on a lab: it
+// loads and validates the lab once, before the command's Action runs.
+func needsSession(c *cli.Context) error {
+	s, err := openSession(c)
+	if err != nil {
+		return err
+	}
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[sessionKey] = s
+	return nil
+}
+
+// guestControlNeeded says whether the command will log in to the guests
+// through guest control (and so read the base VM's password).
+func guestControlNeeded(c *cli.Context) bool {
+	if c.Command == nil {
+		return false
+	}
+	switch c.Command.FullName() {
+	case "up":
+		return !c.Bool("dry-run")
+	case "snapshot restore":
+		return !c.Bool("dry-run") // restore converges with up
+	case "snapshot take":
+		return c.Bool("offline") && !c.Bool("dry-run")
+	}
+	return false
+}
+
+// sessionOf is the session needsSession opened for this command.
+func sessionOf(c *cli.Context) *session { return c.App.Metadata[sessionKey].(*session) }
+
 // openSession loads and validates the lab before anything touches VirtualBox.
+// The command line is read here and nowhere below the command layer.
 func openSession(c *cli.Context) (*session, error) {
-	s := &session{c: c, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
+	s := &session{in: c.App.Reader, out: c.App.Writer, errOut: c.App.ErrWriter, verbose: c.Bool("verbose")}
 	mode, err := ui.ParseMode(c.String("progress"))
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.progress = mode
 	cfg, err := lab.Resolve(c.String("lab"), defaultLabTOML)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.cfg = cfg
+	// A loose or missing password file stops a command that will use it
+	// before any VirtualBox call and before any state exists; plan only warns.
+	if f := cfg.PasswordFilePath(); f != "" {
+		if err := lab.CheckSecretFile("the base VM's password file", f); err != nil {
+			if guestControlNeeded(c) {
+				return nil, cli.Exit(err.Error(), exitUsage)
+			}
+			if c.Command != nil && c.Command.Name == "plan" {
+				fmt.Fprintln(s.errOut, "labctl: warning:", err)
+			}
+		}
+	}
 
 	s.vboxPath, s.vboxErr = vbox.Locate(c.String("vboxmanage"))
 	if s.vboxErr == nil {
 		s.vb = vbox.New(vbox.ExecRunner{Path: s.vboxPath})
 	}
 
-	hn, err := s.hostNet(c.Context)
+	var vb vbox.API
+	if s.vb != nil {
+		vb = s.vb
+	}
+	hn, err := labenv.HostNet(c.Context, cfg, vb)
+	if err != nil && placeholderNetOK(c, s.vb != nil) {
+		// plan needs only the lab: a host without a network still gets the
+		// whole plan, on a documented placeholder network, said once.
+		fmt.Fprintf(s.errOut, "labctl: note: %v\nlabctl: note: showing the plan on the placeholder network %s (adapter %q); set network and bridge_adapter in lab.toml for your own\n",
+			err, labenv.Placeholder.Prefix.Masked(), labenv.Placeholder.Adapter)
+		hn, err = labenv.Placeholder, nil
+	}
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	plan, err := cfg.Plan(hn)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.plan = plan
 	return s, nil
 }
 
-// hostNet finds what lab.toml may leave empty: the bridge adapter and its
-// subnet. With VirtualBox it names the adapter the way `list bridgedifs`
-// does (on macOS "en0: Wi-Fi", not "en0").
-func (s *session) hostNet(ctx context.Context) (lab.HostNet, error) {
-	if !s.cfg.NeedsHostNet() {
-		return lab.HostNet{}, nil
+// placeholderNetOK: plan always may use it; a dry run only when it is the plan.
+func placeholderNetOK(c *cli.Context, haveVBox bool) bool {
+	if c.Command == nil {
+		return false
 	}
-	hn, detectErr := lab.DetectHostNet()
-	if s.vb == nil {
-		if detectErr != nil {
-			return lab.HostNet{}, fmt.Errorf("cannot find the host's network to bridge the lab onto (%v): set network and bridge_adapter in lab.toml", detectErr)
-		}
-		return hn, nil
+	switch c.Command.Name {
+	case "plan":
+		return true
+	case "up":
+		return c.Bool("dry-run") && !haveVBox
 	}
-	ifs, err := s.vb.BridgedIfs(ctx)
-	if err != nil {
-		return lab.HostNet{}, fmt.Errorf("list host interfaces: %w", err)
-	}
-	for _, hi := range ifs {
-		if hi.Status != "Up" {
-			continue
-		}
-		ip, err := netip.ParseAddr(hi.IPAddress)
-		if err != nil || !hn.Prefix.IsValid() || !hn.Prefix.Contains(ip) {
-			continue
-		}
-		hn.Adapter = hi.Name
-		return hn, nil
-	}
-	if detectErr != nil {
-		return lab.HostNet{}, fmt.Errorf("cannot tell which host interface to bridge the lab onto (%v): set bridge_adapter and network in lab.toml (see `VBoxManage list bridgedifs`)", detectErr)
-	}
-	return hn, nil
+	return false
 }
 
 // requireVBox fails with one clear sentence when VirtualBox is not usable.
@@ -111,40 +142,20 @@ func (s *session) requireVBox() error {
 	if s.vboxErr == nil {
 		return nil
 	}
-	return cli.Exit(s.vboxErr.Error(), 3)
-}
-
-// guestPassword reads the base image's guest password from the file named
-// in lab.toml, or asks for it on the terminal. It never comes from argv.
-func (s *session) guestPassword() (string, error) {
-	if f := s.plan.Base.PasswordFile; f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("read the base VM's password file: %w (set base.password_file in %s)", err, s.plan.File)
-		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			return "", fmt.Errorf("the base VM's password file %s is empty", f)
-		}
-		return pw, nil
-	}
-	in, ok := s.c.App.Reader.(*os.File)
-	if !ok || !tty.Is(in) {
-		return "", errors.New("the base VM's guest password is needed: set base.password_file in lab.toml (a 0600 file holding it), or run labctl on a terminal to be asked")
-	}
-	fmt.Fprintf(s.errOut, "Password for %s in the base VM %q: ", s.plan.Base.User, s.plan.Base.VM)
-	b, err := term.ReadPassword(int(in.Fd()))
-	fmt.Fprintln(s.errOut)
-	if err != nil {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	return string(b), nil
+	return cli.Exit(s.vboxErr.Error()+" (`labctl up --dry-run` shows everything up would do, without VirtualBox)", exitNoVBox)
 }
 
 // runEnv opens the lab's state, a per-run log named after command and the
-// live environment. done closes the SSH connections the run opened and then
-// the log; its error says the log may be incomplete.
+// live environment. The guest password is read first, before any state
+// exists. done closes the SSH connections the run opened and then the log;
+// its error says the log may be incomplete.
 func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log io.Writer, logPath string, done func() error, err error) {
+	var pw string
+	if needControl {
+		if pw, err = labenv.Password(s.plan, s.in, s.errOut); err != nil {
+			return nil, nil, "", nil, err
+		}
+	}
 	st, err := lab.OpenState(s.plan)
 	if err != nil {
 		return nil, nil, "", nil, err
@@ -153,21 +164,20 @@ func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log 
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
-	rl, err := openRunLog(st, command, secrets.Values(), s.verboseOut())
+	rl, err := labenv.OpenRunLog(st, command, append(secrets.Values(), pw), s.verboseOut())
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
 	if s.vb != nil {
 		s.vb.Trace = vbox.TraceTo(rl)
 	}
-	env, closeExecs, err := s.liveEnv(st, rl, needControl)
+	live, err := s.openLive(st, rl, pw)
 	if err != nil {
 		rl.Close()
 		return nil, nil, "", nil, err
 	}
-	rl.AddSecrets(env.GuestPassword)
 	done = func() error {
-		closeExecs()
+		live.Close()
 		if s.vb != nil {
 			s.vb.Trace = nil
 		}
@@ -176,7 +186,26 @@ func (s *session) runEnv(command string, needControl bool) (env *steps.Env, log 
 		}
 		return nil
 	}
-	return env, rl, rl.Path, done, nil
+	return live.Env, rl, rl.Path, done, nil
+}
+
+// openLive is labenv.Open with this session's VirtualBox (nil when absent).
+func (s *session) openLive(st *lab.State, log io.Writer, password string) (*labenv.Live, error) {
+	var vb vbox.API
+	if s.vb != nil {
+		vb = s.vb
+	}
+	return labenv.Open(s.plan, st, vb, log, password)
+}
+
+// liveEnv is the read-only commands' live environment (no guest control,
+// no run log). closeExecs closes the SSH connections it opened.
+func (s *session) liveEnv(st *lab.State, log io.Writer) (*steps.Env, func(), error) {
+	live, err := s.openLive(st, log, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return live.Env, live.Close, nil
 }
 
 // finish runs a run's done func and reports a log that could not be
@@ -197,121 +226,4 @@ func (s *session) verboseOut() io.Writer {
 		return s.display.Above()
 	}
 	return s.errOut
-}
-
-// runLog is one run's log: a 0600 file in the state folder and, with
-// --verbose, the same lines on stderr; secrets are hidden in both.
-type runLog struct {
-	Path  string
-	mu    sync.Mutex
-	file  *os.File
-	sinks []*redact.Writer
-	w     io.Writer
-}
-
-func openRunLog(st *lab.State, command string, secrets []string, verbose io.Writer) (*runLog, error) {
-	path, f, err := st.NewRunLog(command)
-	if err != nil {
-		return nil, err
-	}
-	l := &runLog{Path: path, file: f, sinks: []*redact.Writer{redact.NewWriter(f, secrets)}}
-	if verbose != nil {
-		l.sinks = append(l.sinks, redact.NewWriter(verbose, secrets))
-	}
-	ws := make([]io.Writer, len(l.sinks))
-	for i, sk := range l.sinks {
-		ws[i] = sk
-	}
-	l.w = io.MultiWriter(ws...)
-	return l, nil
-}
-
-func (l *runLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// AddSecrets hides values learnt after the log was opened (the guest password).
-func (l *runLog) AddSecrets(v ...string) {
-	for _, sk := range l.sinks {
-		sk.AddSecrets(v...)
-	}
-}
-
-// Close flushes every sink and closes the file, reporting the first failure.
-func (l *runLog) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var errs []error
-	for _, sk := range l.sinks {
-		errs = append(errs, sk.Flush())
-	}
-	errs = append(errs, l.file.Sync(), l.file.Close())
-	return errors.Join(errs...)
-}
-
-// liveEnv builds the environment for a run against the real VMs.
-// needControl says whether guest control (and so the base VM's password) is
-// needed. closeExecs closes the SSH connections the run opened.
-func (s *session) liveEnv(st *lab.State, log io.Writer, needControl bool) (env *steps.Env, closeExecs func(), err error) {
-	secrets, err := st.Secrets()
-	if err != nil {
-		return nil, nil, err
-	}
-	signer, authorized, err := st.SSHKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	profile, err := guest.ProfileByName(s.plan.Profile)
-	if err != nil {
-		return nil, nil, err
-	}
-	var pw string
-	if needControl {
-		if pw, err = s.guestPassword(); err != nil {
-			return nil, nil, err
-		}
-	}
-	cred := vbox.Credentials{User: s.plan.Base.User, Password: pw}
-	redact := append(secrets.Values(), pw)
-
-	var mu sync.Mutex
-	sshExecs := map[string]*guest.SSH{}
-	env = &steps.Env{
-		Plan:          s.plan,
-		Secrets:       secrets,
-		VBox:          s.vb,
-		Mode:          steps.ModeApply,
-		Profile:       profile,
-		GuestPassword: pw,
-		SSHPublicKey:  authorized,
-		HostKeys:      st.HostKeys(),
-		Log:           log,
-		Control: func(n *lab.Node) guest.Executor {
-			c := guest.NewControl(s.vb, n.VM, cred, redact...)
-			c.Log = log
-			return c
-		},
-	}
-	env.SSH = func(n *lab.Node) guest.Executor {
-		mu.Lock()
-		defer mu.Unlock()
-		if e, ok := sshExecs[n.VM]; ok {
-			return e
-		}
-		e := guest.NewSSH(n.VM, n.SSHAddr(), s.plan.SSHUser, signer, st.KnownHostsPath(), redact...)
-		e.Log = log
-		sshExecs[n.VM] = e
-		return e
-	}
-	closeExecs = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for vm, e := range sshExecs {
-			e.Close()
-			delete(sshExecs, vm)
-		}
-	}
-	return env, closeExecs, nil
 }

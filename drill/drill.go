@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/mysqlgr"
 )
@@ -157,14 +158,7 @@ func (d *Drill) view(ctx context.Context, n *lab.Node) nodeView {
 
 // viewAll probes nodes at once.
 func (d *Drill) viewAll(ctx context.Context, nodes lab.Nodes) []nodeView {
-	views := make([]nodeView, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); views[i] = d.view(ctx, n) }()
-	}
-	wg.Wait()
-	return views
+	return fanout.Map(nodes, func(n *lab.Node) nodeView { return d.view(ctx, n) })
 }
 
 // groupViews drops the addresses, for mysqlgr's judgements.

@@ -12,11 +12,9 @@ package fleet
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
-	"github.com/hashicorp/go-multierror"
-
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -68,32 +66,12 @@ type Fleet struct {
 // New returns the fleet of the plan's lab.
 func New(api vbox.API, p *lab.Plan) *Fleet { return &Fleet{VBox: api, Plan: p} }
 
-// each runs fn on every item at once (at most limit at a time) and
-// aggregates every failure, each prefixed with its VM's name (name may be
-// nil when fn's errors already name it).
+// each runs fn on every item, at most limit at a time (default
+// DefaultConcurrency), aggregating every failure prefixed with its VM's
+// name (name may be nil when fn's errors already name it).
 func each[T any](ctx context.Context, limit int, items []T, name func(T) string, fn func(context.Context, T) error) error {
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
-	sem := make(chan struct{}, limit)
-	var g multierror.Group
-	for _, it := range items {
-		g.Go(func() error {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return prefix(name, it, ctx.Err())
-			}
-			defer func() { <-sem }()
-			return prefix(name, it, fn(ctx, it))
-		})
-	}
-	return g.Wait().ErrorOrNil()
-}
-
-func prefix[T any](name func(T) string, it T, err error) error {
-	if err == nil || name == nil {
-		return err
-	}
-	return fmt.Errorf("%s: %w", name(it), err)
+	return fanout.Each(ctx, items, limit, name, fn)
 }

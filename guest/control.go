@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -23,7 +24,31 @@ type Control struct {
 	Timeout time.Duration
 	Redact  []string  // secrets to hide in logs and errors (the password always is)
 	Log     io.Writer // optional: every command and its output, redacted
+	// Base and PasswordFrom name the base VM and where the password came
+	// from ("the password file /x", "the password typed at the prompt"),
+	// so a failed logon says what to fix.
+	Base, PasswordFrom string
 }
+
+// LogonError is a guest-control logon refused with the lab's credentials:
+// the password (or account) does not match the base VM the clones come from.
+// Its text is the same on every node but for the node's name, so a run
+// failing on all six can say it once.
+type LogonError struct {
+	VM, Base, User, From string
+	Err                  error
+}
+
+func (e *LogonError) Error() string {
+	from := e.From
+	if from == "" {
+		from = "the password labctl was given"
+	}
+	return fmt.Sprintf("%s: VirtualBox guest control refused the logon as %q: %s is not that account's password in the base VM %q (every clone has the base VM's accounts); fix it there, or in base.user/base.password_file in lab.toml",
+		e.VM, e.User, from, e.Base)
+}
+
+func (e *LogonError) Unwrap() error { return e.Err }
 
 // NewControl returns a guest-control executor for vm. secrets are hidden
 // from logs and errors.
@@ -73,6 +98,9 @@ func (c *Control) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		ExitCode: r.ExitCode,
 	}
 	logResult(c.Log, c.VM, res, secrets)
+	if errors.Is(err, vbox.ErrAuth) {
+		return res, &LogonError{VM: c.VM, Base: c.Base, User: c.Cred.User, From: c.PasswordFrom, Err: err}
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s: guest control: %s: %w", c.VM, redact.String(firstLine(cmd.Script), secrets...), err)
 	}
@@ -81,7 +109,7 @@ func (c *Control) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			Node:     c.VM,
 			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: res.ExitCode,
-			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
+			Stderr:   redact.String(trimOutput(errorOutput(res)), secrets...),
 		}
 	}
 	return res, nil

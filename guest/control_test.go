@@ -115,4 +115,19 @@ func TestControlWrongPasswordIsNotAnExitCode(t *testing.T) {
 	if !strings.Contains(err.Error(), vboxtest.BaseVM) {
 		t.Fatalf("error does not name the VM: %v", err)
 	}
+	// It says what to fix: the account, the base VM, where the password came from.
+	bad.Base, bad.PasswordFrom = "AlmaLinux-8.4", "the password in /home/t/pw"
+	_, err = bad.Run(context.Background(), guest.Cmd{Script: "true"})
+	var le *guest.LogonError
+	if !errors.As(err, &le) || !errors.Is(err, vbox.ErrAuth) {
+		t.Fatalf("a refused logon is not a LogonError wrapping vbox.ErrAuth: %#v", err)
+	}
+	for _, want := range []string{`as "root"`, "the password in /home/t/pw", `base VM "AlmaLinux-8.4"`, "base.password_file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("logon error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "wrong-pass") {
+		t.Error("the logon error shows the password")
+	}
 }

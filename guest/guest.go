@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 )
 
 // Cmd is a shell script run as root in the guest by /bin/sh.
@@ -51,6 +52,32 @@ type ExitError struct {
 	Stderr   string // redacted
 }
 
+// screenLines and screenChars bound how much of a command's own error text
+// an error message carries: enough to read the cause on the screen; the
+// run log has all of it.
+const (
+	screenLines = 6
+	screenChars = 600
+)
+
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("%s: command exited %d: %s: %s", e.Node, e.ExitCode, e.Script, e.Stderr)
+	msg := fmt.Sprintf("%s: command exited %d: %s", e.Node, e.ExitCode, e.Script)
+	if out := screenText(e.Stderr); out != "" {
+		msg += ": " + out
+	}
+	return msg
+}
+
+// screenText is the last lines of a command's error output (where the
+// cause usually is), shortened for the screen.
+func screenText(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > screenLines {
+		lines = append([]string{"…"}, lines[len(lines)-screenLines:]...)
+	}
+	out := strings.Join(lines, "\n  ")
+	if len(out) > screenChars {
+		out = "…" + out[len(out)-screenChars:]
+	}
+	return out
 }

@@ -41,3 +41,12 @@ func logResult(w io.Writer, node string, r Result, secrets []string) {
 		fmt.Fprintf(w, "%s: exit %d\n", node, r.ExitCode)
 	}
 }
+
+// errorOutput is what explains a failed command: its stderr, or its stdout
+// when it wrote nothing there (some tools report errors on stdout).
+func errorOutput(r Result) string {
+	if strings.TrimSpace(r.Stderr) != "" {
+		return r.Stderr
+	}
+	return r.Stdout
+}

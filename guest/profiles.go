@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -144,27 +145,32 @@ PHP_FPM_SERVICE=php$PHP_FPM_VERSION-fpm
 }
 
 // MirrorConfig is the package-source file pointing this OS at a classroom
-// mirror. suite is the Debian/Ubuntu codename (VERSION_CODENAME from the
-// guest's /etc/os-release; el ignores it and lets dnf expand $releasever).
+// mirror. release is the folder the mirror serves the release under on el
+// ("8.4" for a vault copy; empty lets dnf expand $releasever, "8"), and the
+// suite codename on Debian/Ubuntu (required).
 //
 // Signatures stay checked: a mirror is a copy of signed repositories.
 // Debian's [trusted=yes] is added only for plain-http URLs whose host is a
 // loopback or private IP literal — a teacher's unsigned local repository
 // on the classroom LAN; any other URL must serve signed metadata.
-func (p *Profile) MirrorConfig(mirrorURL, suite string) (File, error) {
+func (p *Profile) MirrorConfig(mirrorURL, release string) (File, error) {
 	u, err := url.Parse(mirrorURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return File{}, fmt.Errorf("package mirror %q: want an http:// or https:// URL", mirrorURL)
 	}
 	base := strings.TrimRight(mirrorURL, "/")
+	suite := release
 	switch p.Name {
 	case "el8", "el9":
+		if release != "" && !elReleaseRe.MatchString(release) {
+			return File{}, fmt.Errorf("package mirror: release %q is not a release folder such as 8.4", release)
+		}
 		var b strings.Builder
 		b.WriteString("# Written by labctl: the lab's package mirror.\n")
 		for _, repo := range []string{"BaseOS", "AppStream"} {
-			fmt.Fprintf(&b, "[labctl-%s]\nname=labctl mirror %s\nbaseurl=%s/$releasever/%s/$basearch/os/\n"+
+			fmt.Fprintf(&b, "[labctl-%s]\nname=labctl mirror %s\nbaseurl=%s/\n"+
 				"enabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux\n\n",
-				strings.ToLower(repo), repo, base, repo)
+				strings.ToLower(repo), repo, p.elRepoURL(base, release, repo))
 		}
 		return File{Path: p.MirrorConfPath, Content: []byte(b.String()), Mode: 0o644}, nil
 	case "debian":
@@ -181,4 +187,34 @@ func (p *Profile) MirrorConfig(mirrorURL, suite string) (File, error) {
 		return File{Path: p.MirrorConfPath, Content: []byte(content), Mode: 0o644}, nil
 	}
 	return File{}, fmt.Errorf("profile %s: no mirror format", p.Name)
+}
+
+var elReleaseRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// elRepoURL is one repository's folder on an el mirror; dnf (or the mirror
+// check) expands $releasever and $basearch.
+func (p *Profile) elRepoURL(base, release, repo string) string {
+	if release == "" {
+		release = "$releasever"
+	}
+	return fmt.Sprintf("%s/%s/%s/$basearch/os", base, release, repo)
+}
+
+// MirrorMetadata lists the metadata a mirror must serve for this OS, one
+// entry per repository, each the URLs of which one must exist (Debian signs
+// either InRelease or Release). release is as for MirrorConfig. el URLs keep
+// $releasever and $basearch for the guest to expand.
+func (p *Profile) MirrorMetadata(mirrorURL, release string) [][]string {
+	base := strings.TrimRight(mirrorURL, "/")
+	switch p.Name {
+	case "el8", "el9":
+		var out [][]string
+		for _, repo := range []string{"BaseOS", "AppStream"} {
+			out = append(out, []string{p.elRepoURL(base, release, repo) + "/repodata/repomd.xml"})
+		}
+		return out
+	case "debian":
+		return [][]string{{base + "/dists/" + release + "/InRelease", base + "/dists/" + release + "/Release"}}
+	}
+	return nil
 }

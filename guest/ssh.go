@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"io"
 	"labctl/hostkeys"
+	"labctl/internal/tty"
 	"labctl/redact"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/term"
 )
 
 // SSH runs scripts over one reused SSH connection, authenticated with the
@@ -351,7 +355,7 @@ func (s *SSH) Run(ctx context.Context, cmd Cmd) (Result, error) {
 			Node:     s.Node,
 			Script:   redact.String(firstLine(cmd.Script), secrets...),
 			ExitCode: code,
-			Stderr:   redact.String(trimOutput(res.Stderr), secrets...),
+			Stderr:   redact.String(trimOutput(errorOutput(res)), secrets...),
 		}
 	}
 	return res, nil
@@ -453,4 +457,37 @@ func (s *SSH) Shell(ctx context.Context, stdin io.Reader, stdout, stderr io.Writ
 		return &ExitError{Node: s.Node, Script: "interactive shell", ExitCode: code}
 	}
 	return err
+}
+
+// Attach is `labctl ssh`: with cmd, it runs cmd (joined by spaces, as ssh
+// does); without, an interactive shell on a pseudo-terminal when in is a
+// terminal (put in raw mode for the session), else the script read from in,
+// like `ssh host < script`. It returns the remote exit status; err means the
+// connection itself failed.
+func (s *SSH) Attach(ctx context.Context, in io.Reader, out, errOut io.Writer, cmd []string) (int, error) {
+	if len(cmd) > 0 {
+		return s.Stream(ctx, strings.Join(cmd, " "), in, out, errOut)
+	}
+	f, ok := in.(*os.File)
+	if !ok || !tty.Is(f) {
+		return s.Stream(ctx, `exec "${SHELL:-/bin/sh}" -s`, in, out, errOut)
+	}
+	w, h := 80, 24
+	if cw, ch, ok := tty.Size(out); ok {
+		w, h = cw, ch
+	}
+	old, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return -1, fmt.Errorf("put the terminal in raw mode: %w", err)
+	}
+	err = s.Shell(ctx, f, out, errOut, os.Getenv("TERM"), w, h)
+	_ = term.Restore(int(f.Fd()), old)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
 }

@@ -36,5 +36,10 @@ if [ "${LABCTL_REALLAB_SUITE:-0}" = 1 ]; then
 	fi
 fi
 
+echo "== el8 checkers (the versions AlmaLinux 8 runs)"
+# Verbose, so the log shows which checker versions accepted the el8 files;
+# skipped without the bullseye root unless LABCTL_CHECKERS_REQUIRED=1 (CI).
+go test -count=1 -v -run '^TestEL8Checkers$' ./steps/
+
 echo "== go test"
 go test -count=1 -timeout 30m ./...

@@ -74,6 +74,9 @@ type NodeConfig struct {
 // PackagesConfig is [packages].
 type PackagesConfig struct {
 	Mirror string // mirror: classroom mirror URL; empty = the distribution's repositories
+	// Release: the release the mirror serves ("8.4" for a vault copy laid
+	// out under 8.4/; a codename on debian); empty = the guest's own.
+	Release string
 }
 
 // WordPressConfig is [wordpress].
@@ -131,6 +134,11 @@ func Resolve(flagPath string, embedded []byte) (*Config, error) {
 // are returned at once in a *ConfigError, one per line.
 func Parse(name string, data []byte) (*Config, error) {
 	ps := &problems{file: name, pos: scanPositions(data)}
+	if onlyComments(data) {
+		// One problem, not a list of every missing key.
+		ps.addAt(0, "", "is empty; start from the default lab (`labctl plan` uses it when there is no lab.toml), or copy lab.toml from the labctl source and edit it")
+		return nil, ps.err()
+	}
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		ps.list = append(ps.list, tomlProblem(name, err))
@@ -151,6 +159,16 @@ func Parse(name string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// onlyComments says the file holds no key at all.
+func onlyComments(data []byte) bool {
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
+}
+
 // tomlProblem turns a TOML syntax error into a located Problem.
 func tomlProblem(name string, err error) Problem {
 	var pe toml.ParseError
@@ -163,7 +181,29 @@ func tomlProblem(name string, err error) Problem {
 		msg = "the value cannot be read"
 	}
 	return Problem{File: name, Line: pe.Position.Line, Key: pe.LastKey,
-		Msg: "is not valid TOML: " + msg + " (strings need double quotes, e.g. key = \"value\"; see the comments in the default lab.toml)"}
+		Msg: "is not valid TOML: " + msg + " (" + tomlHint(pe.Message) + ")"}
+}
+
+// tomlHint is the fix for a TOML syntax error, chosen by what the parser
+// says went wrong; the quoting hint only where a value was left unquoted.
+func tomlHint(msg string) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "expected value but found"), strings.Contains(m, "invalid float"),
+		strings.Contains(m, "invalid integer"), strings.Contains(m, "invalid date"):
+		return "text and addresses need double quotes, e.g. ip = \"192.168.1.100\"; numbers have none"
+	case strings.Contains(m, "strings cannot contain newlines"), strings.Contains(m, "unterminated"):
+		return "close the string's double quote on the same line"
+	case strings.Contains(m, "table name"), strings.Contains(m, "array of tables"):
+		return "a table header is written on one line: [base], or [[nodes]] for each node"
+	case strings.Contains(m, "already been defined"):
+		return "each key may appear once in its table; remove or rename the second one"
+	case strings.Contains(m, "key name appears blank"):
+		return "write the key before '=', e.g. vm = \"SQL-ONE\""
+	case strings.Contains(m, "to end with a newline"):
+		return "one key = value per line; start a comment with #"
+	}
+	return "see the comments in the default lab.toml for the format"
 }
 
 // walker copies a decoded TOML document into a Config, type-checking each
@@ -412,7 +452,7 @@ func (w *walker) document(c *Config, raw map[string]any) {
 		}},
 		{"nodes", func(p string, v any) { c.Nodes = w.nodes(p, v) }},
 		{"packages", func(p string, v any) {
-			w.table(p, "[packages]", v, []field{{"mirror", w.str(&c.Packages.Mirror)}})
+			w.table(p, "[packages]", v, []field{{"mirror", w.str(&c.Packages.Mirror)}, {"release", w.str(&c.Packages.Release)}})
 		}},
 		{"wordpress", func(p string, v any) {
 			wp := &c.WordPress

@@ -143,6 +143,7 @@ func TestValidFixtures(t *testing.T) {
 			eq(t, "router id", p.VRRPRouterID, 42)
 			eq(t, "expel", p.GRMemberExpelTimeout, 0)
 			eq(t, "mirror", p.PackageMirror, "http://mirror.classroom.lan/almalinux")
+			eq(t, "release", p.PackageRelease, "8.4")
 			eq(t, "archive", p.WordPressArchive, "https://files.classroom.lan/wordpress-6.5.tar.gz")
 			eq(t, "sha256 lower-cased", p.WordPressSHA256, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 			eq(t, "title", p.SiteTitle, `Class 7's "HA" WordPress`)
@@ -294,7 +295,7 @@ func TestDefaultLab(t *testing.T) {
 		"base.profile", "base.ssh_user", "network.bridge_adapter", "network.network", "network.gateway",
 		"network.dns", "network.vip", "network.vip_hostname", "roles.db.cpus", "roles.db.memory_mb",
 		"roles.web.cpus", "roles.web.memory_mb", "roles.lb.cpus", "roles.lb.memory_mb",
-		"nodes[0].vm", "nodes[0].hostname", "nodes[0].ip", "nodes[0].role", "packages.mirror",
+		"nodes[0].vm", "nodes[0].hostname", "nodes[0].ip", "nodes[0].role", "packages.mirror", "packages.release",
 		"wordpress.archive", "wordpress.sha256", "wordpress.title", "wordpress.admin_user",
 		"wordpress.admin_email", "mysql.member_expel_timeout", "keepalived.router_id"} {
 		if _, ok := pos.lines[k]; !ok {
@@ -623,4 +624,39 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReleaseFixesAreValid: each [packages] release problem suggests a
+// `release = "..."` line; written in place of the bad one, the lab is valid.
+func TestReleaseFixesAreValid(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(fixtureDir, "invalid-release-*.toml"))
+	if len(files) < 4 {
+		t.Fatalf("want the release fixtures, found %v", files)
+	}
+	fixRe := regexp.MustCompile(`release = "[^"]*"`)
+	lineRe := regexp.MustCompile(`(?m)^release = .*$`)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, _, host := readFixture(t, file)
+			_, err := Parse("lab.toml", data)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			fixes := fixRe.FindAllString(err.Error(), -1)
+			if len(fixes) == 0 {
+				t.Fatalf("no release = \"...\" fix suggested: %v", err)
+			}
+			for _, fix := range fixes {
+				fixed := lineRe.ReplaceAllLiteralString(string(data), fix)
+				c, err := Parse("lab.toml", []byte(fixed))
+				if err == nil {
+					t.Setenv(StateDirEnv, t.TempDir())
+					_, err = c.Plan(host)
+				}
+				if err != nil {
+					t.Errorf("the suggested fix %s is itself refused: %v", fix, err)
+				}
+			}
+		})
+	}
 }

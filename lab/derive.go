@@ -97,6 +97,7 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 		Profile:              c.Base.Profile,
 		SSHUser:              c.Base.SSHUser,
 		PackageMirror:        c.Packages.Mirror,
+		PackageRelease:       c.Packages.Release,
 		WordPressArchive:     c.WordPress.Archive,
 		WordPressSHA256:      strings.ToLower(c.WordPress.SHA256),
 		SiteTitle:            c.WordPress.Title,

@@ -136,6 +136,9 @@ type Plan struct {
 
 	// Packages: an optional package mirror for classrooms (and the real-lab tests).
 	PackageMirror string
+	// PackageRelease is the release path (el: replaces $releasever) or suite
+	// (debian) the mirror serves; empty = the guest's own.
+	PackageRelease string
 	// WordPress: archive is a host path or URL of a WordPress tarball; empty = fetch the release.
 	WordPressArchive string
 	WordPressSHA256  string

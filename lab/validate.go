@@ -167,6 +167,7 @@ func (c *Config) validate(ps *problems, defined map[string]bool) {
 			ps.add("packages.mirror", "%q %s; write the mirror's base URL such as \"http://mirror.classroom.lan/almalinux\", or leave it empty to use the distribution's repositories", c.Packages.Mirror, msg)
 		}
 	}
+	c.checkRelease(ps)
 	if a := c.WordPress.Archive; a != "" {
 		if strings.Contains(a, "://") {
 			if msg := checkURL(a); msg != "" {
@@ -233,24 +234,29 @@ func (c *Config) validateNodes(ps *problems, defined map[string]bool) {
 			}
 		}
 		hp := p + ".hostname"
+		lower := strings.ToLower(n.Hostname)
 		switch {
 		case n.Hostname == "":
 			// already reported through vm
-		case strings.ToLower(n.Hostname) != n.Hostname && dnsLabelRE.MatchString(strings.ToLower(n.Hostname)):
-			ps.add(hp, "%q must be lower case; write %q", n.Hostname, strings.ToLower(n.Hostname))
-		case !dnsLabelRE.MatchString(n.Hostname):
+		case !dnsLabelRE.MatchString(lower):
 			what := "is not a valid host name"
 			if !defined[hp] {
 				what = "(the VM name in lower case) is not a valid host name; set hostname"
 			}
 			ps.add(hp, "%q %s; use 1-63 lower-case letters, digits and '-' (not first or last), e.g. \"sql-one\"", n.Hostname, what)
 		default:
-			if j, dup := hostSeen[n.Hostname]; dup {
-				ps.add(hp, "%q is already the host name of nodes[%d] (line %d); every node needs its own host name", n.Hostname, j, ps.pos.line(fmt.Sprintf("nodes[%d]", j)))
+			// Host names are compared as DNS uses them: without case. A
+			// duplicate is reported as such, never "write it in lower case"
+			// when that would make the duplicate.
+			if j, dup := hostSeen[lower]; dup {
+				ps.add(hp, "%q is already the host name of nodes[%d] (line %d; host names ignore case); every node needs its own host name", n.Hostname, j, ps.pos.line(fmt.Sprintf("nodes[%d]", j)))
 			} else {
-				hostSeen[n.Hostname] = i
+				hostSeen[lower] = i
+				if lower != n.Hostname {
+					ps.add(hp, "%q must be lower case; write %q", n.Hostname, lower)
+				}
 			}
-			if n.Hostname == c.Network.VIPHostname {
+			if strings.EqualFold(n.Hostname, c.Network.VIPHostname) {
 				ps.add(hp, "%q is also the name of the database virtual IP (network.vip_hostname); pick another", n.Hostname)
 			}
 		}
@@ -384,6 +390,14 @@ func broadcast(p netip.Prefix) netip.Addr {
 
 func firstHost(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
+func nodeIPs(c *Config) []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.IP
+	}
+	return out
+}
+
 // lanAddrs are the lab's addresses within one network.
 type lanAddrs struct {
 	gateway netip.Addr
@@ -451,6 +465,30 @@ func (c *Config) resolveAddrs(ps *problems, prefix netip.Prefix, hostGW, hostIP 
 		out.dns = []netip.Addr{out.gateway}
 	}
 
+	// Every address the lab file asks for, so a suggested fix is one that
+	// is itself free (never the clashing value, never one already suggested).
+	taken := map[netip.Addr]bool{out.gateway: true, hostIP: true}
+	for _, spec := range append([]string{c.Network.VIP}, nodeIPs(c)...) {
+		if a, msg := parseAddrSpec(spec); msg == "" && spec != "" {
+			taken[a.in(prefix)] = true
+		}
+	}
+	suggest := func(near netip.Addr) string {
+		start := near
+		if !prefix.Contains(start) {
+			start = firstHost(prefix)
+		}
+		for _, from := range []netip.Addr{start, firstHost(prefix)} {
+			for a := from.Next(); prefix.Contains(a) && a != bcast; a = a.Next() {
+				if !taken[a] {
+					taken[a] = true
+					return fmt.Sprintf("e.g. %q", a.String())
+				}
+			}
+		}
+		return rangeHint
+	}
+
 	type owner struct {
 		key string
 		idx int
@@ -458,15 +496,15 @@ func (c *Config) resolveAddrs(ps *problems, prefix netip.Prefix, hostGW, hostIP 
 	used := map[netip.Addr]owner{}
 	claim := func(key, s string, ip netip.Addr, idx int) {
 		if ip == out.gateway {
-			ps.add(key, "%s is the network's gateway; %s", show(s, ip), rangeHint)
+			ps.add(key, "%s is the network's gateway; pick a free address, %s", show(s, ip), suggest(ip))
 			return
 		}
 		if hostIP.IsValid() && ip == hostIP {
-			ps.add(key, "%s is this computer's own address; %s", show(s, ip), rangeHint)
+			ps.add(key, "%s is this computer's own address; pick a free address, %s", show(s, ip), suggest(ip))
 			return
 		}
 		if o, dup := used[ip]; dup {
-			ps.add(key, "%s is already used by %s (line %d); every node and the VIP need their own address", show(s, ip), o.key, ps.pos.line(o.key))
+			ps.add(key, "%s is already used by %s (line %d); every node and the VIP need their own address, %s", show(s, ip), o.key, ps.pos.line(o.key), suggest(ip))
 			return
 		}
 		used[ip] = owner{key, idx}
@@ -485,7 +523,7 @@ func (c *Config) resolveAddrs(ps *problems, prefix netip.Prefix, hostGW, hostIP 
 	}
 	if ip, ok := resolve("network.vip", c.Network.VIP); ok && inside("network.vip", c.Network.VIP, ip) {
 		if o, dup := used[ip]; dup {
-			ps.add("network.vip", "%s is the address of %s (line %d); the VIP must be a free address of its own, e.g. \".167\"", show(c.Network.VIP, ip), parentPath(o.key), ps.pos.line(o.key))
+			ps.add("network.vip", "%s is the address of %s (line %d); the VIP must be a free address of its own, %s", show(c.Network.VIP, ip), parentPath(o.key), ps.pos.line(o.key), suggest(ip))
 		} else {
 			claim("network.vip", c.Network.VIP, ip, -1)
 			out.vip = ip
@@ -544,4 +582,37 @@ func quoteList(list []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+var (
+	elReleaseRE     = regexp.MustCompile(`^([0-9]+)(\.[0-9]+)?$`)
+	debianReleaseRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+)
+
+// checkRelease checks [packages] release against the profile; every fix
+// it suggests is a value this check accepts.
+func (c *Config) checkRelease(ps *problems) {
+	r := c.Packages.Release
+	if r == "" {
+		return
+	}
+	if c.Packages.Mirror == "" {
+		ps.add("packages.release", "%q is set but mirror is empty; release names what a classroom mirror serves, so set mirror too, or write release = \"\"", r)
+		return
+	}
+	switch p := c.Base.Profile; p {
+	case "el8", "el9":
+		major := strings.TrimPrefix(p, "el")
+		m := elReleaseRE.FindStringSubmatch(r)
+		switch {
+		case m == nil:
+			ps.add("packages.release", "%q is not an %s release; write the folder the mirror serves for it, e.g. release = \"%s.4\" for a copy laid out under %s.4/, or release = \"\" for the guest's own ($releasever)", r, p, major, major)
+		case m[1] != major:
+			ps.add("packages.release", "%q is not a release of profile %s; write release = \"%s.4\" (or the %s.x folder your mirror serves), or change base.profile", r, p, major, major)
+		}
+	case "debian":
+		if !debianReleaseRE.MatchString(r) {
+			ps.add("packages.release", "%q is not a Debian or Ubuntu codename; write the suite the mirror serves, e.g. release = \"bookworm\", or release = \"\" for the guest's own", r)
+		}
+	}
 }

@@ -11,11 +11,12 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
+	"labctl/fleet"
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/mysqlgr"
 	"labctl/vbox"
@@ -84,27 +85,21 @@ type Options struct {
 func Read(ctx context.Context, o Options) *Report {
 	start := time.Now()
 	p := o.Plan
-	out := &Report{Lab: p.Name, VIP: p.VIP.String(), Nodes: make([]Node, len(p.Nodes))}
-	var wg sync.WaitGroup
-	for i, n := range p.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
-			o.VM(ctx, n, &ns)
-			switch {
-			case ns.State != string(vbox.StateRunning):
-			case o.ProfileErr != nil:
-				ns.Problem = o.ProfileErr.Error()
-			case o.SSH == nil:
-				ns.SSH, ns.Problem = SSHUnreachable, o.NoSSH
-			default:
-				probe(ctx, o.SSH(n), o.Profile, p, n, &ns)
-			}
-			out.Nodes[i] = ns
-		}()
-	}
-	wg.Wait()
+	out := &Report{Lab: p.Name, VIP: p.VIP.String(), VIPHolder: []string{}}
+	out.Nodes = fanout.Map(p.Nodes, func(n *lab.Node) Node {
+		ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
+		o.VM(ctx, n, &ns)
+		switch {
+		case ns.State != string(vbox.StateRunning):
+		case o.ProfileErr != nil:
+			ns.Problem = o.ProfileErr.Error()
+		case o.SSH == nil:
+			ns.SSH, ns.Problem = SSHUnreachable, o.NoSSH
+		default:
+			probe(ctx, o.SSH(n), o.Profile, p, n, &ns)
+		}
+		return ns
+	})
 	for _, ns := range out.Nodes {
 		if ns.HasVIP {
 			out.VIPHolder = append(out.VIPHolder, ns.VM)
@@ -248,7 +243,21 @@ func (st *Report) Print(w io.Writer) {
 			fmt.Fprintln(w, n)
 		}
 	}
-	fmt.Fprintf(w, "\n(%d ms; `labctl verify` checks the lab end to end)\n", st.ElapsedMS)
+	next := "`labctl verify` checks the lab end to end"
+	if st.NotBuilt() {
+		next = "the lab is not built: run `labctl up`"
+	}
+	fmt.Fprintf(w, "\n(%d ms; %s)\n", st.ElapsedMS, next)
+}
+
+// NotBuilt says no VM of the lab exists (every node's VM is missing).
+func (st *Report) NotBuilt() bool {
+	for _, ns := range st.Nodes {
+		if ns.State != VMMissing {
+			return false
+		}
+	}
+	return len(st.Nodes) > 0
 }
 
 // servicesText shows active services by name and the others with their state.
@@ -270,4 +279,28 @@ func servicesText(m map[string]string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// VMTimeout bounds one node's VirtualBox reads.
+const VMTimeout = 10 * time.Second
+
+// FleetVM is the Options.VM that reads each node's VM through the lab's
+// fleet: missing, not the lab's (and why), or its state.
+func FleetVM(f *fleet.Fleet) func(ctx context.Context, n *lab.Node, ns *Node) {
+	return func(ctx context.Context, n *lab.Node, ns *Node) {
+		ctx, cancel := context.WithTimeout(ctx, VMTimeout)
+		defer cancel()
+		seen, err := f.Look(ctx, n)
+		switch {
+		case err != nil:
+			ns.State, ns.Problem = VMReadError, err.Error()
+		case !seen.Found:
+			ns.State = VMMissing
+		case !seen.Verdict.Ours():
+			ns.State = VMNotInLab
+			ns.Problem = fmt.Sprintf("a VM named %s exists but is not part of lab %q (%s): labctl leaves it alone", n.VM, f.Plan.Name, seen.Verdict.Why())
+		default:
+			ns.State = string(seen.State)
+		}
+	}
 }

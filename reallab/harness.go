@@ -32,16 +32,19 @@ const (
 
 // Env is one prepared real-lab environment.
 type Env struct {
-	RepoRoot  string // labctl module root
-	Cache     string // base.sh output (rootfs, repo, wordpress.tar.gz, root-password)
-	Work      string // per-run scratch dir
-	Home      string // NSPAWNVBOX_HOME
-	Backend   string // the built nspawnvbox binary, named VBoxManage
-	RepoURL   string // package repository served on the bridge
-	PassFile  string // 0600 file with the base's root password
-	BaseName  string // base VM name registered in the backend
-	repoSrv   *http.Server
-	bridgeOwn bool
+	RepoRoot string // labctl module root
+	Cache    string // base.sh output (rootfs, repo, wordpress.tar.gz, root-password)
+	Work     string // per-run scratch dir
+	Home     string // NSPAWNVBOX_HOME
+	Backend  string // the built nspawnvbox binary, named VBoxManage
+	RepoURL  string // package repository served on the bridge
+	PassFile string // 0600 file with the base's root password
+	BaseName string // base VM name registered in the backend
+	// BackendExtra is added to the backend's environment (e.g.
+	// NSPAWNVBOX_ROOTFS_FOR for machines of another release).
+	BackendExtra []string
+	repoSrv      *http.Server
+	bridgeOwn    bool
 }
 
 // Timing is one measured figure, printed in the summary.
@@ -87,6 +90,19 @@ func EnsureBase(ctx context.Context, repoRoot, cache string) error {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("base image (hack/reallab/base.sh): %w", err)
+	}
+	return nil
+}
+
+// EnsureBullseyeWeb runs hack/reallab/bullseye.sh (after EnsureBase): a
+// Debian bullseye rootfs and package repository for web machines on EL8's
+// PHP 7.4 and nginx 1.18, in <cache>/bullseye.
+func EnsureBullseyeWeb(ctx context.Context, repoRoot, cache string) error {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "hack", "reallab", "bullseye.sh"))
+	cmd.Env = append(os.Environ(), "REALLAB_CACHE="+cache)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bullseye web base (hack/reallab/bullseye.sh): %w", err)
 	}
 	return nil
 }
@@ -162,25 +178,36 @@ func (e *Env) setupBridge() error {
 }
 
 // serveRepo serves the package repository and the WordPress tarball on the
-// bridge address only.
+// bridge address only; bullseye's suite and pool, when bullseye.sh built
+// them, from beside it.
 func (e *Env) serveRepo() error {
 	ln, err := net.Listen("tcp", BridgeIP+":0")
 	if err != nil {
 		return fmt.Errorf("listen on the bridge: %w", err)
 	}
 	e.RepoURL = fmt.Sprintf("http://%s/", ln.Addr().String())
-	e.repoSrv = &http.Server{Handler: http.FileServer(http.Dir(filepath.Join(e.Cache, "repo"))), ReadHeaderTimeout: 10 * time.Second}
+	sid := http.FileServer(http.Dir(filepath.Join(e.Cache, "repo")))
+	bullseye := http.FileServer(http.Dir(filepath.Join(e.Cache, "bullseye", "repo")))
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/dists/bullseye/") || strings.HasPrefix(r.URL.Path, "/pool-bullseye/") {
+			bullseye.ServeHTTP(w, r)
+			return
+		}
+		sid.ServeHTTP(w, r)
+	})
+	e.repoSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.repoSrv.Serve(ln) }()
 	return nil
 }
 
 // BackendEnv returns the environment the backend needs.
 func (e *Env) BackendEnv() []string {
-	return append(os.Environ(),
+	env := append(os.Environ(),
 		"NSPAWNVBOX_HOME="+e.Home,
 		"NSPAWNVBOX_BASE_ROOTFS="+filepath.Join(e.Cache, "rootfs"),
 		"NSPAWNVBOX_BASE_NAME="+e.BaseName,
 		"LC_ALL=C.UTF-8")
+	return append(env, e.BackendExtra...)
 }
 
 // Result is one VBoxManage invocation's outcome.

@@ -18,6 +18,7 @@ import (
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/mysqlgr"
+	"labctl/mysqlver"
 	"labctl/redact"
 )
 
@@ -108,10 +109,17 @@ type dbFakeLab struct {
 	failStart string
 	// noPlugin: the MySQL package comes without group_replication.so.
 	noPlugin bool
+	// version is the installed server's: mysqld refuses an option file
+	// naming an option it lacks, silently drops a loose- one (recorded in
+	// ignored), and a GRANT of a privilege it lacks fails.
+	version mysqlver.Version
+	ignored []string
+	// mirrorCheck is what the package mirror check prints ("" = all found).
+	mirrorCheck string
 }
 
 func newDBFakeLab(t *testing.T, p *lab.Plan, s *lab.Secrets, prof *guest.Profile) *dbFakeLab {
-	l := &dbFakeLab{t: t, secrets: s, prof: prof, nodes: map[string]*dbFakeNode{}}
+	l := &dbFakeLab{t: t, secrets: s, prof: prof, nodes: map[string]*dbFakeNode{}, version: mysqlver.V(8, 0, 41)}
 	for i, n := range p.Nodes {
 		l.nodes[n.VM] = &dbFakeNode{
 			lab: l, node: n, files: map[string]guest.File{}, active: map[string]bool{}, pkgs: map[string]bool{},
@@ -211,7 +219,18 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			f.active[l.prof.MySQLService] = true // Debian's postinst starts the server
 		}
 		return guest.Result{}, nil
+	case sc == dbMysqldVersion:
+		if !f.pkgs["mysql-server"] {
+			return f.fail(sc, "mysqld is not installed", 127)
+		}
+		return guest.Result{Stdout: fmt.Sprintf("/usr/sbin/mysqld  Ver %s for Linux on x86_64 (MySQL Community Server - GPL)\n", l.version)}, nil
 	case strings.Contains(sc, "mysqladmin --no-defaults"): // start/restart mysqld
+		if (!f.active[l.prof.MySQLService] || strings.Contains(sc, "systemctl restart")) && f.files[l.prof.MySQLConfDir+"/"+dbConfName].Path != "" {
+			if msg := f.readOptionFiles(); msg != "" {
+				f.active[l.prof.MySQLService] = false
+				return f.fail(sc, msg, 1)
+			}
+		}
 		if strings.Contains(sc, "systemctl restart") && f.active[l.prof.MySQLService] {
 			f.restarts++
 			f.state, f.role = "OFFLINE", ""
@@ -224,6 +243,8 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 		}
 		f.active[l.prof.MySQLService] = true
 		return guest.Result{}, nil
+	case strings.HasPrefix(sc, pkgMirrorCheckMark):
+		return guest.Result{Stdout: l.mirrorCheck}, nil
 	case strings.Contains(sc, `$1 == "Suites:"`): // pkgDebianSuite
 		return guest.Result{Stdout: "sid\n"}, nil
 	case strings.Contains(sc, "enabled=0"), strings.Contains(sc, ".labctl-disabled"): // mirror: online sources off
@@ -326,7 +347,7 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 				sro = 1
 			}
 			fmt.Fprintf(&out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", f.uuid, name, f.state, f.role, f.executed, "",
-				f.recovery, sro, "8.0.41")
+				f.recovery, sro, l.version.String()+"-fake")
 		case st == "SELECT COUNT(*) FROM mysql.user WHERE user = '"+MySQLVerifierUser+"'":
 			verifiers := 0
 			for k := range f.users {
@@ -360,6 +381,15 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 			write(func(o *dbFakeNode) { delete(o.grants, m[1]+"@"+m[2]) })
 		case strings.HasPrefix(st, "GRANT "):
 			m := dbFakeGrantRe.FindStringSubmatch(st)
+			privs, _, _ := strings.Cut(m[1], " ON ")
+			for _, p := range strings.Split(privs, ", ") {
+				if _, ok := mysqlver.Lookup(p); !ok {
+					l.t.Errorf("%s: GRANT of %s, which has no row in mysqlver.Table", f.node.VM, p)
+				}
+				if !l.version.Has(p) {
+					return f.fail(script, fmt.Sprintf("ERROR 3929 (HY000): Dynamic privilege '%s' is not registered with the server (MySQL %s).", p, l.version), 1)
+				}
+			}
 			write(func(o *dbFakeNode) {
 				if !dbContainsStr(o.grants[m[2]+"@"+m[3]], m[1]) {
 					o.grants[m[2]+"@"+m[3]] = append(o.grants[m[2]+"@"+m[3]], m[1])
@@ -368,11 +398,15 @@ func (f *dbFakeNode) sql(script, in string) (guest.Result, error) {
 		case strings.HasPrefix(st, "DROP USER IF EXISTS "):
 			m := dbFakeAcctRe.FindStringSubmatch(strings.TrimPrefix(st, "DROP USER IF EXISTS "))
 			write(func(o *dbFakeNode) { delete(o.users, m[1]+"@"+m[2]); delete(o.grants, m[1]+"@"+m[2]) })
-		case strings.HasPrefix(st, "CHANGE REPLICATION SOURCE TO SOURCE_USER = "):
+		case strings.HasPrefix(st, "CHANGE REPLICATION SOURCE TO SOURCE_USER = "), strings.HasPrefix(st, "CHANGE MASTER TO MASTER_USER = "):
+			// CHANGE REPLICATION SOURCE arrived in 8.0.23; CHANGE MASTER left in 8.4.
+			if old := strings.HasPrefix(st, "CHANGE MASTER"); old != l.version.Less(mysqlver.V(8, 0, 23)) && (old || l.version.Less(mysqlver.V(8, 4, 0))) {
+				return f.fail(script, fmt.Sprintf("ERROR 1064 (42000): You have an error in your SQL syntax (MySQL %s)", l.version), 1)
+			}
 			if f.state == "ONLINE" {
 				return f.fail(script, "ERROR 3093: GR is running", 1)
 			}
-			f.recovery = regexp.MustCompile(`^'([^']*)'`).FindStringSubmatch(strings.TrimPrefix(st, "CHANGE REPLICATION SOURCE TO SOURCE_USER = "))[1]
+			f.recovery = regexp.MustCompile(`_USER = '([^']*)'`).FindStringSubmatch(st)[1]
 		case st == "SET GLOBAL group_replication_bootstrap_group = ON":
 			f.bootFlag = true
 		case st == "SET GLOBAL group_replication_bootstrap_group = OFF":
@@ -517,6 +551,33 @@ func (f *dbFakeNode) start(script string) error {
 	}
 	return nil
 }
+
+// readOptionFiles checks labctl's option files as the starting mysqld of the
+// fake's version would: "" when it starts, else its error line.
+func (f *dbFakeNode) readOptionFiles() string {
+	l := f.lab
+	for _, name := range []string{dbConfName, dbFailoverConfName} {
+		for _, line := range strings.Split(string(f.files[l.prof.MySQLConfDir+"/"+name].Content), "\n") {
+			m := dbFakeOptLineRe.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			if _, ok := mysqlver.Lookup(m[2]); !ok {
+				l.t.Errorf("%s: %s names %s, which has no row in mysqlver.Table", f.node.VM, name, m[2])
+			}
+			switch {
+			case l.version.Has(m[2]):
+			case m[1] != "":
+				l.ignored = append(l.ignored, fmt.Sprintf("%s: %s ignored by MySQL %s", f.node.VM, m[2], l.version))
+			default:
+				return fmt.Sprintf("[ERROR] [MY-000067] [Server] unknown variable '%s=%s'.", m[2], m[3])
+			}
+		}
+	}
+	return ""
+}
+
+var dbFakeOptLineRe = regexp.MustCompile(`^(loose-)?([a-z_]+) = (.*)$`)
 
 func dbContainsStr(list []string, s string) bool {
 	for _, v := range list {

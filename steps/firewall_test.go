@@ -119,15 +119,21 @@ func wtFirewallPython(t *testing.T) string {
 // firewalld's own zone reader, which drops (with a warning) any rule it
 // cannot parse, and compares what it loaded with the plan.
 func TestFirewallZoneFilesLoadInFirewalld(t *testing.T) {
-	py := wtFirewallPython(t)
+	wtCheckZones(t, wtHostChecker, wtFirewallPython(t))
+}
+
+// wtCheckZones loads every node's zone with checker c's firewalld reader
+// and returns how many.
+func wtCheckZones(t *testing.T, c wtChecker, py string) int {
+	t.Helper()
 	l := wtNewLab(t, "el8")
 	for _, n := range l.env.Plan.Nodes {
 		f, err := fwFile(l.env.Plan, n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, fwZone+".xml"), f.Content, 0o644); err != nil {
+		dir := c.dir(t)
+		if err := os.WriteFile(c.file(filepath.Join(dir, fwZone+".xml")), f.Content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		prog := `import sys
@@ -138,13 +144,13 @@ print("services", " ".join(z.services))
 for r in z.rules:
     print(r)
 `
-		out, err := exec.Command(py, "-c", prog, fwZone, dir).CombinedOutput()
+		out, err := c.cmd(py, "-c", prog, fwZone, dir).CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s: firewalld cannot read the zone: %v\n%s", n.VM, err, out)
+			t.Fatalf("%s %s: firewalld cannot read the zone: %v\n%s", c.name, n.VM, err, out)
 		}
 		got := string(out)
 		if strings.Contains(got, "WARNING") || strings.Contains(got, "ERROR") {
-			t.Errorf("%s: firewalld complained:\n%s", n.VM, got)
+			t.Errorf("%s %s: firewalld complained:\n%s", c.name, n.VM, got)
 		}
 		d := fwPlan(l.env.Plan, n)
 		want := []string{"sources 192.168.1.0/24", "services " + strings.Join(append([]string{"ssh"}, d.Services...), " ")}
@@ -156,7 +162,8 @@ for r in z.rules:
 			want = append(want, `rule family="ipv4" source address="`+r.Source+`" `+what+` accept`)
 		}
 		if strings.TrimSpace(got) != strings.Join(want, "\n") {
-			t.Errorf("%s: firewalld loaded\n%s\nwant\n%s", n.VM, got, strings.Join(want, "\n"))
+			t.Errorf("%s %s: firewalld loaded\n%s\nwant\n%s", c.name, n.VM, got, strings.Join(want, "\n"))
 		}
 	}
+	return len(l.env.Plan.Nodes)
 }

@@ -28,6 +28,7 @@ import (
 
 	"labctl/lab"
 	"labctl/mysqlgr"
+	"labctl/mysqlver"
 )
 
 // MySQL accounts labctl creates on the DB nodes.
@@ -185,7 +186,11 @@ func (g *grStep) prepare(ctx context.Context, env *Env, n *lab.Node) (*grMember,
 		m.State = mysqlgr.Offline
 	}
 	if m.Verifiers < len(grVerifierHosts(env.Plan)) || m.RecoveryUser != MySQLReplicationUser || m.State == mysqlgr.Offline {
-		if _, err := dbSQL(ctx, env, ex, grAccountsSQL(env)); err != nil {
+		sql, err := grAccountsSQL(env, m.Version)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := dbSQL(ctx, env, ex, sql); err != nil {
 			return nil, fmt.Errorf("create the replication and verifier accounts: %w", err)
 		}
 	}
@@ -200,8 +205,21 @@ func (g *grStep) prepare(ctx context.Context, env *Env, n *lab.Node) (*grMember,
 }
 
 // grAccountsSQL creates or converges the accounts, binary log off, with
-// super_read_only lifted only for these statements (a stopped member keeps it on).
-func grAccountsSQL(env *Env) string {
+// super_read_only lifted only for these statements (a stopped member keeps it
+// on). The recovery account's privileges are those server version has
+// (mysqlver.Table); a plan, which has no server, assumes mysqlver.Assumed.
+func grAccountsSQL(env *Env, version string) (string, error) {
+	v := mysqlver.Assumed
+	if version != "" || env.Mode != ModePlan {
+		var err error
+		if v, err = mysqlver.Parse(version); err != nil {
+			return "", fmt.Errorf("server version: %w", err)
+		}
+	}
+	admin, err := v.Privileges("CONNECTION_ADMIN", "BACKUP_ADMIN", "GROUP_REPLICATION_STREAM")
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("SET SESSION sql_log_bin = 0;\nSET @labctl_sro = @@GLOBAL.super_read_only;\nSET GLOBAL super_read_only = OFF;\n")
 	user := func(name, host, password string, grants ...string) {
@@ -215,13 +233,13 @@ func grAccountsSQL(env *Env) string {
 	}
 	for _, d := range env.Plan.DB() {
 		user(MySQLReplicationUser, d.IP.String(), env.Secrets.Replication,
-			"REPLICATION SLAVE ON *.*", "CONNECTION_ADMIN, BACKUP_ADMIN, GROUP_REPLICATION_STREAM ON *.*")
+			"REPLICATION SLAVE ON *.*", strings.Join(admin, ", ")+" ON *.*")
 	}
 	for _, h := range grVerifierHosts(env.Plan) {
 		user(MySQLVerifierUser, h, env.Secrets.Verifier, "SELECT ON performance_schema.*")
 	}
 	b.WriteString("SET GLOBAL super_read_only = @labctl_sro;\nSET SESSION sql_log_bin = 1;\n")
-	return b.String()
+	return b.String(), nil
 }
 
 // bootstrap starts a new group on n and waits for it to be ONLINE.

@@ -355,6 +355,8 @@ func TestMySQLConfigRejectsBadInput(t *testing.T) {
 	s := dbTestSecrets()
 	s.GroupName = "not-a-uuid"
 	fl := newDBFakeLab(t, p, s, dbTestProfile("el8"))
+	// Check reads the installed server's version before rendering.
+	fl.nodes["SQL-ONE"].pkgs["mysql-server"] = true
 	_, err := MySQLConfig().Check(context.Background(), fl.env(p), p.DB()[0])
 	if err == nil || !strings.Contains(err.Error(), "not a UUID") {
 		t.Errorf("bad group name: %v", err)
@@ -362,6 +364,7 @@ func TestMySQLConfigRejectsBadInput(t *testing.T) {
 	s = dbTestSecrets()
 	s.MySQLRoot = `pa"ss`
 	fl = newDBFakeLab(t, p, s, dbTestProfile("el8"))
+	fl.nodes["SQL-ONE"].pkgs["mysql-server"] = true
 	_, err = MySQLConfig().Check(context.Background(), fl.env(p), p.DB()[0])
 	if err == nil || strings.Contains(err.Error(), `pa"ss`) {
 		t.Errorf("unusable root password must be refused without showing it: %v", err)

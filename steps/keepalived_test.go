@@ -11,18 +11,19 @@ import (
 	"testing"
 )
 
-// kaTestConfig renders SQL-ONE's keepalived files for iface with the check
-// script placed under dir, and returns the config path.
-func kaTestConfig(t *testing.T, profile, iface, dir string) string {
+// kaTestConfig renders DB node i's keepalived files for iface into a fresh
+// folder of checker c, and returns the config's path as c sees it.
+func kaTestConfig(t *testing.T, c wtChecker, profile string, i int, iface string) string {
 	t.Helper()
 	p := dbTestPlan()
 	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile(profile))
-	files, err := kaRender(fl.env(p), p.DB()[0], iface)
+	files, err := kaRender(fl.env(p), p.DB()[i], iface)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := c.dir(t)
 	script := filepath.Join(dir, "check_primary.sh")
-	if err := os.WriteFile(script, files.Script.Content, 0o700); err != nil {
+	if err := os.WriteFile(c.file(script), files.Script.Content, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	conf := strings.ReplaceAll(string(files.Config.Content), `"`+kaCheckScript+`"`, `"`+script+`"`)
@@ -30,25 +31,79 @@ func kaTestConfig(t *testing.T, profile, iface, dir string) string {
 		t.Fatal("check script path not found in the rendered config")
 	}
 	path := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(c.file(path), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// kaConfigTest runs `keepalived -t -f conf` in a new network namespace that
-// has an interface iface carrying SQL-ONE's address (keepalived -t checks
+// kaConfigTest runs `keepalived -t -f conf` of checker c in a new network
+// namespace that has an interface iface carrying ip (keepalived -t checks
 // the interfaces of the namespace it runs in). No packet is sent.
-func kaConfigTest(t *testing.T, ka, conf, iface string) (string, error) {
+func kaConfigTest(t *testing.T, c wtChecker, ka, conf, iface, ip string) (string, error) {
 	script := `set -e
 ip link set lo up
 ip link add "$1" type veth peer name "$1p"
-ip addr add 192.168.1.100/24 dev "$1"
+ip addr add "$2"/24 dev "$1"
 ip link set "$1" up
-exec "$2" -t -f "$3"
+shift 2
+exec "$@"
 `
-	out, err := exec.Command("unshare", "-n", "sh", "-c", script, "sh", iface, ka, conf).CombinedOutput()
+	args := append([]string{"-n", "sh", "-c", script, "sh", iface, ip}, c.argv(ka, "-t", "-f", conf)...)
+	out, err := exec.Command("unshare", args...).CombinedOutput()
 	return string(out), err
+}
+
+// kaNeedNetns skips unless keepalived -t can run in a private namespace.
+func kaNeedNetns(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a private network namespace")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare not installed")
+	}
+}
+
+// kaCheckAccepted: keepalived -t of checker c accepts DB node i's config
+// without a word: keepalived 2.1.5 exits 0 even for an unknown keyword or
+// interface and only says so, so any output counts as a refusal.
+func kaCheckAccepted(t *testing.T, c wtChecker, ka, profile string, i int) {
+	t.Helper()
+	kaNeedNetns(t)
+	n := dbTestPlan().DB()[i]
+	conf := kaTestConfig(t, c, profile, i, "labka0")
+	if out, err := kaConfigTest(t, c, ka, conf, "labka0", n.IP.String()); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("%s %s %s: keepalived -t rejects or warns about the rendered config: %v\n%s", c.name, profile, n.VM, err, out)
+	}
+}
+
+// kaCheckRefusals: the checker is effective: the wrong interface, a missing
+// check script and an unknown keyword are each refused (an error or a word).
+func kaCheckRefusals(t *testing.T, c wtChecker, ka string) {
+	t.Helper()
+	kaNeedNetns(t)
+	refused := func(what, conf, iface string) {
+		out, err := kaConfigTest(t, c, ka, conf, iface, "192.168.1.100")
+		if err == nil && strings.TrimSpace(out) == "" {
+			t.Errorf("%s: keepalived -t accepted %s", c.name, what)
+		}
+	}
+	conf := kaTestConfig(t, c, "el8", 0, "labka0")
+	refused("a config for an interface that does not exist", conf, "other0")
+	bogus := kaTestConfig(t, c, "el8", 0, "labka0")
+	b, err := os.ReadFile(c.file(bogus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.file(bogus), []byte(strings.Replace(string(b), "    priority 100\n", "    priority 100\n    no_such_keyword 1\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused("an unknown keyword", bogus, "labka0")
+	if err := os.Remove(c.file(filepath.Join(filepath.Dir(conf), "check_primary.sh"))); err != nil {
+		t.Fatal(err)
+	}
+	refused("a config whose check script is missing", conf, "labka0")
 }
 
 func TestKeepalivedConfigPassesKeepalivedT(t *testing.T) {
@@ -56,32 +111,13 @@ func TestKeepalivedConfigPassesKeepalivedT(t *testing.T) {
 	if err != nil {
 		t.Skip("keepalived not installed (apt-get install -y keepalived)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a private network namespace")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare not installed")
-	}
+	kaNeedNetns(t)
 	for _, profile := range []string{"el8", "debian"} {
-		dir := t.TempDir()
-		conf := kaTestConfig(t, profile, "labka0", dir)
-		if out, err := kaConfigTest(t, ka, conf, "labka0"); err != nil {
-			t.Errorf("%s: keepalived -t rejects the rendered config: %v\n%s", profile, err, out)
+		for i := range dbTestPlan().DB() {
+			kaCheckAccepted(t, wtHostChecker, ka, profile, i)
 		}
 	}
-	// The checker is effective: the wrong interface, and a missing check
-	// script, are both refused.
-	dir := t.TempDir()
-	conf := kaTestConfig(t, "el8", "labka0", dir)
-	if out, err := kaConfigTest(t, ka, conf, "other0"); err == nil {
-		t.Errorf("keepalived -t accepted a config for an interface that does not exist:\n%s", out)
-	}
-	if err := os.Remove(filepath.Join(dir, "check_primary.sh")); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := kaConfigTest(t, ka, conf, "labka0"); err == nil {
-		t.Errorf("keepalived -t accepted a config whose check script is missing:\n%s", out)
-	}
+	kaCheckRefusals(t, wtHostChecker, ka)
 }
 
 func TestKeepalivedConfigContent(t *testing.T) {

@@ -5,8 +5,10 @@ package steps
 // mysqld enabled and running, and root's 0600 client option file so later
 // steps can talk to mysqld without a password on any command line.
 //
-// Reads: plan (DB nodes, network, expel timeout), secrets (root password,
-// group name), profile (config dir, service, socket).
+// Reads: the installed server's version (`mysqld --version`, before anything
+// is rendered: option names follow it, see mysqlver), plan (DB nodes,
+// network, expel timeout), secrets (root password, group name), profile
+// (config dir, service, socket).
 // Writes: <MySQLConfDir>/zz-labctl.cnf, /root/.my.cnf; mysqld restarted only
 // when that option file changed. The failure-handling options (expel timeout,
 // auto-rejoin, exit action) live in zz-labctl-failover.cnf and are compared
@@ -24,11 +26,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"labctl/guest"
 	"labctl/lab"
 	"labctl/mysqlgr"
+	"labctl/mysqlver"
 )
 
 //go:embed templates/db/*
@@ -53,9 +57,12 @@ const (
 )
 
 // MySQLConfig returns the "mysql-config" step.
-func MySQLConfig() Step { return mysqlConfigStep{} }
+func MySQLConfig() Step { return mysqlConfigStep{planNote: new(sync.Once)} }
 
-type mysqlConfigStep struct{}
+type mysqlConfigStep struct {
+	// planNote says once per plan which MySQL version the plan assumed.
+	planNote *sync.Once
+}
 
 func (mysqlConfigStep) Name() string                  { return "mysql-config" }
 func (mysqlConfigStep) Title() string                 { return "Configuring MySQL for group replication" }
@@ -82,8 +89,59 @@ func dbFailoverSettings(p *lab.Plan) []dbSetting {
 	}
 }
 
-// mysqlConfFiles renders the files this step places on n.
-func mysqlConfFiles(env *Env, n *lab.Node) (conf, failover, rootCnf guest.File, err error) {
+// dbMysqldVersion prints the installed server's version line. EL keeps
+// mysqld in /usr/libexec, Debian in /usr/sbin; neither is on every PATH.
+const dbMysqldVersion = `for m in /usr/sbin/mysqld /usr/libexec/mysqld; do
+	if [ -x "$m" ]; then exec "$m" --version; fi
+done
+echo "mysqld is not installed (neither /usr/sbin/mysqld nor /usr/libexec/mysqld)" >&2
+exit 127
+`
+
+// serverVersion reads the installed server's version: the option file is
+// written for it. A plan has no server to ask and assumes mysqlver.Assumed.
+func (s mysqlConfigStep) serverVersion(ctx context.Context, env *Env, ex guest.Executor) (mysqlver.Version, error) {
+	if env.Mode == ModePlan {
+		if s.planNote != nil {
+			s.planNote.Do(func() {
+				env.PlanNotef("no server to ask for its version: option files rendered for MySQL %s (a live run reads `mysqld --version` on each node first)", mysqlver.Assumed)
+			})
+		}
+		return mysqlver.Assumed, nil
+	}
+	r, err := dbRun(ctx, env, ex, dbMysqldVersion, nil)
+	if err != nil {
+		return mysqlver.Version{}, fmt.Errorf("read the MySQL server version: %w", err)
+	}
+	v, err := mysqlver.ParseMysqld(r.Stdout)
+	if err != nil {
+		return mysqlver.Version{}, err
+	}
+	return v, mysqlver.CheckSupported(v)
+}
+
+// dbOptionLineRe finds "name = value" lines of a rendered option file.
+var dbOptionLineRe = regexp.MustCompile(`(?m)^(?:loose-)?([a-z_]+)\s*=\s*(.*)$`)
+
+// dbCheckOptions fails when a rendered option file names an option (or a
+// value) server v does not have: mysqld would refuse to start, or, for a
+// loose- option, silently go without the setting.
+func dbCheckOptions(v mysqlver.Version, file string, content []byte) error {
+	for _, m := range dbOptionLineRe.FindAllStringSubmatch(string(content), -1) {
+		if err := v.Need(m[1]); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		if _, ok := mysqlver.Lookup(m[1] + "=" + m[2]); ok {
+			if err := v.Need(m[1] + "=" + m[2]); err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mysqlConfFiles renders the files this step places on n, for server version v.
+func mysqlConfFiles(env *Env, n *lab.Node, v mysqlver.Version) (conf, failover, rootCnf guest.File, err error) {
 	p, prof := env.Plan, env.Profile
 	if env.Secrets == nil || !dbUUIDRe.MatchString(env.Secrets.GroupName) {
 		return conf, failover, rootCnf, fmt.Errorf("group name %q in the lab secrets is not a UUID; delete it from the lab's state folder to have a new one generated", dbGroupName(env))
@@ -105,7 +163,11 @@ func mysqlConfFiles(env *Env, n *lab.Node) (conf, failover, rootCnf guest.File, 
 		"Allowlist":    p.Network.Masked().String(),
 		"GroupName":    strings.ToLower(env.Secrets.GroupName),
 		"FailoverFile": dbFailoverConfName,
+		"MySQL":        v,
 	})
+	if err == nil {
+		err = dbCheckOptions(v, dbConfName, body)
+	}
 	if err != nil {
 		return conf, failover, rootCnf, err
 	}
@@ -114,6 +176,9 @@ func mysqlConfFiles(env *Env, n *lab.Node) (conf, failover, rootCnf guest.File, 
 	fbody, err := dbRender("mysqld-failover.cnf.tmpl", map[string]any{
 		"Lab": p.Name, "Node": n.VM, "Settings": dbFailoverSettings(p),
 	})
+	if err == nil {
+		err = dbCheckOptions(v, dbFailoverConfName, fbody)
+	}
 	if err != nil {
 		return conf, failover, rootCnf, err
 	}
@@ -170,12 +235,16 @@ func dbApplyLive(ctx context.Context, env *Env, ex guest.Executor) error {
 	return nil
 }
 
-func (mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	conf, failover, rootCnf, err := mysqlConfFiles(env, n)
+func (s mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
+	ex := env.SSH(n)
+	v, err := s.serverVersion(ctx, env, ex)
 	if err != nil {
 		return Status{}, err
 	}
-	ex := env.SSH(n)
+	conf, failover, rootCnf, err := mysqlConfFiles(env, n, v)
+	if err != nil {
+		return Status{}, err
+	}
 	for _, f := range []guest.File{conf, failover, rootCnf} {
 		ok, why, err := dbFileCurrent(ctx, ex, f)
 		if err != nil || !ok {
@@ -199,12 +268,16 @@ func (mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status
 	return Status{Done: true}, nil
 }
 
-func (mysqlConfigStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	conf, failover, rootCnf, err := mysqlConfFiles(env, n)
+func (s mysqlConfigStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	ex := env.SSH(n)
+	v, err := s.serverVersion(ctx, env, ex)
 	if err != nil {
 		return err
 	}
-	ex := env.SSH(n)
+	conf, failover, rootCnf, err := mysqlConfFiles(env, n, v)
+	if err != nil {
+		return err
+	}
 	svc := guest.Quote(env.Profile.MySQLService)
 
 	// 1. Our option file; a change needs a restart to take effect. The

@@ -2,8 +2,12 @@ package steps
 
 // Step "packages" (every node): each role's packages from the profile.
 //
-//  1. With a classroom mirror (plan.PackageMirror): its repository file,
-//     and the online sources switched off so nothing waits on the internet.
+//  1. With a classroom mirror (plan.PackageMirror): the guest first fetches
+//     the mirror's repository metadata (repomd.xml, or Debian's Release),
+//     so a mirror without the expected release is named before anything
+//     changes; then its repository file (the release folder from
+//     plan.PackageRelease, else the guest's own), and the online sources
+//     switched off so nothing waits on the internet.
 //  2. Refresh package metadata.
 //  3. Web nodes on EL8: the PHP module stream WordPress needs, before PHP
 //     is installed (the default stream is too old).
@@ -11,7 +15,7 @@ package steps
 //     nginx + php-fpm, the load balancer nginx.
 //  5. DB nodes: the group_replication plugin must be in MySQL's plugin folder.
 //
-// Reads: plan (roles, mirror), profile (commands, package names).
+// Reads: plan (roles, mirror, release), profile (commands, package names).
 // Writes: installed packages; the mirror's repository file.
 
 import (
@@ -144,7 +148,7 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 // pkgUseMirror points the package manager at the classroom mirror only.
 func pkgUseMirror(ctx context.Context, env *Env, ex guest.Executor) error {
 	prof := env.Profile
-	suite := ""
+	release := env.Plan.PackageRelease
 	var disableOthers string
 	switch {
 	case strings.HasPrefix(prof.Name, "el"):
@@ -154,9 +158,11 @@ func pkgUseMirror(ctx context.Context, env *Env, ex guest.Executor) error {
 done
 `, guest.Quote(prof.MirrorConfPath))
 	case prof.Name == "debian":
-		var err error
-		if suite, err = pkgDebianSuite(ctx, env, ex); err != nil {
-			return err
+		if release == "" {
+			var err error
+			if release, err = pkgDebianSuite(ctx, env, ex); err != nil {
+				return err
+			}
 		}
 		// Keep the old sources, renamed, for the instructor to restore.
 		disableOthers = fmt.Sprintf(`for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
@@ -164,8 +170,11 @@ done
 done
 `, guest.Quote(prof.MirrorConfPath))
 	}
-	f, err := prof.MirrorConfig(env.Plan.PackageMirror, suite)
+	f, err := prof.MirrorConfig(env.Plan.PackageMirror, release)
 	if err != nil {
+		return err
+	}
+	if err := pkgCheckMirror(ctx, env, ex, release); err != nil {
 		return err
 	}
 	if _, err := ex.Upload(ctx, f); err != nil {
@@ -202,4 +211,109 @@ func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, e
 		return "", fmt.Errorf("cannot tell which Debian suite the guest uses (apt sources hold %q)", suite)
 	}
 	return suite, nil
+}
+
+// pkgMirrorCheckMark starts the mirror check script (fakes recognise it).
+const pkgMirrorCheckMark = "# labctl: does the package mirror serve this release?\n"
+
+// pkgCheckMirror fetches the mirror's repository metadata from the guest
+// (which is what must reach it) and fails naming every URL tried when a
+// repository has none. Without curl, wget or apt-helper it cannot tell and
+// leaves it to the package manager.
+func pkgCheckMirror(ctx context.Context, env *Env, ex guest.Executor, release string) error {
+	groups := env.Profile.MirrorMetadata(env.Plan.PackageMirror, release)
+	if len(groups) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(pkgMirrorCheckMark + "set -u\n")
+	all := fmt.Sprint(groups)
+	if strings.Contains(all, "$releasever") {
+		// dnf's $releasever on EL is the major version.
+		b.WriteString(`releasever=$(sed -n 's/^VERSION_ID="\{0,1\}\([0-9]*\).*/\1/p' /etc/os-release)` + "\n")
+	}
+	if strings.Contains(all, "$basearch") {
+		b.WriteString("basearch=$(uname -m)\n")
+	}
+	b.WriteString(`fetch() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsL -o /dev/null --max-time 30 "$1"
+	elif command -v wget >/dev/null 2>&1; then
+		wget -q -O /dev/null -T 30 "$1"
+	elif [ -x /usr/lib/apt/apt-helper ]; then
+		/usr/lib/apt/apt-helper download-file "$1" /tmp/labctl-mirror-check >/dev/null 2>&1
+		st=$?
+		rm -f /tmp/labctl-mirror-check
+		return $st
+	else
+		echo "unchecked: no curl, wget or apt-helper"
+		exit 0
+	fi
+}
+# Prints the URLs tried for a repository none of whose metadata exists.
+check() {
+	for u in "$@"; do
+		if fetch "$u"; then return 0; fi
+	done
+	echo "missing: $*"
+}
+`)
+	for _, g := range groups {
+		b.WriteString("check")
+		for _, u := range g {
+			b.WriteString(" " + pkgShellURL(u))
+		}
+		b.WriteString("\n")
+	}
+	r, err := dbRun(ctx, env, ex, b.String(), nil)
+	if err != nil {
+		return fmt.Errorf("check the mirror's repository metadata: %w", err)
+	}
+	var missing []string
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		switch {
+		case strings.HasPrefix(line, "missing: "):
+			missing = append(missing, strings.TrimPrefix(line, "missing: "))
+		case strings.HasPrefix(line, "unchecked: "):
+			env.Warnf("%s: the package mirror's metadata was not checked (%s)", ex, strings.TrimPrefix(line, "unchecked: "))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	what, fix := "repodata/repomd.xml", "set [packages] release to the release folder the mirror serves (e.g. \"8.4\"), or fix mirror"
+	if env.Profile.Name == "debian" {
+		what, fix = "Release or InRelease", "set [packages] release to the suite the mirror serves, or fix mirror"
+	}
+	return fmt.Errorf("the package mirror has no %s for this release; tried %s; %s (nothing was installed)",
+		what, strings.Join(missing, ", "), fix)
+}
+
+// pkgShellURL quotes u for the shell, leaving $releasever and $basearch to expand.
+func pkgShellURL(u string) string {
+	var out strings.Builder
+	for u != "" {
+		i := strings.IndexByte(u, '$')
+		var lit string
+		switch {
+		case i < 0:
+			lit, u = u, ""
+		case strings.HasPrefix(u[i:], "$releasever"), strings.HasPrefix(u[i:], "$basearch"):
+			v := "$releasever"
+			if strings.HasPrefix(u[i:], "$basearch") {
+				v = "$basearch"
+			}
+			lit = u[:i]
+			if lit != "" {
+				out.WriteString(guest.Quote(lit))
+			}
+			out.WriteString(`"` + v + `"`)
+			u = u[i+len(v):]
+			continue
+		default:
+			lit, u = u[:i+1], u[i+1:]
+		}
+		out.WriteString(guest.Quote(lit))
+	}
+	return out.String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"labctl/fleet"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -64,13 +65,12 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 		vms              []vbox.VM
 		ifs              []vbox.HostIf
 		vErr, lErr, bErr error
-		wg               sync.WaitGroup
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); v, vErr = env.VBox.Version(ctx) }()
-	go func() { defer wg.Done(); vms, lErr = env.VBox.ListVMs(ctx) }()
-	go func() { defer wg.Done(); ifs, bErr = env.VBox.BridgedIfs(ctx) }()
-	wg.Wait()
+	fanout.All(
+		func() { v, vErr = env.VBox.Version(ctx) },
+		func() { vms, lErr = env.VBox.ListVMs(ctx) },
+		func() { ifs, bErr = env.VBox.BridgedIfs(ctx) },
+	)
 	if vErr != nil {
 		return Status{}, fmt.Errorf("check the VirtualBox version: %w", vErr)
 	}
@@ -104,7 +104,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 
 	// Only the lab's VM names that exist are read, all at once.
 	var mu sync.Mutex
-	err := FanOut(ctx, p.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
+	err := fanout.Each(ctx, p.Nodes, 0, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
 		same := fleet.Named(vms, n.VM)
 		var problem error
 		switch {

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
@@ -461,7 +462,7 @@ func (x *run) checkOnly(ctx context.Context, s Step) ([]string, error) {
 	if isLabWide(s) {
 		err = one(ctx, nil)
 	} else {
-		err = FanOut(ctx, s.Targets(x.env.Plan), x.r.Concurrency, one)
+		err = fanout.Each(ctx, s.Targets(x.env.Plan), x.r.Concurrency, (*lab.Node).Name, one)
 	}
 	sort.Strings(notDone)
 	return notDone, err
@@ -546,7 +547,7 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 			}
 			err = prefixEach(s.Name(), merr.ErrorOrNil())
 		default:
-			err = prefixEach(s.Name(), FanOut(ctx, targets, x.r.Concurrency, unit))
+			err = prefixEach(s.Name(), fanout.Each(ctx, targets, x.r.Concurrency, (*lab.Node).Name, unit))
 		}
 	}
 	res.Changed, res.Already = changed, already

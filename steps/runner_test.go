@@ -335,30 +335,6 @@ func TestRunnerAggregatesNodeErrorsAndStopsBeforeNextStep(t *testing.T) {
 	}
 }
 
-func TestFanOutReturnsUntypedNilAndPrefixes(t *testing.T) {
-	nodes := rtPlan().Nodes
-	if err := FanOut(context.Background(), nodes, 2, func(context.Context, *lab.Node) error { return nil }); err != nil {
-		t.Fatalf("FanOut with no failure returned %#v", err)
-	}
-	sentinel := errors.New("nope")
-	err := FanOut(context.Background(), nodes, 0, func(_ context.Context, n *lab.Node) error {
-		if n.Role == lab.RoleWeb {
-			return sentinel
-		}
-		return nil
-	})
-	if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "SERVER-ONE: nope") || !strings.Contains(err.Error(), "SERVER-TWO: nope") {
-		t.Errorf("err = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	ran := atomic.Int32{}
-	err = FanOut(ctx, nodes, 1, func(context.Context, *lab.Node) error { ran.Add(1); return nil })
-	if !errors.Is(err, context.Canceled) || ran.Load() != 0 {
-		t.Errorf("cancelled FanOut: err=%v ran=%d", err, ran.Load())
-	}
-}
-
 func TestRunnerCancellationStopsCleanly(t *testing.T) {
 	rec := &rtCalls{}
 	a, b := newRTStep("a", rec), newRTStep("b", rec)

@@ -23,11 +23,11 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 )
 
@@ -149,23 +149,22 @@ func RunVerify(ctx context.Context, env *Env) (VerifyReport, error) {
 	dbs, webs, lb := p.DB(), p.Web(), p.LB()
 
 	// Every node's probe at once: they only read.
-	dbViews := make([]verifyDBView, len(dbs))
-	webViews := make([]verifyWebView, len(webs))
+	var dbViews []verifyDBView
+	var webViews []verifyWebView
 	var lbView verifyLBView
-	var wg sync.WaitGroup
-	for i, n := range dbs {
-		wg.Add(1)
-		go func() { defer wg.Done(); dbViews[i] = verifyProbeDB(ctx, env, n) }()
-	}
-	for i, n := range webs {
-		wg.Add(1)
-		go func() { defer wg.Done(); webViews[i] = verifyProbeWeb(ctx, env, n) }()
-	}
-	if lb != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); lbView = verifyProbeLB(ctx, env, lb) }()
-	}
-	wg.Wait()
+	fanout.All(
+		func() {
+			dbViews = fanout.Map(dbs, func(n *lab.Node) verifyDBView { return verifyProbeDB(ctx, env, n) })
+		},
+		func() {
+			webViews = fanout.Map(webs, func(n *lab.Node) verifyWebView { return verifyProbeWeb(ctx, env, n) })
+		},
+		func() {
+			if lb != nil {
+				lbView = verifyProbeLB(ctx, env, lb)
+			}
+		},
+	)
 
 	var rep VerifyReport
 	add := func(check string, n *lab.Node, ok bool, format string, args ...any) {

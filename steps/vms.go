@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"labctl/fleet"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/vbox"
 )
@@ -192,7 +193,7 @@ func (c *ConfigureVMs) Prepare(ctx context.Context, env *Env) error {
 	var mu sync.Mutex
 	book := map[string]string{}
 	views := map[string]*vmView{}
-	err := FanOut(ctx, env.Plan.Nodes, 0, func(ctx context.Context, n *lab.Node) error {
+	err := fanout.Each(ctx, env.Plan.Nodes, 0, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
 		v := newVMView(env, n.VM)
 		info, err := v.Info(ctx)
 		if errors.Is(err, vbox.ErrNotFound) {

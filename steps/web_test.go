@@ -188,36 +188,44 @@ func TestWebScriptsPassShellcheck(t *testing.T) {
 func TestWebPHPPassesPHPLint(t *testing.T) {
 	php := wtNeed(t, "php", "php-cli")
 	for _, profile := range []string{"el8", "debian"} {
-		_, got := wtRunFlow(t, profile)
-		names := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, ".php") })
-		var sawConfig, sawInstall, sawCheck bool
-		for _, name := range names {
-			sawConfig = sawConfig || strings.HasSuffix(name, "/wp-config.php")
-			sawInstall = sawInstall || strings.HasSuffix(name, "/wp-install.php")
-			sawCheck = sawCheck || strings.HasSuffix(name, ".stdin.php")
-			wtPHPLint(t, php, profile+"/"+name, got[name])
-		}
-		if !sawConfig || !sawInstall || !sawCheck {
-			t.Errorf("%s: PHP files missing from the flow: %v", profile, names)
-		}
+		wtCheckPHPLint(t, wtHostChecker, php, profile)
+	}
+}
+
+// wtCheckPHPLint runs php -l of checker c on every PHP file profile's flow
+// renders (and the verify probe), and returns how many.
+func wtCheckPHPLint(t *testing.T, c wtChecker, php, profile string) int {
+	t.Helper()
+	_, got := wtRunFlow(t, profile)
+	names := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, ".php") })
+	var sawConfig, sawInstall, sawCheck bool
+	for _, name := range names {
+		sawConfig = sawConfig || strings.HasSuffix(name, "/wp-config.php")
+		sawInstall = sawInstall || strings.HasSuffix(name, "/wp-install.php")
+		sawCheck = sawCheck || strings.HasSuffix(name, ".stdin.php")
+		wtPHPLint(t, c, php, profile+"/"+name, got[name])
+	}
+	if !sawConfig || !sawInstall || !sawCheck {
+		t.Errorf("%s: PHP files missing from the flow: %v", profile, names)
 	}
 	// The verify probe goes to php -r: lint it as a file.
-	l := wtNewLab(t, "el8")
+	l := wtNewLab(t, profile)
 	prog, err := webRender("verify-db.php.tmpl", map[string]any{"VIP": l.env.Plan.VIP.String(), "DBUser": MySQLWordPressUser, "DBName": WordPressDatabase})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wtPHPLint(t, php, "verify-db.php", prog)
+	wtPHPLint(t, c, php, "verify-db.php", prog)
+	return len(names) + 1
 }
 
-func wtPHPLint(t *testing.T, php, name string, content []byte) {
+func wtPHPLint(t *testing.T, c wtChecker, php, name string, content []byte) {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "f.php")
-	if err := os.WriteFile(f, content, 0o644); err != nil {
+	f := filepath.Join(c.dir(t), "f.php")
+	if err := os.WriteFile(c.file(f), content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(php, "-n", "-l", f).CombinedOutput(); err != nil {
-		t.Errorf("%s: php -l: %v\n%s", name, err, out)
+	if out, err := c.cmd(php, "-n", "-l", f).CombinedOutput(); err != nil {
+		t.Errorf("%s %s: php -l: %v\n%s", c.name, name, err, out)
 	}
 }
 
@@ -225,25 +233,29 @@ func wtPHPLint(t *testing.T, php, name string, content []byte) {
 // ABSPATH pointed at an empty wp-settings.php) and checks the constants it
 // defines: quoting of salts and passwords is where hand-written configs break.
 func TestWPConfigEvaluates(t *testing.T) {
-	php := wtNeed(t, "php", "php-cli")
+	wtCheckWPConfig(t, wtHostChecker, wtNeed(t, "php", "php-cli"))
+}
+
+func wtCheckWPConfig(t *testing.T, c wtChecker, php string) {
+	t.Helper()
 	l := wtNewLab(t, "el8")
 	cfg, err := webWPConfig(l.env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "wp-config.php"), cfg, 0o600); err != nil {
+	dir := c.dir(t)
+	if err := os.WriteFile(c.file(filepath.Join(dir, "wp-config.php")), cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "wp-settings.php"), []byte("<?php\n"), 0o600); err != nil {
+	if err := os.WriteFile(c.file(filepath.Join(dir, "wp-settings.php")), []byte("<?php\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code := `define('ABSPATH', $argv[1] . '/'); require $argv[1] . '/wp-config.php';
 foreach (['DB_NAME','DB_USER','DB_PASSWORD','DB_HOST','WP_HOME','WP_SITEURL','AUTH_KEY','NONCE_SALT'] as $c) { echo $c, '=', constant($c), "\n"; }
 echo 'prefix=', $table_prefix, "\n";`
-	out, err := exec.Command(php, "-n", "-r", code, dir).CombinedOutput()
+	out, err := c.cmd(php, "-n", "-r", code, dir).CombinedOutput()
 	if err != nil {
-		t.Fatalf("php: %v\n%s", err, out)
+		t.Fatalf("%s php: %v\n%s", c.name, err, out)
 	}
 	s := l.env.Secrets
 	for _, want := range []string{
@@ -252,32 +264,42 @@ echo 'prefix=', $table_prefix, "\n";`
 		"AUTH_KEY=" + s.WPSalts["AUTH_KEY"], "NONCE_SALT=" + s.WPSalts["NONCE_SALT"], "prefix=wp_",
 	} {
 		if !strings.Contains(string(out), want+"\n") {
-			t.Errorf("wp-config.php does not define %q; php printed:\n%s", want, out)
+			t.Errorf("%s: wp-config.php does not define %q; php printed:\n%s", c.name, want, out)
 		}
 	}
 }
 
-// wtNginxTest runs nginx -t on a main config inside a temp prefix.
-func wtNginxTest(t *testing.T, nginx, name, mainConf, prefix string) {
+// wtNginxTest runs nginx -t of checker c on a main config inside a temp
+// prefix (both as c sees them).
+func wtNginxTest(t *testing.T, c wtChecker, nginx, name, mainConf, prefix string) {
 	t.Helper()
 	conf := filepath.Join(prefix, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(mainConf), 0o644); err != nil {
+	if err := os.WriteFile(c.file(conf), []byte(mainConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(nginx, "-t", "-p", prefix, "-c", conf, "-e", filepath.Join(prefix, "error.log")).CombinedOutput()
+	args := []string{"-t", "-p", prefix, "-c", conf}
+	if c.root == "" {
+		// -e (nginx 1.19.5+): no write to the compiled-in log before the
+		// config is read. The bullseye root's nginx 1.18 has its own log folder.
+		args = append(args, "-e", filepath.Join(prefix, "error.log"))
+	}
+	out, err := c.cmd(nginx, args...).CombinedOutput()
 	if err != nil {
-		t.Errorf("%s: nginx -t: %v\n%s\n--- config\n%s", name, err, out, mainConf)
+		t.Errorf("%s %s: nginx -t: %v\n%s\n--- config\n%s", c.name, name, err, out, mainConf)
 	}
 }
 
 // wtNginxPrefix makes a prefix with the temp folders nginx wants.
-func wtNginxPrefix(t *testing.T) (prefix, httpTemps string) {
-	prefix = t.TempDir()
-	if err := os.Chmod(prefix, 0o755); err != nil {
+func wtNginxPrefix(t *testing.T) (prefix, httpTemps string) { return wtNginxPrefixIn(t, wtHostChecker) }
+
+// wtNginxPrefixIn is wtNginxPrefix in checker c (paths as c sees them).
+func wtNginxPrefixIn(t *testing.T, c wtChecker) (prefix, httpTemps string) {
+	prefix = c.dir(t)
+	if err := os.Chmod(c.file(prefix), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"tmp", "logs"} {
-		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
+		if err := os.MkdirAll(c.file(filepath.Join(prefix, d)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,44 +313,52 @@ func wtNginxPrefix(t *testing.T) (prefix, httpTemps string) {
 func TestWebNginxConfigsPassNginxT(t *testing.T) {
 	nginx := wtNeed(t, "nginx", "nginx-light")
 	for _, profile := range []string{"el8", "debian"} {
-		_, got := wtRunFlow(t, profile)
-		confs := wtSorted(got, func(n string) bool {
-			return strings.Contains(n, "/files/etc/nginx/") && strings.HasSuffix(n, ".conf")
-		})
-		var sites, mains int
-		for _, name := range confs {
-			prefix, temps := wtNginxPrefix(t)
-			if strings.HasSuffix(name, "/nginx.conf") {
-				// The whole nginx.conf: only the host-specific paths move into the prefix.
-				mains++
-				c := string(got[name])
-				c = strings.Replace(c, "user "+wtProfile(profile).NginxUser+";", "", 1)
-				c = strings.Replace(c, "error_log /var/log/nginx/error.log;", "error_log "+prefix+"/logs/error.log;", 1)
-				c = strings.Replace(c, "pid /run/nginx.pid;", "pid "+prefix+"/nginx.pid;", 1)
-				c = strings.Replace(c, "access_log /var/log/nginx/access.log labctl;", "access_log "+prefix+"/logs/access.log labctl;\n"+temps, 1)
-				c = strings.Replace(c, "include /etc/nginx/conf.d/*.conf;", "include "+prefix+"/conf.d/*.conf;", 1)
-				for _, old := range []string{"/var/log/nginx", "/run/nginx.pid", "/etc/nginx/conf.d/"} {
-					if strings.Contains(c, old) {
-						t.Fatalf("%s: test rewrite missed %s", name, old)
-					}
-				}
-				wtNginxTest(t, nginx, profile+"/"+name, c, prefix)
-				continue
-			}
-			sites++
-			site := filepath.Join(prefix, "site.conf")
-			if err := os.WriteFile(site, got[name], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			main := fmt.Sprintf("pid %s/nginx.pid;\nerror_log %s/logs/error.log;\nevents {}\nhttp {\n    access_log off;\n%s    include %s;\n}\n",
-				prefix, prefix, temps, site)
-			wtNginxTest(t, nginx, profile+"/"+name, main, prefix)
-		}
-		// 2 web nodes + the LB each get nginx.conf and one server block.
-		if mains != 3 || sites != 3 {
-			t.Errorf("%s: %d nginx.conf and %d server blocks checked, want 3 and 3: %v", profile, mains, sites, confs)
-		}
+		wtCheckNginxConfigs(t, wtHostChecker, nginx, profile)
 	}
+}
+
+// wtCheckNginxConfigs runs nginx -t of checker c on every nginx file
+// profile's flow renders, and returns how many.
+func wtCheckNginxConfigs(t *testing.T, c wtChecker, nginx, profile string) int {
+	t.Helper()
+	_, got := wtRunFlow(t, profile)
+	confs := wtSorted(got, func(n string) bool {
+		return strings.Contains(n, "/files/etc/nginx/") && strings.HasSuffix(n, ".conf")
+	})
+	var sites, mains int
+	for _, name := range confs {
+		prefix, temps := wtNginxPrefixIn(t, c)
+		if strings.HasSuffix(name, "/nginx.conf") {
+			// The whole nginx.conf: only the host-specific paths move into the prefix.
+			mains++
+			conf := string(got[name])
+			conf = strings.Replace(conf, "user "+wtProfile(profile).NginxUser+";", "", 1)
+			conf = strings.Replace(conf, "error_log /var/log/nginx/error.log;", "error_log "+prefix+"/logs/error.log;", 1)
+			conf = strings.Replace(conf, "pid /run/nginx.pid;", "pid "+prefix+"/nginx.pid;", 1)
+			conf = strings.Replace(conf, "access_log /var/log/nginx/access.log labctl;", "access_log "+prefix+"/logs/access.log labctl;\n"+temps, 1)
+			conf = strings.Replace(conf, "include /etc/nginx/conf.d/*.conf;", "include "+prefix+"/conf.d/*.conf;", 1)
+			for _, old := range []string{"/var/log/nginx", "/run/nginx.pid", "/etc/nginx/conf.d/"} {
+				if strings.Contains(conf, old) {
+					t.Fatalf("%s: test rewrite missed %s", name, old)
+				}
+			}
+			wtNginxTest(t, c, nginx, profile+"/"+name, conf, prefix)
+			continue
+		}
+		sites++
+		site := filepath.Join(prefix, "site.conf")
+		if err := os.WriteFile(c.file(site), got[name], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		main := fmt.Sprintf("pid %s/nginx.pid;\nerror_log %s/logs/error.log;\nevents {}\nhttp {\n    access_log off;\n%s    include %s;\n}\n",
+			prefix, prefix, temps, site)
+		wtNginxTest(t, c, nginx, profile+"/"+name, main, prefix)
+	}
+	// 2 web nodes + the LB each get nginx.conf and one server block.
+	if mains != 3 || sites != 3 {
+		t.Errorf("%s: %d nginx.conf and %d server blocks checked, want 3 and 3: %v", profile, mains, sites, confs)
+	}
+	return mains + sites
 }
 
 func TestWebArchiveFromURLIsCachedAndVerified(t *testing.T) {
@@ -553,40 +583,49 @@ func TestWebPHPFPMPoolPassesFPMTest(t *testing.T) {
 		t.Skipf("nobody's group: %v", err)
 	}
 	for _, profile := range []string{"el8", "debian"} {
-		_, got := wtRunFlow(t, profile)
-		pools := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, "/www.conf") })
-		if len(pools) != 2 {
-			t.Fatalf("%s: pools %v, want one per web node", profile, pools)
+		wtCheckFPMPools(t, wtHostChecker, bins[0], profile, nobody.Username, grp.Name)
+	}
+}
+
+// wtCheckFPMPools loads each pool profile's flow renders in checker c's
+// php-fpm (-t), with the accounts and socket moved to ones c has, and
+// returns how many.
+func wtCheckFPMPools(t *testing.T, c wtChecker, fpm, profile, userName, groupName string) int {
+	t.Helper()
+	_, got := wtRunFlow(t, profile)
+	pools := wtSorted(got, func(n string) bool { return strings.HasSuffix(n, "/www.conf") })
+	if len(pools) != 2 {
+		t.Fatalf("%s: pools %v, want one per web node", profile, pools)
+	}
+	for _, name := range pools {
+		dir := c.dir(t)
+		var lines []string
+		for _, line := range strings.Split(string(got[name]), "\n") {
+			key, _, _ := strings.Cut(line, " = ")
+			switch key {
+			case "user", "listen.owner":
+				line = key + " = " + userName
+			case "group", "listen.group":
+				line = key + " = " + groupName
+			case "listen":
+				line = key + " = " + filepath.Join(dir, "www.sock")
+			}
+			lines = append(lines, line)
 		}
-		for _, name := range pools {
-			dir := t.TempDir()
-			var lines []string
-			for _, line := range strings.Split(string(got[name]), "\n") {
-				key, _, _ := strings.Cut(line, " = ")
-				switch key {
-				case "user", "listen.owner":
-					line = key + " = " + nobody.Username
-				case "group", "listen.group":
-					line = key + " = " + grp.Name
-				case "listen":
-					line = key + " = " + filepath.Join(dir, "www.sock")
-				}
-				lines = append(lines, line)
-			}
-			pool := filepath.Join(dir, "pool.conf")
-			main := filepath.Join(dir, "fpm.conf")
-			if err := os.WriteFile(pool, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			global := fmt.Sprintf("[global]\npid = %s/fpm.pid\nerror_log = %s/error.log\ninclude = %s\n", dir, dir, pool)
-			if err := os.WriteFile(main, []byte(global), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command(bins[0], "-n", "-t", "-y", main).CombinedOutput(); err != nil {
-				t.Errorf("%s/%s: php-fpm -t: %v\n%s", profile, name, err, out)
-			}
+		pool := filepath.Join(dir, "pool.conf")
+		main := filepath.Join(dir, "fpm.conf")
+		if err := os.WriteFile(c.file(pool), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		global := fmt.Sprintf("[global]\npid = %s/fpm.pid\nerror_log = %s/error.log\ninclude = %s\n", dir, dir, pool)
+		if err := os.WriteFile(c.file(main), []byte(global), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := c.cmd(fpm, "-n", "-t", "-y", main).CombinedOutput(); err != nil {
+			t.Errorf("%s %s/%s: php-fpm -t: %v\n%s", c.name, profile, name, err, out)
 		}
 	}
+	return len(pools)
 }
 
 // wtGetFrom fetches url from a chosen local address with extra headers.

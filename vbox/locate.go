@@ -71,7 +71,7 @@ func (l Locator) Locate(explicit string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no VBoxManage on PATH, in VBOX_INSTALL_PATH/VBOX_MSI_INSTALL_PATH or in the usual install folders; install VirtualBox %d.%d or newer, point --vboxmanage at VBoxManage, or use --dry-run to see the plan without VirtualBox",
+	return "", fmt.Errorf("%w: no VBoxManage on PATH, in VBOX_INSTALL_PATH/VBOX_MSI_INSTALL_PATH or in the usual install folders; install VirtualBox %d.%d or newer or point --vboxmanage at VBoxManage",
 		ErrNotInstalled, MinMajor, MinMinor)
 }
 

@@ -16,6 +16,8 @@
 //	NSPAWNVBOX_HOME         state directory (required): VMs, layers, logs
 //	NSPAWNVBOX_BASE_ROOTFS  base root filesystem, registered as a VM named
 //	                        $NSPAWNVBOX_BASE_NAME (default "reallab-base")
+//	NSPAWNVBOX_ROOTFS_FOR   "VM=/rootfs,..." linked clones of the base named VM
+//	                        stack on that root filesystem instead
 //	NSPAWNVBOX_HOME/credentials  "user:password" lines guest control accepts (0600)
 //
 // Needs root, systemd-nspawn (Debian package systemd-container), nsenter,

@@ -130,6 +130,7 @@ func cmdCloneVM(s *store, args []string) error {
 	}
 	if link {
 		clone.Lowers = append([]string{srcUpper}, src.Lowers...)
+		clone.Lowers = rootfsFor(name, clone.Lowers)
 	} else {
 		clone.Lowers = append([]string{}, src.Lowers...)
 		if err := copyTree(srcUpper, filepath.Join(s.vmDir(clone.UUID), "upper")); err != nil {
@@ -547,4 +548,21 @@ func cmdSnapshot(s *store, args []string) error {
 	}
 	errorf("Invalid parameter '%s'", verb)
 	return exitErr{1}
+}
+
+// rootfsFor swaps the bottom layer of a linked clone named name for the root
+// filesystem NSPAWNVBOX_ROOTFS_FOR gives it ("VM=/path,VM2=/path"), so that
+// some machines of a lab can run another distribution release than the base
+// (the layers above it hold only the base's few first-boot files).
+func rootfsFor(name string, lowers []string) []string {
+	base := os.Getenv("NSPAWNVBOX_BASE_ROOTFS")
+	for _, kv := range strings.Split(os.Getenv("NSPAWNVBOX_ROOTFS_FOR"), ",") {
+		vm, root, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || vm != name || len(lowers) == 0 || lowers[len(lowers)-1] != base {
+			continue
+		}
+		out := append([]string{}, lowers[:len(lowers)-1]...)
+		return append(out, root)
+	}
+	return lowers
 }
