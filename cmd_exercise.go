@@ -39,7 +39,7 @@ func exerciseCommand() *cli.Command {
 		},
 		Subcommands: []*cli.Command{
 			{
-				Name: "list", Usage: "list the exercises this lab can run", Flags: []cli.Flag{asJSON},
+				Name: "list", Before: needsSession, Usage: "list the exercises this lab can run", Flags: []cli.Flag{asJSON},
 				Action: func(c *cli.Context) error {
 					s, cat, err := exerciseCatalog(c)
 					if err != nil {
@@ -49,7 +49,7 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "show", Usage: "print an exercise's scenario as the student reads it", ArgsUsage: "NAME",
+				Name: "show", Before: needsSession, Usage: "print an exercise's scenario as the student reads it", ArgsUsage: "NAME",
 				Action: func(c *cli.Context) error {
 					s, cat, err := exerciseCatalog(c)
 					if err != nil {
@@ -68,7 +68,7 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "start", Usage: "break the lab for exercise NAME (the lab must pass verify)", ArgsUsage: "NAME",
+				Name: "start", Before: needsSession, Usage: "break the lab for exercise NAME (the lab must pass verify)", ArgsUsage: "NAME",
 				Action: func(c *cli.Context) error {
 					return withExercise(c, "start", func(env *exercise.Env, cat *exercise.Catalog, _ *session) error {
 						ex, err := exerciseArg(c, cat)
@@ -80,7 +80,7 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "status", Usage: "show the exercise in progress and what was recorded", Flags: []cli.Flag{asJSON},
+				Name: "status", Before: needsSession, Usage: "show the exercise in progress and what was recorded", Flags: []cli.Flag{asJSON},
 				Action: func(c *cli.Context) error {
 					s, cat, err := exerciseCatalog(c)
 					if err != nil {
@@ -99,7 +99,7 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "check", Usage: "run the exercise's checks; exit 0 only when solved", Flags: []cli.Flag{asJSON},
+				Name: "check", Before: needsSession, Usage: "run the exercise's checks; exit 0 only when solved", Flags: []cli.Flag{asJSON},
 				Action: func(c *cli.Context) error {
 					return withExercise(c, "check", func(env *exercise.Env, cat *exercise.Catalog, s *session) error {
 						r, err := exercise.RunChecks(c.Context, env, cat)
@@ -114,14 +114,14 @@ func exerciseCommand() *cli.Command {
 							r.Print(s.out)
 						}
 						if !r.Solved {
-							return cli.Exit("", 1)
+							return cli.Exit("", exitFailed)
 						}
 						return nil
 					})
 				},
 			},
 			{
-				Name: "hint", Usage: "print the next hint (hints are counted in the report)",
+				Name: "hint", Before: needsSession, Usage: "print the next hint (hints are counted in the report)",
 				Action: func(c *cli.Context) error {
 					s, cat, err := exerciseCatalog(c)
 					if err != nil {
@@ -140,7 +140,7 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name: "solve", Usage: "run the instructor's reference solution (recorded in the report)", Flags: []cli.Flag{yes},
+				Name: "solve", Before: needsSession, Usage: "run the instructor's reference solution (recorded in the report)", Flags: []cli.Flag{yes},
 				Action: func(c *cli.Context) error {
 					return withExercise(c, "solve", func(env *exercise.Env, cat *exercise.Catalog, s *session) error {
 						if !c.Bool("yes") {
@@ -154,19 +154,16 @@ func exerciseCommand() *cli.Command {
 						}
 						r.Print(s.out)
 						if !r.Solved {
-							return cli.Exit("the reference solution ran, but the checks still fail", 1)
+							return cli.Exit("the reference solution ran, but the checks still fail", exitFailed)
 						}
 						return nil
 					})
 				},
 			},
 			{
-				Name: "reset", Usage: "restore the exercise baseline, converge the lab and clear every recorded result", Flags: []cli.Flag{yes},
+				Name: "reset", Before: needsSession, Usage: "restore the exercise baseline, converge the lab and clear every recorded result", Flags: []cli.Flag{yes},
 				Action: func(c *cli.Context) error {
-					s, err := openSession(c)
-					if err != nil {
-						return err
-					}
+					s := sessionOf(c)
 					if err := s.requireVBox(); err != nil {
 						return err
 					}
@@ -184,8 +181,9 @@ func exerciseCommand() *cli.Command {
 				},
 			},
 			{
-				Name:  "report",
-				Usage: "write the report a student hands in (signed when lab.toml sets a report key), or check one",
+				Name:   "report",
+				Before: needsSession,
+				Usage:  "write the report a student hands in (signed when lab.toml sets a report key), or check one",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the report to `FILE` (default: labctl-report-LAB-EXERCISE.json here)"},
 					&cli.StringFlag{Name: "check", Usage: "instead, check the signature of the handed-in report `FILE`"},
@@ -197,12 +195,12 @@ func exerciseCommand() *cli.Command {
 					}
 					key, err := exercise.ReadKey(s.plan.ReportKeyFile)
 					if err != nil {
-						return cli.Exit(err.Error(), 2)
+						return cli.Exit(err.Error(), exitUsage)
 					}
 					if f := c.String("check"); f != "" {
 						r, err := exercise.CheckReport(f, key)
 						if err != nil {
-							return cli.Exit(fmt.Sprintf("%s: %v", f, err), 1)
+							return cli.Exit(fmt.Sprintf("%s: %v", f, err), exitFailed)
 						}
 						fmt.Fprintf(s.out, "✓ %s: signature valid. Lab %s, exercise %s: %s; %d checks, %d of %d hints, reference solution used: %t\n",
 							f, r.Lab.Name, r.Exercise, r.Result, r.Attempts, r.HintsUsed, r.Hints, r.SolveUsed)
@@ -243,17 +241,14 @@ func exerciseCommand() *cli.Command {
 
 // exerciseCatalog opens the session and loads the exercises it can see.
 func exerciseCatalog(c *cli.Context) (*session, *exercise.Catalog, error) {
-	s, err := openSession(c)
-	if err != nil {
-		return nil, nil, err
-	}
+	s := sessionOf(c)
 	dir := s.plan.ExercisesDir
 	if d := c.String("exercises"); d != "" {
 		dir = d
 	}
 	cat, err := exercise.Load(dir)
 	if err != nil {
-		return nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, cli.Exit(err.Error(), exitUsage)
 	}
 	return s, cat, nil
 }
@@ -261,11 +256,11 @@ func exerciseCatalog(c *cli.Context) (*session, *exercise.Catalog, error) {
 // exerciseArg is the one NAME argument, looked up.
 func exerciseArg(c *cli.Context, cat *exercise.Catalog) (*exercise.Exercise, error) {
 	if c.NArg() != 1 {
-		return nil, cli.Exit(fmt.Sprintf("usage: labctl exercise %s NAME (see `labctl exercise list`)", c.Command.Name), 2)
+		return nil, cli.Exit(fmt.Sprintf("usage: labctl exercise %s NAME (see `labctl exercise list`)", c.Command.Name), exitUsage)
 	}
 	ex, err := cat.Get(c.Args().First())
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 2)
+		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	return ex, nil
 }
@@ -296,7 +291,7 @@ func withExercise(c *cli.Context, name string, fn func(*exercise.Env, *exercise.
 	err = fn(env, cat, s)
 	var ec cli.ExitCoder
 	if err != nil && !errors.As(err, &ec) {
-		return cli.Exit(fmt.Sprintf("%v\nLog: %s", err, logPath), 1)
+		return cli.Exit(fmt.Sprintf("%v\nLog: %s", err, logPath), exitFailed)
 	}
 	return err
 }
@@ -312,11 +307,11 @@ func exerciseRefusal(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, exercise.ErrNoExercise), errors.As(err, &active), errors.As(err, &profile):
-		return cli.Exit(err.Error(), 2)
+		return cli.Exit(err.Error(), exitUsage)
 	case errors.As(err, &notReady):
 		var b strings.Builder
 		notReady.Report.Print(&b)
-		return cli.Exit(b.String()+err.Error(), 1)
+		return cli.Exit(b.String()+err.Error(), exitFailed)
 	}
 	return snapshotRefusal(err)
 }
@@ -359,12 +354,12 @@ func printJSON(out io.Writer, v any) error {
 func exerciseConfirm(in io.Reader, errOut io.Writer, q string) error {
 	f, ok := in.(*os.File)
 	if !ok || !isTerminal(f) {
-		return cli.Exit("refusing without confirmation: run on a terminal or pass --yes", 2)
+		return cli.Exit("refusing without confirmation: run on a terminal or pass --yes", exitUsage)
 	}
 	fmt.Fprintf(errOut, "%s [y/N] ", q)
 	line, _ := bufio.NewReader(f).ReadString('\n')
 	if l := strings.ToLower(strings.TrimSpace(line)); l != "y" && l != "yes" {
-		return cli.Exit("not confirmed: nothing changed", 1)
+		return cli.Exit("not confirmed: nothing changed", exitFailed)
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"labctl/lab"
 )
 
 // Report results.
@@ -113,12 +115,9 @@ func ReadKey(path string) ([]byte, error) {
 	if path == "" {
 		return nil, nil
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("report key file (exercises.report_key_file in lab.toml): %w", err)
-	}
-	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("report key file %s is readable by others (mode %o): chmod 600 it", path, st.Mode().Perm())
+	// The same rule as every secret file of the lab: owner-only, like ssh's keys.
+	if err := lab.CheckSecretFile("the report key file (exercises.report_key_file in lab.toml)", path); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
