@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"labctl/internal/buildinfo"
+	"labctl/internal/cliconv"
 
 	"github.com/urfave/cli/v2"
 )
@@ -33,9 +33,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			if c.NArg() == 0 {
 				return cli.ShowAppHelp(c)
 			}
-			return unknownCommand(c.App, c.Args().First())
+			return cliconv.UnknownCommand(c.App, c.Args().First(), exitUsage)
 		},
-		OnUsageError: usageError,
 		// run() prints the error and picks the exit status; without this
 		// handler urfave/cli calls os.Exit itself on a cli.Exit error.
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -61,56 +60,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			completionCommand(),
 		},
 	}
-	conventions(app.Commands)
+	cliconv.Apply(app, exitUsage)
 	return app
-}
-
-// conventions gives every command the same usage-error exit status and
-// every command group an answer for an unknown subcommand.
-func conventions(cmds []*cli.Command) {
-	for _, cmd := range cmds {
-		if cmd.OnUsageError == nil {
-			cmd.OnUsageError = usageError
-		}
-		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
-			group := cmd
-			cmd.Action = func(c *cli.Context) error {
-				if c.NArg() == 0 {
-					return cli.ShowSubcommandHelp(c)
-				}
-				name := c.Args().First()
-				msg := fmt.Sprintf("%q is not a %s subcommand", name, group.Name)
-				if cli.SuggestCommand != nil {
-					if s := cli.SuggestCommand(group.Subcommands, name); s != "" {
-						msg += ". " + s
-					}
-				}
-				return cli.Exit(msg+fmt.Sprintf(" (labctl %s --help lists them)", group.Name), exitUsage)
-			}
-		}
-		conventions(cmd.Subcommands)
-	}
-}
-
-// unknownCommand says so, with the closest command when one is close.
-func unknownCommand(app *cli.App, name string) error {
-	msg := fmt.Sprintf("%q is not a labctl command", name)
-	if cli.SuggestCommand != nil {
-		if s := cli.SuggestCommand(app.Commands, name); s != "" {
-			msg += ". " + s // "Did you mean \"up\"?"
-		}
-	}
-	return cli.Exit(msg+" (labctl --help lists them)", exitUsage)
-}
-
-// usageError makes every flag or argument error exit 2, as documented.
-func usageError(c *cli.Context, err error, _ bool) error {
-	return cli.Exit(fmt.Sprintf("%v (see labctl %s--help)", err, commandPath(c)), exitUsage)
-}
-
-func commandPath(c *cli.Context) string {
-	if c.Command == nil || c.Command.Name == "" || c.Command.Name == c.App.Name {
-		return ""
-	}
-	return c.Command.FullName() + " "
 }

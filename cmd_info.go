@@ -1,13 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/urfave/cli/v2"
 
 	"labctl/handover"
-	"labctl/lab"
 )
 
 func infoCommand() *cli.Command {
@@ -23,14 +19,7 @@ func infoCommand() *cli.Command {
 		Before: needsSession,
 		Action: func(c *cli.Context) error {
 			s := sessionOf(c)
-			if _, err := os.Stat(s.plan.StateDir); err != nil {
-				return cli.Exit(fmt.Sprintf("lab %q is not built yet (no state folder %s): run `labctl up`", s.plan.Name, s.plan.StateDir), exitFailed)
-			}
-			st, err := lab.OpenState(s.plan)
-			if err != nil {
-				return err
-			}
-			env, closeExecs, err := s.liveEnv(st, discard{})
+			env, closeExecs, err := s.builtLab()
 			if err != nil {
 				return err
 			}

@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"labctl/guest"
-	"labctl/hostkeys"
-	"labctl/lab"
-	"labctl/redact"
+	"labctl/labenv"
 	"labctl/steps"
-	"labctl/vbox"
 )
 
 func planCommand() *cli.Command {
@@ -35,69 +30,35 @@ func planCommand() *cli.Command {
 }
 
 // runPlan runs the pipeline's Apply against recorders: the plan is exactly
-// what `up` would run on a lab where no VM exists yet.
+// what `up` would run on a lab where no VM exists yet. With outDir it
+// writes the files instead of printing the plan, and says what it wrote.
 func (s *session) runPlan(ctx context.Context, outDir string) error {
-	secrets, err := lab.EphemeralSecrets()
+	pl, err := labenv.OpenPlan(s.plan)
 	if err != nil {
 		return err
 	}
-	profile, err := guest.ProfileByName(s.plan.Profile)
-	if err != nil {
-		return err
+	out := s.out
+	if outDir != "" {
+		out = io.Discard
 	}
-	hidden := secrets.Values()
-	recorders := map[string]*guest.Recorder{}
-	recorder := func(n *lab.Node) guest.Executor {
-		r, ok := recorders[n.VM]
-		if !ok {
-			r = guest.NewRecorder(n.VM, hidden...)
-			recorders[n.VM] = r
-		}
-		return r
-	}
-	env := &steps.Env{
-		Plan:          s.plan,
-		Secrets:       secrets,
-		VBox:          vbox.New(vbox.NewPlanRunner(s.plan.Base.VM, s.plan.Base.Snapshot)),
-		Mode:          steps.ModePlan,
-		Profile:       profile,
-		GuestPassword: "<redacted>",
-		SSHPublicKey:  "ssh-ed25519 AAAA<generated-on-first-up> labctl@" + s.plan.Name,
-		HostKeys:      hostkeys.New(filepath.Join(s.plan.StateDir, lab.KnownHostsFile)),
-		Log:           redact.NewWriter(discard{}, hidden),
-		Control:       recorder,
-		SSH:           recorder,
-	}
-	fmt.Fprintf(s.out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
+	fmt.Fprintf(out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
 		s.plan.Name, s.plan.File, len(s.plan.Nodes), s.plan.Profile, s.plan.Network, s.plan.VIP)
-	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: s.out, Log: env.Log}
-	if _, err := r.Run(ctx, env); err != nil {
+	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: out, Log: pl.Env.Log}
+	if _, err := r.Run(ctx, pl.Env); err != nil {
 		return err
 	}
 	if outDir == "" {
 		return nil
 	}
-	n := 0
-	for node, rec := range recorders {
-		for _, f := range rec.Files() {
-			dst := filepath.Join(outDir, node, filepath.FromSlash(strings.TrimPrefix(f.Path, "/")))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			mode := f.Mode.Perm()
-			if mode == 0 {
-				mode = 0o644
-			}
-			if err := os.WriteFile(dst, f.Content, mode); err != nil {
-				return err
-			}
-			n++
-		}
+	written, err := pl.WriteFiles(outDir)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(s.out, "\nWrote %d files under %s/<node>/\n", n, outDir)
+	total := 0
+	for _, w := range written {
+		total += len(w.Files)
+		fmt.Fprintf(s.out, "  %-14s %2d files under %s\n", w.Node, len(w.Files), filepath.Join(outDir, w.Node))
+	}
+	fmt.Fprintf(s.out, "Wrote %d files under %s/<node>/ (what each node would keep; `labctl plan` prints every command)\n", total, outDir)
 	return nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -52,7 +52,6 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 		return err
 	}
 	defer s.finish(done)
-	env.Mode = mode
 	r := &steps.Runner{
 		Steps:       pipeline,
 		Concurrency: concurrency,

@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"labctl/lab"
 	"labctl/steps"
 )
 
@@ -22,12 +21,7 @@ func verifyCommand() *cli.Command {
 			if err := s.requireVBox(); err != nil {
 				return err
 			}
-			st, err := lab.OpenState(s.plan)
-			if err != nil {
-				return err
-			}
-			// verify only reads: nothing it sends needs a run log.
-			env, closeExecs, err := s.liveEnv(st, discard{})
+			env, closeExecs, err := s.builtLab()
 			if err != nil {
 				return err
 			}

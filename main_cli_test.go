@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,5 +245,43 @@ func TestPlanWithoutAnyNetwork(t *testing.T) {
 	// up itself still refuses: it would bridge onto a made-up network.
 	if code, _, _ := runCLI(t, "--vboxmanage", filepath.Join(t.TempDir(), "none"), "up"); code == 0 {
 		t.Error("up without a network and without VirtualBox succeeded")
+	}
+}
+
+// plan --out writes what each node keeps, under its real name, and prints
+// only a summary.
+func TestPlanOutWritesRealFiles(t *testing.T) {
+	t.Setenv(lab.StateDirEnv, t.TempDir())
+	t.Setenv("LABCTL_LAB", "")
+	t.Setenv("LABCTL_VBOXMANAGE", filepath.Join(t.TempDir(), "none"))
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "plan", "--out", dir)
+	if code != 0 {
+		t.Fatalf("plan --out: exit %d\n%s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n > 10 || strings.Contains(out, "== ") {
+		t.Errorf("plan --out printed the whole plan (%d lines) instead of a summary:\n%s", n, lastLines(out, 5))
+	}
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	if !strings.Contains(out, fmt.Sprintf("Wrote %d files", len(files))) {
+		t.Errorf("summary does not match the %d files written:\n%s", len(files), out)
+	}
+	for _, f := range files {
+		if strings.Contains(f, "labctl-new") || strings.HasSuffix(f, ".tar.gz") {
+			t.Errorf("plan --out wrote a staging or transient file: %s", f)
+		}
+	}
+	ka, err := os.ReadFile(filepath.Join(dir, "SQL-ONE", "etc", "keepalived", "keepalived.conf"))
+	if err != nil {
+		t.Fatalf("no keepalived.conf for SQL-ONE: %v", err)
+	}
+	if strings.Contains(string(ka), "IFACE") || !strings.Contains(string(ka), "interface enp0s3") {
+		t.Errorf("keepalived.conf has a placeholder interface:\n%s", ka)
 	}
 }

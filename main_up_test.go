@@ -82,7 +82,7 @@ func newUpLab(t testing.TB, withFake bool, opts ...vboxtest.Option) *upLab {
 func upFastPoll(p []steps.Step, d time.Duration) []steps.Step {
 	for i, s := range p {
 		if s.Name() == "wait-guests" {
-			p[i] = steps.WaitGuests{Every: d}
+			p[i] = steps.WaitGuestsEvery(d)
 		}
 	}
 	return p

@@ -200,12 +200,17 @@ func (s *session) openLive(st *lab.State, log io.Writer, password string) (*labe
 	return labenv.Open(s.plan, st, vb, log, password)
 }
 
-// liveEnv is the read-only commands' live environment (no guest control,
-// no run log). closeExecs closes the SSH connections it opened.
-func (s *session) liveEnv(st *lab.State, log io.Writer) (*steps.Env, func(), error) {
-	live, err := s.openLive(st, log, "")
-	if err != nil {
-		return nil, nil, err
+// builtLab is the read-only commands' live environment (no guest control,
+// no run log) of a lab that was built; it creates no state, and says to run
+// up when there is none.
+func (s *session) builtLab() (*steps.Env, func(), error) {
+	var vb vbox.API
+	if s.vb != nil {
+		vb = s.vb
+	}
+	live, whyNot := labenv.OpenExisting(s.plan, vb)
+	if live == nil {
+		return nil, nil, cli.Exit(fmt.Sprintf("lab %q is not built yet (%s): run `labctl up`", s.plan.Name, whyNot), exitFailed)
 	}
 	return live.Env, live.Close, nil
 }

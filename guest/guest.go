@@ -16,7 +16,16 @@ type Cmd struct {
 	Stdin  []byte // secrets go here (or in uploaded 0600 files)
 	// Redact lists extra strings to hide from logs and errors (secrets are always hidden).
 	Redact []string
+	// Fresh, on a read whose answer steers what the caller does next, is
+	// what the node prints at this point of a first `up` of a fresh lab,
+	// given the commands sent to it before (oldest first). Real executors
+	// ignore it; a plan's Recorder answers with it, so the code that reads
+	// the answer runs unchanged in a plan. nil = the read prints nothing.
+	Fresh func(sent []Cmd) string
 }
+
+// Prints is a Fresh answer that does not depend on what was sent before.
+func Prints(out string) func([]Cmd) string { return func([]Cmd) string { return out } }
 
 // Result is a finished command.
 type Result struct {
@@ -31,6 +40,20 @@ type File struct {
 	Content []byte
 	Mode    fs.FileMode
 	Owner   string // "user:group"; empty = root:root
+	// Final is where a staged upload ends up once checked (keepalived.conf
+	// is uploaded beside itself, tested, then moved); "" = Path.
+	Final string
+	// Transient: uploaded to be unpacked or run, not a file the node keeps
+	// (the WordPress archive); `plan --out` does not write it.
+	Transient bool
+}
+
+// Kept is where the file's content lives on the node once the step is done.
+func (f File) Kept() string {
+	if f.Final != "" {
+		return f.Final
+	}
+	return f.Path
 }
 
 // Executor runs scripts and uploads files on one guest.

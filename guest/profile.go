@@ -7,10 +7,15 @@ type Profile struct {
 	Name string // "el8", "el9", "debian"
 
 	// Package management.
-	InstallCmd     string // e.g. "dnf -y install", "DEBIAN_FRONTEND=noninteractive apt-get -y install"
-	RefreshCmd     string // refresh metadata: "dnf -y makecache", "apt-get update"
-	PackageQuery   string // prints nothing and exits 0 when all named packages are installed, e.g. "rpm -q"
-	ModuleSetup    string // el8: "dnf -y module reset php && dnf -y module enable php:7.4"; "" elsewhere
+	InstallCmd   string // e.g. "dnf -y install", "DEBIAN_FRONTEND=noninteractive apt-get -y install"
+	RefreshCmd   string // refresh metadata: "dnf -y makecache", "apt-get update"
+	PackageQuery string // prints nothing and exits 0 when all named packages are installed, e.g. "rpm -q"
+	ModuleSetup  string // el8: "dnf -y module reset php && dnf -y module enable php:7.4"; "" elsewhere
+	// RepairCmd finishes a package transaction an earlier run left half
+	// done (a killed install, a package script that failed): "dpkg
+	// --configure -a". "" where the package manager needs none (dnf rolls
+	// back a failed transaction itself).
+	RepairCmd      string
 	MirrorConfPath string // where a classroom mirror's repo file goes
 
 	// Packages and services per role.
@@ -43,4 +48,10 @@ type Profile struct {
 	// Network: "nmcli" where NetworkManager runs, "networkd" for systemd-networkd,
 	// "ifupdown" for /etc/network/interfaces.
 	NetworkMethod string
+
+	// What a fresh clone of this OS answers to the reads whose answer steers
+	// a step (a plan's recorder gives these answers; `up` reads the guest).
+	FreshNIC   string // nic1's name: VirtualBox's 82540EM in PCI slot 3 under predictable naming
+	FreshSuite string // the apt suite the base uses ("" without apt)
+	FreshPHP   string // the installed php-fpm service where PHPFPMService is a glob
 }

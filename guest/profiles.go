@@ -49,6 +49,8 @@ var EL8 = &Profile{
 	Firewalld:     true,
 	SELinux:       true,
 	NetworkMethod: "nmcli",
+
+	FreshNIC: "enp0s3",
 }
 
 // EL9 is AlmaLinux/Rocky/RHEL 9: like el8, but PHP 8.0 is the
@@ -72,9 +74,12 @@ var EL9 = func() *Profile {
 // /run/php/php-fpm.sock, and PHPFPMService / PHPFPMPoolDir are shell
 // globs that scripts resolve with PHPFPMDiscover.
 var Debian = &Profile{
-	Name:           "debian",
-	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold install",
-	RefreshCmd:     "apt-get update",
+	Name: "debian",
+	// The lock timeout makes apt wait (bounded) for a package manager an
+	// earlier, interrupted run left working, instead of failing at once.
+	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install",
+	RefreshCmd:     "apt-get -o DPkg::Lock::Timeout=300 update",
+	RepairCmd:      "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a",
 	PackageQuery:   "dpkg-query -W -f='${db:Status-Status}\\n'",
 	ModuleSetup:    "",
 	MirrorConfPath: "/etc/apt/sources.list.d/labctl.list",
@@ -105,6 +110,10 @@ var Debian = &Profile{
 	// "detect": the network script picks NetworkManager, systemd-networkd
 	// (Ubuntu's netplan renders to it) or ifupdown by what is running.
 	NetworkMethod: "detect",
+
+	FreshNIC:   "enp0s3",
+	FreshSuite: "bookworm",   // Debian 12
+	FreshPHP:   "php8.2-fpm", // bookworm's PHP
 }
 
 var profiles = map[string]*Profile{"el8": EL8, "el9": EL9, "debian": Debian}

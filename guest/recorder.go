@@ -7,7 +7,8 @@ import (
 )
 
 // Recorder is the Executor of `labctl plan`: it runs nothing, records every
-// script and file (secrets redacted) and answers exit 0 with no output, so
+// script and file (secrets redacted) and answers exit 0, printing what the
+// command's Fresh says a fresh lab's node prints (nothing by default), so
 // Apply functions run unchanged and the plan shows exactly what `up` sends.
 type Recorder struct {
 	Node    string
@@ -29,7 +30,7 @@ var _ Executor = (*Recorder)(nil)
 // String names the executor for logs.
 func (r *Recorder) String() string { return "plan " + r.Node }
 
-// Run records cmd, redacted, and succeeds.
+// Run records cmd, redacted, and succeeds with cmd's Fresh answer.
 func (r *Recorder) Run(_ context.Context, cmd Cmd) (Result, error) {
 	secrets := append(append([]string{}, r.secrets...), cmd.Redact...)
 	rec := Cmd{Script: redact.String(cmd.Script, secrets...)}
@@ -37,9 +38,13 @@ func (r *Recorder) Run(_ context.Context, cmd Cmd) (Result, error) {
 		rec.Stdin = []byte(redact.String(string(cmd.Stdin), secrets...))
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	var res Result
+	if cmd.Fresh != nil {
+		res.Stdout = cmd.Fresh(append([]Cmd(nil), r.calls...))
+	}
 	r.calls = append(r.calls, rec)
-	r.mu.Unlock()
-	return Result{}, nil
+	return res, nil
 }
 
 // Upload records f with its content redacted and reports a change.

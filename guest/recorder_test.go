@@ -31,3 +31,27 @@ func TestRecorderRecordsRedacted(t *testing.T) {
 		t.Fatal(r.String())
 	}
 }
+
+func TestRecorderAnswersFresh(t *testing.T) {
+	r := NewRecorder("SQL-ONE", "pw")
+	read := Cmd{Script: "probe", Fresh: func(sent []Cmd) string {
+		for _, c := range sent {
+			if strings.Contains(string(c.Stdin), "START") {
+				return "started"
+			}
+		}
+		return "fresh"
+	}}
+	if res, _ := r.Run(context.Background(), read); res.Stdout != "fresh" {
+		t.Fatalf("before: %q", res.Stdout)
+	}
+	if res, _ := r.Run(context.Background(), Cmd{Script: "mysql", Stdin: []byte("START pw")}); res.Stdout != "" {
+		t.Fatalf("a write printed %q", res.Stdout)
+	}
+	if res, _ := r.Run(context.Background(), read); res.Stdout != "started" {
+		t.Fatalf("after: %q", res.Stdout)
+	}
+	if res, _ := r.Run(context.Background(), Cmd{Script: "x", Fresh: Prints("y\n")}); res.Stdout != "y\n" {
+		t.Fatal(res.Stdout)
+	}
+}

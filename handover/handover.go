@@ -122,11 +122,14 @@ func (in Info) PrintDetails(w io.Writer) {
 	if in.AdminURL != "" {
 		fmt.Fprintf(w, "  admin page:   %s\n", in.AdminURL)
 	}
-	pw := fmt.Sprintf("in %s (key %q), or run `labctl info --show-secrets`", in.AdminPasswordFile, in.AdminPasswordKey)
+	fmt.Fprintf(w, "  admin user:   %s\n", in.AdminUser)
 	if in.AdminPassword != "" {
-		pw = in.AdminPassword
+		fmt.Fprintf(w, "  password:     %s\n", in.AdminPassword)
+	} else {
+		// Short lines: this is read on an 80-column terminal.
+		fmt.Fprintf(w, "  password:     in %s\n", in.AdminPasswordFile)
+		fmt.Fprintf(w, "                (key %q); `labctl info --show-secrets` prints it\n", in.AdminPasswordKey)
 	}
-	fmt.Fprintf(w, "  admin user:   %s, password %s\n", in.AdminUser, pw)
 	where := "primary not known (run `labctl status`)"
 	if in.Primary != "" {
 		where = "on the primary " + in.Primary
@@ -157,9 +160,9 @@ func Slowest(results []steps.StepResult, n int) string {
 	slices.SortStableFunc(ran, func(a, b steps.StepResult) int { return cmp.Compare(b.Duration, a.Duration) })
 	var parts []string
 	for _, st := range ran[:min(n, len(ran))] {
-		parts = append(parts, fmt.Sprintf("%s %s", st.Name, st.Duration.Round(100*time.Millisecond)))
+		parts = append(parts, fmt.Sprintf("%s %.1fs", st.Name, st.Duration.Seconds()))
 	}
-	return "Slowest steps: " + strings.Join(parts, ", ") + " (every step's time is in the run log)"
+	return "Slowest steps: " + strings.Join(parts, ", ")
 }
 
 // Complete says the run reached the last step, verify: the lab is whole.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"labctl/internal/textdist"
 	"os"
 	"sort"
 	"strings"
@@ -290,34 +291,11 @@ func closest(name string, names []string) string {
 		if strings.EqualFold(n, name) {
 			return n
 		}
-		if d := editDistance(strings.ToLower(name), n); d < bestD {
+		if d := textdist.Distance(strings.ToLower(name), n); d < bestD {
 			best, bestD = n, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 { // not worth comparing; also bounds fuzz time
-		return 1 << 20
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // typeProblem reports a value of the wrong type and silences later checks of key.

@@ -135,7 +135,6 @@ func Open(p *lab.Plan, st *lab.State, vb vbox.API, log io.Writer, password strin
 		Plan:          p,
 		Secrets:       secrets,
 		VBox:          vb,
-		Mode:          steps.ModeApply,
 		Profile:       profile,
 		GuestPassword: password,
 		SSHPublicKey:  authorized,

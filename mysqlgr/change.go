@@ -81,28 +81,59 @@ func CheckJoin(joiner, donor string, self, group *Status) error {
 	return nil
 }
 
+// WaitFunc waits until cond holds, for at most limit, asking every every;
+// cond's error ends the wait. The steps pass their Env.Wait (which a plan
+// turns into one probe and a note); WaitOnline polls.
+type WaitFunc func(ctx context.Context, what string, limit, every time.Duration, cond func(context.Context) (bool, error)) error
+
 // WaitOnline polls s every poll until it is ONLINE, fails fast on ERROR or
 // OFFLINE, and gives up after within; failures carry the member's recent
 // replication log lines.
 func (s Server) WaitOnline(ctx context.Context, within, poll time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
+	return s.WaitOnlineWith(ctx, pollWait, within, poll)
+}
+
+// WaitOnlineWith is WaitOnline waiting through wait.
+func (s Server) WaitOnlineWith(ctx context.Context, wait WaitFunc, within, poll time.Duration) error {
 	last := "unknown"
-	for {
+	var failed error
+	err := wait(ctx, s.Name+" to be ONLINE", within, poll, func(ctx context.Context) (bool, error) {
 		m, err := s.ReadSelf(ctx)
-		if err == nil {
-			last = m.State
-			switch m.State {
-			case Online:
-				return nil
-			case Error, Offline:
-				return fmt.Errorf("member went %s instead of ONLINE%s", m.State, s.RecentErrors(ctx))
-			}
+		if err != nil {
+			return false, nil // not answering yet: ask again
+		}
+		last = m.State
+		switch m.State {
+		case Online:
+			return true, nil
+		case Error, Offline:
+			failed = fmt.Errorf("member went %s instead of ONLINE%s", m.State, s.RecentErrors(ctx))
+			return false, failed
+		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case failed != nil:
+		return failed
+	}
+	return fmt.Errorf("member still %s after %s, want ONLINE%s", last, within, s.RecentErrors(context.WithoutCancel(ctx)))
+}
+
+// pollWait is the WaitFunc of callers without one: cond at once, then
+// every every, until it holds, fails, or limit has passed.
+func pollWait(ctx context.Context, _ string, limit, every time.Duration, cond func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		if ok, err := cond(ctx); ok || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("member still %s after %s, want ONLINE%s", last, within, s.RecentErrors(context.WithoutCancel(ctx)))
-		case <-time.After(poll):
+			return ctx.Err()
+		case <-time.After(every):
 		}
 	}
 }

@@ -41,19 +41,24 @@ const RootClient = "mysql --defaults-extra-file=" + RootOptionFile + " --batch -
 // Root returns the server on a node reached through ex; SQL goes on stdin
 // (never argv), and redact lists the secrets to hide from logs and errors.
 func Root(name string, ex guest.Executor, redact []string) Server {
-	return Server{Name: name, SQL: rootRunner{ex, redact}}
+	return Server{Name: name, SQL: rootRunner{ex: ex, redact: redact}}
 }
 
 type rootRunner struct {
 	ex     guest.Executor
 	redact []string
+	fresh  *Fresh // answers for a plan's recorder (fresh.go); nil = none
 }
 
 func (r rootRunner) SQL(ctx context.Context, stmts string) (string, error) {
+	return r.run(ctx, stmts, nil)
+}
+
+func (r rootRunner) run(ctx context.Context, stmts string, fresh func([]guest.Cmd) string) (string, error) {
 	if !strings.HasSuffix(strings.TrimSpace(stmts), ";") {
 		stmts += ";"
 	}
-	res, err := r.ex.Run(ctx, guest.Cmd{Script: RootClient, Stdin: []byte(stmts + "\n"), Redact: r.redact})
+	res, err := r.ex.Run(ctx, guest.Cmd{Script: RootClient, Stdin: []byte(stmts + "\n"), Redact: r.redact, Fresh: fresh})
 	if err != nil {
 		return "", err
 	}

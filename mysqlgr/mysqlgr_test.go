@@ -261,3 +261,47 @@ func TestRootSendsSQLOnStdin(t *testing.T) {
 		t.Errorf("calls %+v", calls)
 	}
 }
+
+// TestFreshAnswersFollowWhatWasSent: against a plan's recorder, a member
+// reads OFFLINE until it is started, the bootstrapped one is the PRIMARY,
+// and a joiner sees the first member as its primary.
+func TestFreshAnswersFollowWhatWasSent(t *testing.T) {
+	ctx := context.Background()
+	hosts := []string{"192.0.2.11", "192.0.2.12", "192.0.2.13"}
+	member := func(i int) (Server, *guest.Recorder) {
+		rec := guest.NewRecorder(hosts[i])
+		return Root(hosts[i], rec, nil).WithFresh(Fresh{Group: "g-1", Hosts: hosts, Self: hosts[i]}), rec
+	}
+	one, _ := member(0)
+	st, err := one.ReadStatus(ctx)
+	if err != nil || st.State != Offline || st.GroupName != "g-1" || st.Executed != "" {
+		t.Fatalf("fresh status %+v, %v", st, err)
+	}
+	if err := one.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := one.ReadSelf(ctx); err != nil || m.State != Online || m.Role != Primary {
+		t.Fatalf("after bootstrap %+v, %v", m, err)
+	}
+	two, _ := member(1)
+	if h, err := two.PrimaryHost(ctx); err != nil || h != "" {
+		t.Fatalf("before START: primary %q, %v", h, err)
+	}
+	if err := two.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.WaitOnline(ctx, time.Second, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := two.PrimaryHost(ctx); err != nil || h != hosts[0] {
+		t.Fatalf("joiner's primary %q, %v; want %s", h, err, hosts[0])
+	}
+	s1, _ := one.ReadStatus(ctx)
+	s2, _ := two.ReadStatus(ctx)
+	if s1.UUID == s2.UUID || len(s1.UUID) != 36 {
+		t.Fatalf("server_uuids %q %q: want distinct UUIDs", s1.UUID, s2.UUID)
+	}
+	if out, err := two.Query(ctx, "SELECT 1", "1\n"); err != nil || out != "1\n" {
+		t.Fatalf("query %q, %v", out, err)
+	}
+}

@@ -82,7 +82,7 @@ func ParseView(out string) (View, error) {
 
 // ReadView reads s's view of the group.
 func (s Server) ReadView(ctx context.Context) (View, error) {
-	out, err := s.SQL.SQL(ctx, viewSQL)
+	out, err := s.read(ctx, viewSQL)
 	if err != nil {
 		return View{}, fmt.Errorf("read the group view: %w", err)
 	}
@@ -114,7 +114,7 @@ func ParseSelf(out string) (Member, error) {
 
 // ReadSelf reads s's own state and role.
 func (s Server) ReadSelf(ctx context.Context) (Member, error) {
-	out, err := s.SQL.SQL(ctx, selfSQL)
+	out, err := s.read(ctx, selfSQL)
 	if err != nil {
 		return Member{}, fmt.Errorf("read member state: %w", err)
 	}
@@ -173,7 +173,7 @@ func ParseStatus(out string) (*Status, error) {
 
 // ReadStatus reads s's Status.
 func (s Server) ReadStatus(ctx context.Context) (*Status, error) {
-	out, err := s.SQL.SQL(ctx, statusSQL)
+	out, err := s.read(ctx, statusSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read member state: %w", err)
 	}

@@ -79,9 +79,13 @@ type dbFakeNode struct {
 	liveSets int
 	// mirrorOnly: the online package sources were switched off
 	mirrorOnly bool
-	reloads    int
-	scripts    []string
-	log        []string // every script and stdin, secrets redacted, for golden transcripts
+	// moduleSet: the PHP module stream was chosen by the refresh script.
+	moduleSet bool
+	// halfInstalled: a failed install left the transaction for RepairCmd.
+	halfInstalled bool
+	reloads       int
+	scripts       []string
+	log           []string // every script and stdin, secrets redacted, for golden transcripts
 
 	// MySQL
 	uuid       string
@@ -109,6 +113,9 @@ type dbFakeLab struct {
 	failStart string
 	// noPlugin: the MySQL package comes without group_replication.so.
 	noPlugin bool
+	// installFails makes the next N package installs fail in dpkg, leaving
+	// the transaction half done (a package script that failed).
+	installFails int
 	// version is the installed server's: mysqld refuses an option file
 	// naming an option it lacks, silently drops a loose- one (recorded in
 	// ignored), and a GRANT of a privilege it lacks fails.
@@ -132,7 +139,7 @@ func newDBFakeLab(t *testing.T, p *lab.Plan, s *lab.Secrets, prof *guest.Profile
 }
 
 func (l *dbFakeLab) env(p *lab.Plan) *Env {
-	return &Env{Plan: p, Secrets: l.secrets, Profile: l.prof, Mode: ModeApply,
+	return &Env{Plan: p, Secrets: l.secrets, Profile: l.prof,
 		SSH: func(n *lab.Node) guest.Executor { return l.nodes[n.VM] }}
 }
 
@@ -208,9 +215,23 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			return guest.Result{Stdout: "/usr/lib64/mysql/plugin/group_replication.so\n"}, nil
 		}
 		return guest.Result{}, nil
+	case strings.Contains(sc, l.prof.RefreshCmd+"\n"):
+		f.moduleSet = f.moduleSet || (l.prof.ModuleSetup != "" && strings.Contains(sc, l.prof.ModuleSetup))
+		return guest.Result{}, nil
+	case l.prof.RepairCmd != "" && strings.Contains(sc, l.prof.RepairCmd):
+		f.halfInstalled = false
+		return guest.Result{}, nil
 	case strings.Contains(sc, l.prof.InstallCmd+" "):
-		if f.node.Role == lab.RoleWeb && l.prof.ModuleSetup != "" && !strings.Contains(sc, l.prof.ModuleSetup) {
+		if f.node.Role == lab.RoleWeb && l.prof.ModuleSetup != "" && !f.moduleSet {
 			l.t.Errorf("%s: PHP module stream not set before install", f.node.VM)
+		}
+		if f.halfInstalled {
+			return f.fail(sc, "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem.", 100)
+		}
+		if l.installFails > 0 {
+			l.installFails--
+			f.halfInstalled = true
+			return f.fail(sc, "E: Sub-process /usr/bin/dpkg returned an error code (1)", 100)
 		}
 		for _, p := range strings.Fields(sc[strings.Index(sc, l.prof.InstallCmd)+len(l.prof.InstallCmd):]) {
 			f.pkgs[strings.Trim(p, "'")] = true

@@ -133,12 +133,9 @@ func kaRender(env *Env, n *lab.Node, iface string) (kaFiles, error) {
 
 // kaInterface finds the NIC carrying n's address on the live guest.
 func kaInterface(ctx context.Context, env *Env, n *lab.Node) (string, error) {
-	if env.Mode == ModePlan {
-		return "IFACE", nil // recorders cannot answer; the plan shows a placeholder
-	}
 	script := fmt.Sprintf(`ip -o -4 addr show | awk -v ip=%s '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }'`,
 		guest.Quote(n.IP.String()))
-	r, err := dbRun(ctx, env, env.SSH(n), script, nil)
+	r, err := dbRead(ctx, env, env.SSH(n), script, env.Profile.FreshNIC+"\n")
 	if err != nil {
 		return "", fmt.Errorf("find the interface of %s: %w", n.IP, err)
 	}
@@ -192,6 +189,7 @@ func (keepalivedStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	staged := files.Config
 	staged.Path += ".labctl-new"
+	staged.Final = files.Config.Path
 	if _, err := ex.Upload(ctx, staged); err != nil {
 		return fmt.Errorf("write %s: %w", staged.Path, err)
 	}

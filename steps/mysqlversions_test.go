@@ -213,9 +213,8 @@ func TestDBPlanAssumesAVersionOnce(t *testing.T) {
 	for _, n := range p.Nodes {
 		recs[n.VM] = guest.NewRecorder(n.VM, s.Values()...)
 	}
-	tr := &Transcript{}
-	env := &Env{Plan: p, Secrets: s, Profile: dbTestProfile("el8"), Mode: ModePlan, Transcript: tr,
-		SSH: func(n *lab.Node) guest.Executor { return recs[n.VM] }}
+	env := planTestEnv(p, dbTestProfile("el8"), s, func(n *lab.Node) guest.Executor { return recs[n.VM] })
+	tr := env.Transcript
 	st := MySQLConfig()
 	for _, n := range st.Targets(p) {
 		if err := st.Apply(context.Background(), env, n); err != nil {

@@ -41,6 +41,15 @@ func (packagesStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 // differs per distribution (lib64 on EL, lib on Debian).
 const pkgFindPlugin = `find /usr/lib64 /usr/lib -path '*/mysql/plugin/group_replication.so' 2>/dev/null | head -n 1`
 
+// pkgFreshPlugin is where a fresh install of the profile's MySQL server
+// puts group_replication.so (what pkgFindPlugin prints there).
+func pkgFreshPlugin(prof *guest.Profile) string {
+	if strings.HasPrefix(prof.Name, "el") {
+		return "/usr/lib64/mysql/plugin/group_replication.so\n"
+	}
+	return "/usr/lib/mysql/plugin/group_replication.so\n"
+}
+
 // pkgList is the packages a node's role needs, in profile order, without duplicates.
 func pkgList(prof *guest.Profile, n *lab.Node) []string {
 	var lists [][]string
@@ -122,18 +131,33 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return fmt.Errorf("package mirror: %w", err)
 		}
 	}
-	// 2-4. Refresh, PHP stream on web nodes, install.
+	// 2-3. Refresh, PHP stream on web nodes.
 	script := "set -eu\n" + prof.RefreshCmd + "\n"
 	if n.Role == lab.RoleWeb && prof.ModuleSetup != "" {
 		script += prof.ModuleSetup + "\n"
 	}
-	script += prof.InstallCmd + " " + pkgQuoted(pkgList(prof, n)) + "\n"
 	if _, err := dbRun(ctx, env, ex, script, nil); err != nil {
-		return fmt.Errorf("install packages: %w", err)
+		return fmt.Errorf("refresh the package lists: %w", err)
+	}
+	// 4. Install. A transaction left half done (an earlier run killed during
+	//    the install, or a package script that failed, e.g. a server slow to
+	//    start on a loaded host) is finished and the install tried once more.
+	install := "set -eu\n" + prof.InstallCmd + " " + pkgQuoted(pkgList(prof, n)) + "\n"
+	if _, err := dbRun(ctx, env, ex, install, nil); err != nil {
+		if prof.RepairCmd == "" {
+			return fmt.Errorf("install packages: %w", err)
+		}
+		env.Warnf("%s: the package install failed (%v); finishing the interrupted transaction and trying once more", n.VM, firstErrLine(err))
+		if _, rerr := dbRun(ctx, env, ex, "set -eu\n"+prof.RepairCmd+"\n", nil); rerr != nil {
+			return fmt.Errorf("install packages: %w; then finishing the transaction: %w", err, rerr)
+		}
+		if _, err := dbRun(ctx, env, ex, install, nil); err != nil {
+			return fmt.Errorf("install packages (after finishing the interrupted transaction): %w", err)
+		}
 	}
 	// 5. Group replication needs its plugin; fail here rather than at the first START.
-	if n.Role == lab.RoleDB && env.Mode != ModePlan {
-		r, err := dbRun(ctx, env, ex, pkgFindPlugin, nil)
+	if n.Role == lab.RoleDB {
+		r, err := dbRead(ctx, env, ex, pkgFindPlugin, pkgFreshPlugin(prof))
 		if err != nil {
 			return fmt.Errorf("look for group_replication.so: %w", err)
 		}
@@ -191,10 +215,7 @@ done
 // pkgDebianSuite reads the suite the guest already uses (sid, bookworm, ...)
 // from its apt sources, one-line or deb822 format.
 func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, error) {
-	if env.Mode == ModePlan {
-		return "SUITE", nil
-	}
-	r, err := dbRun(ctx, env, ex, `{
+	r, err := dbRead(ctx, env, ex, `{
 	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } }'
 	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '$1 == "Suites:" { print $2; exit }'
@@ -202,7 +223,7 @@ func pkgDebianSuite(ctx context.Context, env *Env, ex guest.Executor) (string, e
 	for f in /etc/apt/sources.list.labctl-disabled /etc/apt/sources.list.d/*.labctl-disabled; do
 		[ -f "$f" ] && awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $(i + 1); exit } } $1 == "Suites:" { print $2; exit }' "$f"
 	done
-} | head -n 1`, nil)
+} | head -n 1`, env.Profile.FreshSuite+"\n")
 	if err != nil {
 		return "", fmt.Errorf("read the apt suite: %w", err)
 	}
@@ -316,4 +337,10 @@ func pkgShellURL(u string) string {
 		out.WriteString(guest.Quote(lit))
 	}
 	return out.String()
+}
+
+// firstErrLine is an error's first line, for a one-line warning.
+func firstErrLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

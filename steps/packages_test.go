@@ -162,7 +162,7 @@ func TestPackagesMirrorCheckScript(t *testing.T) {
 		p := dbTestPlan()
 		p.PackageMirror = mirror
 		rec := guest.NewRecorder("SQL-ONE")
-		env := &Env{Plan: p, Profile: dbTestProfile(profile), Mode: ModePlan, SSH: func(*lab.Node) guest.Executor { return rec }}
+		env := &Env{Plan: p, Profile: dbTestProfile(profile), SSH: func(*lab.Node) guest.Executor { return rec }}
 		_ = pkgCheckMirror(context.Background(), env, rec, release)
 		calls := rec.Calls()
 		if len(calls) != 1 {
@@ -197,4 +197,36 @@ func wtUnameM(t *testing.T) string {
 		t.Skip("no uname")
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// A package script that fails (a server slow to start on a loaded host) or
+// a run killed mid-install leaves dpkg half done: the step finishes the
+// transaction and installs once more, saying so; a second failure is the error.
+func TestPackagesFinishAnInterruptedTransaction(t *testing.T) {
+	p := dbTestPlan()
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("debian"))
+	fl.installFails = 1
+	env := fl.env(p)
+	var warned []string
+	env.Warn = func(msg string) { warned = append(warned, msg) }
+	n := p.DB()[0]
+	if err := Packages().Apply(context.Background(), env, n); err != nil {
+		t.Fatalf("one failed install was not repaired: %v", err)
+	}
+	if !fl.nodes[n.VM].pkgs["mysql-server"] {
+		t.Error("mysql-server not installed after the repair")
+	}
+	scripts := strings.Join(fl.nodes[n.VM].scripts, "\n")
+	if !strings.Contains(scripts, "dpkg --force-confold --configure -a") {
+		t.Errorf("no dpkg --configure -a before the retry:\n%s", scripts)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "trying once more") {
+		t.Errorf("warnings: %q", warned)
+	}
+
+	fl.installFails = 2
+	err := Packages().Apply(context.Background(), env, p.DB()[1])
+	if err == nil || !strings.Contains(err.Error(), "after finishing the interrupted transaction") || !strings.Contains(err.Error(), "dpkg returned an error code") {
+		t.Fatalf("two failures: %v", err)
+	}
 }

@@ -1,20 +1,15 @@
 package steps
 
-// The lab-wide steps that run before any VM is touched.
+// preflight: the lab-wide checks that run before any VM is touched.
 //
 // preflight reads: VBoxManage --version, list vms, list bridgedifs (at
 // once), then the base VM's /VirtualBox/GuestAdd/Version property and the
 // lab tag of every existing VM named like a lab node (at once). It writes
 // nothing.
-//
-// base-snapshot reads the base VM's snapshots and state; writes (once) the
-// snapshot the clones are linked to, only on a powered-off base VM.
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -36,29 +31,29 @@ const (
 // MinVersion is the oldest VirtualBox labctl drives.
 var MinVersion = vbox.Version{Major: 6, Minor: 1}
 
-// Preflight checks, before anything changes, that VirtualBox is recent
+// preflightStep checks, before anything changes, that VirtualBox is recent
 // enough, the base VM exists, no foreign VM carries a lab VM's name and the
 // bridge adapter is up. A lab-wide step: it never applies anything.
-type Preflight struct{}
+type preflightStep struct{}
 
 var (
-	_ Step    = Preflight{}
-	_ LabWide = Preflight{}
+	_ Step    = preflightStep{}
+	_ LabWide = preflightStep{}
 )
 
-// NewPreflight returns the preflight step.
-func NewPreflight() Step { return Preflight{} }
+// Preflight returns the preflight step.
+func Preflight() Step { return preflightStep{} }
 
-func (Preflight) Name() string                  { return "preflight" }
-func (Preflight) Title() string                 { return "Checking VirtualBox, the base VM and the host network" }
-func (Preflight) Targets(p *lab.Plan) lab.Nodes { return nil }
-func (Preflight) LabWide() bool                 { return true }
+func (preflightStep) Name() string                  { return "preflight" }
+func (preflightStep) Title() string                 { return "Checking VirtualBox, the base VM and the host network" }
+func (preflightStep) Targets(p *lab.Plan) lab.Nodes { return nil }
+func (preflightStep) LabWide() bool                 { return true }
 
 // Check returns Done or an error listing every problem found. The reads
 // that do not depend on each other run at once (each is a VBoxManage
 // process): the version, the VM list and the host interfaces; then the
 // base's Guest Additions and the lab tag of each lab-named VM.
-func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
+func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
 	var (
 		v                vbox.Version
@@ -151,7 +146,7 @@ func (Preflight) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, erro
 
 // Apply has nothing to do: Check either passes or stops the run. In a plan
 // it says what is checked.
-func (Preflight) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
+func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	env.PlanNotef("check: VirtualBox >= %d.%d; base VM %q exists; lab VM names are free or tagged %s=%s; bridge adapter %q is up",
 		MinVersion.Major, MinVersion.Minor, env.Plan.Base.VM, TagLab, env.Plan.Name, env.Plan.BridgeAdapter)
 	return nil
@@ -207,95 +202,4 @@ func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {
 	}
 	return fmt.Errorf("the bridge adapter %q is not a host interface VirtualBox can bridge to: set bridge_adapter in %s to one of: %s",
 		p.BridgeAdapter, p.File, strings.Join(names, ", "))
-}
-
-// logOf is the step log, or a sink when the Env has none.
-func logOf(env *Env) io.Writer {
-	if env.Log == nil {
-		return io.Discard
-	}
-	return env.Log
-}
-
-// BaseSnapshot makes sure the base VM has the snapshot the clones are
-// linked to, taking it only when the base has none and is powered off.
-type BaseSnapshot struct{}
-
-var (
-	_ Step    = BaseSnapshot{}
-	_ LabWide = BaseSnapshot{}
-	_ Needs   = BaseSnapshot{}
-)
-
-// NewBaseSnapshot returns the base-snapshot step.
-func NewBaseSnapshot() Step { return BaseSnapshot{} }
-
-func (BaseSnapshot) Name() string                  { return "base-snapshot" }
-func (BaseSnapshot) Title() string                 { return "Preparing the base VM's snapshot" }
-func (BaseSnapshot) Targets(p *lab.Plan) lab.Nodes { return nil }
-func (BaseSnapshot) LabWide() bool                 { return true }
-func (BaseSnapshot) Needs() []string               { return []string{"preflight"} }
-
-// Check reads the base VM's snapshots. What Apply would refuse (other
-// snapshots but not this one, or a running base) is an error here already,
-// so a dry run shows it.
-func (b BaseSnapshot) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
-	p := env.Plan
-	info, err := env.checkView(b.Name(), p.Base.VM).Info(ctx)
-	if errors.Is(err, vbox.ErrNotFound) {
-		return Status{}, fmt.Errorf("the base VM %q (base.vm in %s) is not registered: see `VBoxManage list vms`: %w", p.Base.VM, p.File, err)
-	}
-	if err != nil {
-		return Status{}, fmt.Errorf("read the base VM %q: %w", p.Base.VM, err)
-	}
-	var names []string
-	for _, s := range info.Snapshots {
-		if s.Name == p.Base.Snapshot || strings.EqualFold(s.UUID, p.Base.Snapshot) {
-			return Status{Done: true}, nil
-		}
-		names = append(names, fmt.Sprintf("%q", s.Name))
-	}
-	if len(names) > 0 {
-		return Status{}, fmt.Errorf("the base VM %q has no snapshot %q (it has %s): set base.snapshot in %s to one of them",
-			p.Base.VM, p.Base.Snapshot, strings.Join(names, ", "), p.File)
-	}
-	if info.State != vbox.StatePowerOff && info.State != vbox.StateAborted {
-		return Status{}, fmt.Errorf("the base VM %q has no snapshot to clone from and is %s: shut it down (so its disk is consistent) and run labctl up again; labctl will then take snapshot %q",
-			p.Base.VM, info.State, p.Base.Snapshot)
-	}
-	return Status{Why: fmt.Sprintf("take snapshot %q of the powered-off base VM %q", p.Base.Snapshot, p.Base.VM)}, nil
-}
-
-// Apply takes the snapshot (vbox.EnsureSnapshot re-checks the state first,
-// on what the Check just read).
-func (b BaseSnapshot) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
-	p := env.Plan
-	v := env.applyView(b.Name(), p.Base.VM)
-	if env.Mode == ModePlan {
-		env.PlanNotef("only when the base VM has no snapshot %q (and is powered off):", p.Base.Snapshot)
-		return env.VBox.TakeSnapshot(ctx, p.Base.VM, p.Base.Snapshot, "Taken by labctl: the lab's linked clones are based on it.", false)
-	}
-	created, err := vbox.EnsureSnapshot(ctx, viewedAPI{env.VBox, v}, p.Base.VM, p.Base.Snapshot)
-	env.changedVM(p.Base.VM)
-	if err != nil {
-		return fmt.Errorf("snapshot the base VM %q: %w", p.Base.VM, err)
-	}
-	if created {
-		fmt.Fprintf(logOf(env), "base-snapshot: took snapshot %q of %s\n", p.Base.Snapshot, p.Base.VM)
-	}
-	return nil
-}
-
-// viewedAPI answers Info for the view's VM from the view (what this node's
-// Check just read), and everything else from the API.
-type viewedAPI struct {
-	vbox.API
-	v *vmView
-}
-
-func (a viewedAPI) Info(ctx context.Context, vm string) (*vbox.VMInfo, error) {
-	if vm == a.v.vm {
-		return a.v.Info(ctx)
-	}
-	return a.API.Info(ctx, vm)
 }

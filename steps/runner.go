@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,12 +12,11 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"labctl/guest"
 	"labctl/internal/fanout"
+	"labctl/internal/textdist"
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
-	"labctl/vbox"
 )
 
 // Runner runs an ordered list of steps against the lab. Per step it checks
@@ -49,31 +47,6 @@ type Runner struct {
 	Verbose io.Writer
 }
 
-// StepResult is what one step did.
-type StepResult struct {
-	Name, Title string
-	Changed     int // nodes applied (or, in dry-run, that would change)
-	Already     int // nodes already done
-	Skipped     bool
-	Duration    time.Duration
-}
-
-// Change is one dry-run finding: a step not done on a node.
-type Change struct {
-	Node, Step, Why string
-	// After: the node already has an earlier pending change, so this step was
-	// not checked (its check would read a state the earlier change alters).
-	After bool
-}
-
-// Summary is the outcome of a run.
-type Summary struct {
-	Mode     Mode
-	Steps    []StepResult
-	Changes  []Change // ModeDryRun only
-	Duration time.Duration
-}
-
 // RunError is a failed or interrupted run. Err holds the node-prefixed
 // errors of the failing step (errors.Is/As reach each of them).
 type RunError struct {
@@ -83,6 +56,7 @@ type RunError struct {
 	Interrupted bool
 	Cause       error
 	LogPath     string
+	Targets     int      // how many nodes the step acted on ("all 6 nodes")
 	secrets     []string // hidden from Error(): a step's error may quote a command's output
 }
 
@@ -93,24 +67,74 @@ func (e *RunError) Error() string {
 func (e *RunError) text() string {
 	var b strings.Builder
 	if e.Interrupted {
+		// One line: the node errors are all "context canceled".
 		fmt.Fprintf(&b, "interrupted during %q (%s): nothing is lost, run `labctl up` again to resume", e.Title, e.Step)
-	} else {
-		fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
+		if e.LogPath != "" {
+			b.WriteString(" (log: " + e.LogPath + ")")
+		}
+		return b.String()
 	}
+	fmt.Fprintf(&b, "step %q (%s) failed", e.Title, e.Step)
 	merr, isList := e.Err.(*multierror.Error)
 	switch {
 	case isList && len(merr.Errors) > 0:
 		b.WriteString(":")
-		for _, x := range merr.Errors {
-			b.WriteString("\n  " + x.Error())
+		for _, line := range mergeNodeErrors(e.Step, merr.Errors, e.Targets) {
+			b.WriteString("\n  " + line)
 		}
-	case e.Err != nil && !(e.Interrupted && errors.Is(e.Err, e.Cause)):
+	case e.Err != nil:
 		b.WriteString(": " + e.Err.Error())
 	}
 	if e.LogPath != "" {
 		b.WriteString("\nsee the log for every command and its output: " + e.LogPath)
 	}
 	return b.String()
+}
+
+// mergeNodeErrors says an identical failure once for every node it hit
+// ("all 6 nodes: …", "SQL-ONE, SQL-TWO: …"). Errors read "step: NODE:
+// text" (the node's name may be repeated at the start of text); they are
+// compared on text, in the order first seen.
+func mergeNodeErrors(step string, errs []error, targets int) []string {
+	type group struct {
+		nodes []string
+		text  string
+	}
+	var groups []*group
+	byText := map[string]*group{}
+	for _, err := range errs {
+		msg := strings.TrimPrefix(err.Error(), step+": ")
+		node, text, ok := strings.Cut(msg, ": ")
+		if !ok || strings.ContainsAny(node, " \n") {
+			node, text = "", msg
+		}
+		for node != "" && strings.HasPrefix(text, node+": ") {
+			text = strings.TrimPrefix(text, node+": ")
+		}
+		g := byText[text]
+		if g == nil || node == "" {
+			g = &group{text: text}
+			groups = append(groups, g)
+			if node != "" {
+				byText[text] = g
+			}
+		}
+		if node != "" {
+			g.nodes = append(g.nodes, node)
+		}
+	}
+	var out []string
+	for _, g := range groups {
+		switch {
+		case len(g.nodes) == 0:
+			out = append(out, step+": "+g.text)
+		case len(g.nodes) > 1 && len(g.nodes) == targets:
+			out = append(out, fmt.Sprintf("%s: all %d nodes: %s", step, len(g.nodes), g.text))
+		default:
+			out = append(out, fmt.Sprintf("%s: %s: %s", step, strings.Join(g.nodes, ", "), g.text))
+		}
+	}
+	return out
 }
 
 // Unwrap exposes the step's errors and, when interrupted, ctx's error.
@@ -135,40 +159,6 @@ func (e *Env) Warnf(format string, args ...any) {
 	}
 }
 
-// PlanNotef adds a comment line to the plan (ModePlan) for what a step does
-// that no recorder sees, such as a wait. No-op outside ModePlan.
-func (e *Env) PlanNotef(format string, args ...any) {
-	if e.Mode == ModePlan && e.Transcript != nil {
-		fmt.Fprintf(e.Transcript, "# "+format+"\n", args...)
-	}
-}
-
-// Transcript collects plan lines, one per write; the Runner attributes
-// them to the step and node whose Apply is running (plan mode handles one
-// node at a time).
-type Transcript struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (t *Transcript) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.buf.Write(p)
-}
-
-// take returns and forgets the lines written so far.
-func (t *Transcript) take() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimRight(t.buf.String(), "\n")
-	t.buf.Reset()
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
 // syncWriter serialises writes from node goroutines.
 type syncWriter struct {
 	mu sync.Mutex
@@ -183,14 +173,15 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // run is the state of one Run.
 type run struct {
-	r     *Runner
-	env   *Env
-	prog  *ui.Display
-	log   io.Writer
-	sum   *Summary
-	plan  io.Writer
-	mu    sync.Mutex
-	after map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	r      *Runner
+	env    *Env
+	prog   *ui.Display
+	log    io.Writer
+	sum    *Summary
+	plan   io.Writer
+	mu     sync.Mutex
+	after  map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
+	number map[string]int  // the selected steps, numbered from 1 in order
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -203,6 +194,11 @@ func nodeLabel(n *lab.Node) string {
 func isLabWide(s Step) bool {
 	lw, ok := s.(LabWide)
 	return ok && lw.LabWide()
+}
+
+func isReadOnly(s Step) bool {
+	r, ok := s.(ReadOnly)
+	return ok && r.ReadOnly()
 }
 
 func isSerial(s Step) bool {
@@ -256,7 +252,6 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 
 	// A copy: the Runner's log, mode and warning sink must not leak into the caller's Env.
 	e := *env
-	e.Mode = r.Mode
 	e.Log = logw
 	e.vmViews = newVMViews() // this run's VM reads, handed from Check to Apply
 	prog := r.Display
@@ -268,8 +263,11 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		prog.Warn(msg)
 		fmt.Fprintf(logw, "%s WARNING: %s\n", stamp(), msg)
 	}
-	if r.Mode == ModePlan && e.Transcript == nil {
-		e.Transcript = &Transcript{}
+	if e.Fetch == nil {
+		e.Fetch = serialFetch() // this run's downloads, one at a time
+	}
+	if r.Mode == ModePlan {
+		planSeams(&e)
 	}
 	x := &run{r: r, env: &e, prog: prog, log: logw, sum: &sum, after: map[string]bool{}}
 	if r.Mode == ModePlan {
@@ -285,7 +283,16 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	x.number = map[string]int{}
+	for i, s := range r.Steps {
+		if sel[i] {
+			x.number[s.Name()] = len(x.number) + 1
+		}
+	}
 	x.logf("run: mode=%s steps=%s", modeName(r.Mode), strings.Join(selectedNames(r.Steps, sel), ","))
+	if r.Mode == ModePlan {
+		x.planIndex(sel)
+	}
 	if r.Mode != ModePlan {
 		if err := x.checkSkippedNeeds(ctx, sel); err != nil {
 			x.logf("run: refused: %v", err)
@@ -308,6 +315,9 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 		if err != nil {
 			sum.Duration = time.Since(start)
 			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
+			if !isLabWide(s) {
+				re.Targets = len(s.Targets(x.env.Plan))
+			}
 			if ctx.Err() != nil {
 				re.Interrupted, re.Cause = true, ctx.Err()
 			}
@@ -364,7 +374,11 @@ func (r *Runner) selection() ([]bool, error) {
 				return i, nil
 			}
 		}
-		return -1, fmt.Errorf("unknown step %q: the steps are, in order: %s", name, strings.Join(Names(r.Steps), ", "))
+		hint := ""
+		if c := textdist.Closest(strings.TrimSpace(name), Names(r.Steps)); c != "" {
+			hint = fmt.Sprintf("; did you mean %q?", c)
+		}
+		return -1, fmt.Errorf("unknown step %q%s (the steps are, in order: %s)", name, hint, strings.Join(Names(r.Steps), ", "))
 	}
 	switch {
 	case r.From != "" && r.Only != "":
@@ -513,7 +527,9 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		didChange, verdict, err := x.runNode(ctx, s, n)
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
-			x.prog.NodeDone(nodeLabel(n), "failed")
+			if ctx.Err() == nil { // an interrupt is said once, by the run
+				x.prog.NodeDone(nodeLabel(n), "failed")
+			}
 			return err
 		}
 		x.logf("step %s: %s: %s", s.Name(), nodeLabel(n), verdict)
@@ -553,6 +569,12 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 	res.Changed, res.Already = changed, already
 	res.Duration = time.Since(start)
 
+	if ctx.Err() != nil {
+		// Interrupted: the final error says so in one line, with how to resume.
+		x.prog.StepCancel()
+		x.logf("step %s: interrupted after %s", s.Name(), res.Duration.Round(time.Millisecond))
+		return res, err
+	}
 	var detail string
 	switch {
 	case err != nil:
@@ -561,6 +583,10 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		} else {
 			detail = "failed"
 		}
+	case isReadOnly(s) && x.r.Mode == ModeDryRun && changed > 0:
+		detail = fmt.Sprintf("not passing yet on %d", changed)
+	case isReadOnly(s):
+		detail = "passed"
 	case x.r.Mode == ModeDryRun && changed > 0:
 		detail = fmt.Sprintf("would change %d", changed)
 	case changed > 0:
@@ -644,6 +670,9 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 	if !st.Done {
 		return false, "", fmt.Errorf("applied but check still fails: %s", st.Why)
 	}
+	if isReadOnly(s) {
+		return false, "passed after settling", nil
+	}
 	return true, "changed", nil
 }
 
@@ -653,235 +682,12 @@ func (x *run) addChange(c Change) {
 	x.sum.Changes = append(x.sum.Changes, c)
 }
 
-// planStep applies a step against the recording backends, one node at a
-// time so every recorded line belongs to the node being applied, and prints
-// what each node recorded.
-func (x *run) planStep(ctx context.Context, s Step, targets lab.Nodes) error {
-	w := x.plan
-	fmt.Fprintf(w, "== %s (%s)\n", s.Title(), s.Name())
-	nodes := targets
-	if isLabWide(s) {
-		nodes = lab.Nodes{nil}
-	}
-	x.env.Transcript.take() // anything written outside an Apply belongs to no node
-	vboxCalls := recordedVBoxCalls(x.env.VBox)
-	for _, n := range nodes {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		before := len(vboxCalls())
-		err := s.Apply(ctx, x.env, n)
-		// Notes first: a note qualifies the calls after it.
-		lines := x.env.Transcript.take()
-		for _, argv := range vboxCalls()[before:] {
-			if vboxMutating(argv) {
-				lines = append(lines, "VBoxManage "+shellWords(argv))
-			}
-		}
-		if err != nil {
-			return prefixEach(s.Name(), fmt.Errorf("%s: %w", nodeLabel(n), err))
-		}
-		fmt.Fprintf(w, "%s:\n", nodeLabel(n))
-		if len(lines) == 0 {
-			fmt.Fprintln(w, "  (nothing to run)")
-		}
-		for _, l := range lines {
-			fmt.Fprintf(w, "  %s\n", x.redact(l))
-		}
-	}
-	fmt.Fprintln(w)
-	return nil
-}
+// Mode says how a run treats the live system.
+type Mode int
 
-// redact hides any secret (and the extra strings given) that reached a plan line.
-func (x *run) redact(s string, extra ...string) string {
-	vals := append(x.env.Secrets.Values(), extra...)
-	if x.env.GuestPassword != "" && x.env.GuestPassword != "<redacted>" {
-		vals = append(vals, x.env.GuestPassword)
-	}
-	return redact.String(s, vals...)
-}
-
-// Totals counts the steps that changed something and those already done.
-func (s Summary) Totals() (changed, already int) {
-	for _, st := range s.Steps {
-		switch {
-		case st.Skipped:
-		case st.Changed > 0:
-			changed++
-		default:
-			already++
-		}
-	}
-	return changed, already
-}
-
-// Print writes the end-of-run report: in dry-run the changes grouped per
-// node (or "no changes"); after a real run the totals, the time taken and
-// how to reach WordPress.
-func (s Summary) Print(w io.Writer, plan *lab.Plan) {
-	switch s.Mode {
-	case ModePlan:
-		return // the plan was printed while running
-	case ModeDryRun:
-		s.printChanges(w, plan)
-		return
-	}
-	changed, already := s.Totals()
-	fmt.Fprintf(w, "Done in %s: %d step(s) changed something, %d already done.\n",
-		s.Duration.Round(time.Second), changed, already)
-	if plan == nil || plan.LB() == nil {
-		return
-	}
-	for _, st := range s.Steps {
-		if !st.Skipped && (st.Name == "verify" || st.Name == "wordpress-install") {
-			fmt.Fprintf(w, "How to reach WordPress: http://%s/\n", plan.LB().IP)
-			return
-		}
-	}
-}
-
-func (s Summary) printChanges(w io.Writer, plan *lab.Plan) {
-	if len(s.Changes) == 0 {
-		fmt.Fprintln(w, "No changes: the lab already matches lab.toml.")
-		return
-	}
-	fmt.Fprintln(w, "labctl up would make these changes:")
-	var order []string
-	byNode := map[string][]Change{}
-	for _, c := range s.Changes {
-		if _, ok := byNode[c.Node]; !ok {
-			order = append(order, c.Node)
-		}
-		byNode[c.Node] = append(byNode[c.Node], c)
-	}
-	// The lab-wide changes first, then the nodes in lab order.
-	rank := func(node string) int {
-		if node == "lab" {
-			return -1
-		}
-		if plan != nil {
-			for i, n := range plan.Nodes {
-				if n.Name() == node {
-					return i
-				}
-			}
-		}
-		return len(order)
-	}
-	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
-	for _, node := range order {
-		fmt.Fprintf(w, "%s:\n", node)
-		var then []string
-		for _, c := range byNode[node] {
-			if c.After {
-				then = append(then, c.Step)
-				continue
-			}
-			fmt.Fprintf(w, "  - %s: %s\n", c.Step, c.Why)
-		}
-		if len(then) > 0 {
-			fmt.Fprintf(w, "  - then: %s\n", strings.Join(then, ", "))
-		}
-	}
-}
-
-// recordedVBoxCalls finds the plan-mode VBoxManage recorder behind env.VBox
-// (a vbox.Client over a vbox.PlanRunner, or any API with Calls).
-func recordedVBoxCalls(api vbox.API) func() [][]string {
-	type recorder interface{ Calls() [][]string }
-	if r, ok := api.(recorder); ok {
-		return r.Calls
-	}
-	if c, ok := api.(*vbox.Client); ok {
-		if r, ok := c.Runner.(recorder); ok {
-			return r.Calls
-		}
-	}
-	return func() [][]string { return nil }
-}
-
-// vboxMutating reports whether an argv may change anything: the plan lists
-// what up would do, not the reads it makes to decide.
-func vboxMutating(argv []string) bool {
-	if len(argv) == 0 {
-		return false
-	}
-	switch argv[0] {
-	case "--version", "-V", "-v", "list", "showvminfo", "getextradata":
-		return false
-	case "guestproperty":
-		return len(argv) > 1 && argv[1] != "get" && argv[1] != "enumerate" && argv[1] != "wait"
-	case "snapshot":
-		return len(argv) > 2 && argv[2] != "list" && argv[2] != "showvminfo"
-	}
-	return true
-}
-
-// shellWords joins argv so it can be pasted into a POSIX shell.
-func shellWords(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
-		}) < 0 {
-			out[i] = a
-			continue
-		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(out, " ")
-}
-
-// planTap records, in plan mode, every script and upload a step sends to a
-// guest executor, in order and redacted, then passes it on (to the plan's
-// guest.Recorder, which keeps the files for plan --out).
-type planTap struct {
-	inner guest.Executor
-	x     *run
-}
-
-func (p planTap) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
-	var b strings.Builder
-	for i, l := range strings.Split(strings.TrimRight(cmd.Script, "\n"), "\n") {
-		if i == 0 {
-			b.WriteString("$ " + l + "\n")
-		} else {
-			b.WriteString("  " + l + "\n")
-		}
-	}
-	if len(cmd.Stdin) > 0 {
-		b.WriteString("  (with input on stdin)\n") // often a secret: never shown
-	}
-	io.WriteString(p.x.env.Transcript, p.x.redact(b.String(), cmd.Redact...))
-	return p.inner.Run(ctx, cmd)
-}
-
-func (p planTap) Upload(ctx context.Context, f guest.File) (bool, error) {
-	owner := f.Owner
-	if owner == "" {
-		owner = "root:root"
-	}
-	fmt.Fprintf(p.x.env.Transcript, "upload %s (mode %04o, %s)\n", f.Path, f.Mode.Perm(), owner)
-	return p.inner.Upload(ctx, f)
-}
-
-func (p planTap) String() string { return p.inner.String() }
-
-// tapGuests routes the env's guest executors through planTap.
-func (x *run) tapGuests() {
-	wrap := func(get func(*lab.Node) guest.Executor) func(*lab.Node) guest.Executor {
-		if get == nil {
-			return nil
-		}
-		return func(n *lab.Node) guest.Executor {
-			inner := get(n)
-			if inner == nil {
-				return nil
-			}
-			return planTap{inner: inner, x: x}
-		}
-	}
-	x.env.Control = wrap(x.env.Control)
-	x.env.SSH = wrap(x.env.SSH)
-}
+// Run modes.
+const (
+	ModeApply  Mode = iota // check, apply, re-check
+	ModeDryRun             // check only; report what would change
+	ModePlan               // no live system: apply against recorders, print every call
+)

@@ -16,6 +16,8 @@ import (
 	"labctl/lab"
 	"labctl/redact"
 	"labctl/ui"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // rtPlan is a six-node lab built by hand (no lab.toml parsing involved).
@@ -109,7 +111,7 @@ func (s *rtStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 
 func (s *rtStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	s.rec.add(s.name + ":apply:" + nodeLabel(n))
-	if env.Mode == ModePlan && env.Transcript != nil {
+	if env.Transcript != nil {
 		fmt.Fprintf(env.Transcript, "run %s on %s with password %s\n", s.name, nodeLabel(n), env.Secrets.MySQLRoot)
 	}
 	if s.onApply != nil {
@@ -495,11 +497,11 @@ func TestRunnerPlanModeAppliesAgainstRecordersWithoutChecks(t *testing.T) {
 	if rec.count("a:check") != 0 || rec.count("preflight:check") != 0 {
 		t.Errorf("plan mode ran checks: %v", rec.list())
 	}
-	want := "== Doing a (a)\nSERVER-ONE:\n  run a on SERVER-ONE with password <redacted>\nSERVER-TWO:\n  run a on SERVER-TWO with password <redacted>\n"
+	want := "== 2. Doing a (a)\nSERVER-ONE:\n  run a on SERVER-ONE with password <redacted>\nSERVER-TWO:\n  run a on SERVER-TWO with password <redacted>\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("plan output lacks\n%s\ngot:\n%s", want, out)
 	}
-	if !strings.Contains(out, "== Doing preflight (preflight)\nlab:\n  run preflight on lab") {
+	if !strings.Contains(out, "== 1. Doing preflight (preflight)\nlab:\n  run preflight on lab") {
 		t.Errorf("lab-wide step not shown once under 'lab':\n%s", out)
 	}
 	if strings.Contains(out, "s3cret-root-pw") {
@@ -596,7 +598,7 @@ func TestRunnerPlanModeShowsGuestRecordings(t *testing.T) {
 	if _, err := (&Runner{Steps: []Step{s}, Mode: ModePlan, Out: &out}).Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	want := "== Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    (with input on stdin)\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
+	want := "Steps:\n   1. hostname          Doing hostname\n\n== 1. Doing hostname (hostname)\nLOAD-BALANCER:\n  $ set -eu\n    hostnamectl set-hostname load-balancer\n    < <redacted>\n  upload /etc/labctl/pw (mode 0600, root:root)\n\n"
 	if out.String() != want {
 		t.Errorf("plan:\n%q\nwant\n%q", out.String(), want)
 	}
@@ -665,5 +667,47 @@ func TestSummaryPrintTellsHowToReachWordPress(t *testing.T) {
 	sum.Print(&buf, rtPlan())
 	if strings.Contains(buf.String(), "WordPress") {
 		t.Errorf("summary of the VM phase mentions WordPress:\n%s", buf.String())
+	}
+}
+
+// One failure on every node is said once; different failures stay apart.
+func TestRunErrorMergesIdenticalNodeFailures(t *testing.T) {
+	logon := errors.New("guest control refused the logon as \"root\"")
+	errs := []error{
+		fmt.Errorf("fresh-identity: SQL-ONE: SQL-ONE: %w", logon),
+		fmt.Errorf("fresh-identity: SQL-TWO: SQL-TWO: %w", logon),
+		fmt.Errorf("fresh-identity: SQL-THREE: SQL-THREE: %w", logon),
+	}
+	e := &RunError{Step: "fresh-identity", Title: "Giving each clone a fresh identity", Err: &multierror.Error{Errors: errs}, Targets: 3}
+	got := e.Error()
+	if strings.Count(got, "refused the logon") != 1 || !strings.Contains(got, "fresh-identity: all 3 nodes: guest control refused") {
+		t.Errorf("identical failures not merged:\n%s", got)
+	}
+	if !errors.Is(e, logon) {
+		t.Error("merging hid the cause from errors.Is")
+	}
+	e.Targets = 6
+	e.Err = &multierror.Error{Errors: append(errs[:2:2], errors.New("fresh-identity: LOAD-BALANCER: disk full"))}
+	got = e.Error()
+	if !strings.Contains(got, "fresh-identity: SQL-ONE, SQL-TWO: guest control refused") || !strings.Contains(got, "fresh-identity: LOAD-BALANCER: disk full") || strings.Contains(got, "all ") {
+		t.Errorf("partial merge:\n%s", got)
+	}
+}
+
+// Ctrl-C: one line saying what was interrupted and how to resume, no
+// "context canceled" per node.
+func TestInterruptedRunSaysItOnce(t *testing.T) {
+	e := &RunError{Step: "packages", Title: "Installing packages", Interrupted: true, Cause: context.Canceled, LogPath: "/l/up.log",
+		Err: &multierror.Error{Errors: []error{fmt.Errorf("packages: SQL-ONE: %w", context.Canceled), fmt.Errorf("packages: SQL-TWO: %w", context.Canceled)}}}
+	got := e.Error()
+	if strings.Contains(got, "\n") || strings.Contains(got, "context canceled") || !strings.Contains(got, "labctl up") {
+		t.Errorf("interrupted: %q", got)
+	}
+}
+
+func TestUnknownStepSuggestsTheClosest(t *testing.T) {
+	r := &Runner{Steps: []Step{newRTStep("packages", &rtCalls{})}, Only: "pakages"}
+	if _, err := r.selection(); err == nil || !strings.Contains(err.Error(), `did you mean "packages"?`) {
+		t.Errorf("--only pakages: %v", err)
 	}
 }

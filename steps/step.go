@@ -4,6 +4,7 @@ package steps
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"time"
 
@@ -44,29 +45,29 @@ type Needs interface{ Needs() []string }
 // Targets and calls Check/Apply exactly once with n == nil.
 type LabWide interface{ LabWide() bool }
 
+// ReadOnly is implemented by steps that only check (verify): their Apply
+// waits for the checks to pass and changes nothing, so they report
+// "passed", never "changed".
+type ReadOnly interface{ ReadOnly() bool }
+
 // Preparer is implemented by steps that read lab-wide facts once per run
 // before their nodes are checked (e.g. the MACs already in use). The Runner
-// calls Prepare before the step's first Check, except in ModePlan.
+// calls Prepare before the step's first Check (a plan checks nothing).
 type Preparer interface {
 	Prepare(ctx context.Context, env *Env) error
 }
 
-// Mode says how a run treats the live system.
-type Mode int
-
-// Run modes.
-const (
-	ModeApply  Mode = iota // check, apply, re-check
-	ModeDryRun             // check only; report what would change
-	ModePlan               // no live system: apply against recorders, print every call
-)
-
 // Env is everything a step may use. No state bag: typed fields only.
+//
+// Steps never ask which mode a run is in: what differs between `up` and
+// `plan` is behind these fields. The Runner of a plan puts recorders and
+// emulators there (plan.go): VBox is a vbox.Emulator, Control and SSH are
+// guest.Recorders answering each read with its guest.Cmd.Fresh, and Wait,
+// Fetch, HostKeys and Rand are the plan's (planSeams).
 type Env struct {
 	Plan    *lab.Plan
 	Secrets *lab.Secrets
 	VBox    vbox.API
-	Mode    Mode
 
 	// Control returns the guest-control executor of a node (works before the network).
 	Control func(n *lab.Node) guest.Executor
@@ -75,12 +76,25 @@ type Env struct {
 	// Profile is the guest OS profile of the lab.
 	Profile *guest.Profile
 
-	// GuestPassword is the base image's guest-control password (from the password file or prompt).
+	// GuestPassword is the base image's guest-control password (from the
+	// password file or prompt); a plan has none.
 	GuestPassword string
 	// SSHPublicKey is the lab's authorized_keys line.
 	SSHPublicKey string
-	// HostKeys is the lab's store of pinned SSH host keys.
-	HostKeys *hostkeys.Store
+	// HostKeys is where ssh-access pins each clone's host key: the lab's
+	// known_hosts (a *hostkeys.Store) for `up`; a plan's only notes the pin.
+	HostKeys HostKeys
+
+	// Waiter waits for a condition (Env.Wait); nil = poll it live, bounded.
+	// A plan's probes once and notes the wait.
+	Waiter Waiter
+	// Fetch reads the WordPress archive from src (a host file, or a URL
+	// downloaded once into cacheDir) and checks a non-empty sha256; nil =
+	// FetchArchive. A plan's downloads nothing and shows the source.
+	Fetch func(ctx context.Context, src, sha256, cacheDir string) ([]byte, error)
+	// Rand is the source of random choices (a clone's new MAC); nil =
+	// crypto/rand. A plan's is seeded by the lab, so plans print the same.
+	Rand io.Reader
 
 	// Log receives every command and its output, secrets redacted.
 	Log io.Writer
@@ -88,10 +102,10 @@ type Env struct {
 	// GuestWait bounds how long wait-guests waits for a VM's Guest Additions
 	// (0 = DefaultGuestWait).
 	GuestWait time.Duration
-	// Transcript, in ModePlan, collects what a node's Apply does that the
+	// Transcript, in a plan, collects what a node's Apply does that the
 	// plan prints: notes (Env.PlanNotef), and the scripts and uploads the
 	// Runner sees through Control/SSH. (VBoxManage calls are read from the
-	// plan runner behind VBox.) The Runner creates it; nil outside ModePlan.
+	// emulator behind VBox.) The Runner of a plan creates it; nil otherwise.
 	Transcript *Transcript
 	// Warn shows a warning to the user (above the progress) and logs it; the
 	// Runner sets it. Steps call env.Warnf, which is nil-safe.
@@ -103,5 +117,33 @@ type Env struct {
 	vmViews *vmViews
 }
 
+// HostKeys pins and reads the SSH host keys of the lab's nodes.
+type HostKeys interface {
+	// Pin records pubkey (an authorized_keys line) as addr's only host key.
+	Pin(addr, pubkey string) error
+	// Load reads every pin (hostkeys.ErrNoFile when there are none yet).
+	Load() (*hostkeys.Pins, error)
+	// String names the store for messages.
+	String() string
+}
+
+var _ HostKeys = (*hostkeys.Store)(nil)
+
 // DefaultGuestWait is how long wait-guests waits when Env.GuestWait is 0.
 const DefaultGuestWait = 5 * time.Minute
+
+// logOf is the step log, or a sink when the Env has none.
+func logOf(env *Env) io.Writer {
+	if env.Log == nil {
+		return io.Discard
+	}
+	return env.Log
+}
+
+// random is the Env's source of random choices.
+func (e *Env) random() io.Reader {
+	if e.Rand != nil {
+		return e.Rand
+	}
+	return rand.Reader
+}

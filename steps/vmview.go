@@ -1,6 +1,25 @@
 package steps
 
-// The VM steps' per-run reads: what a step's Prepare or Check read of a VM,
+// The VM steps: the lab's six VMs as VirtualBox objects, up to the point
+// where guest control answers. They act through env.VBox only.
+//
+// clone-vms lists the VMs once, then reads each node's lab tag; writes a
+// linked clone of the base snapshot into group /labctl/<lab>, then at once
+// the tags labctl/lab and labctl/node, so a half-built lab is still
+// recognisably ours.
+// configure-vms reads every lab VM's nic1/CPUs/memory/group (and the base's
+// MAC) at once, and each node tag; writes the node tag, then nic1 bridged
+// with a fresh unique MAC, CPUs, memory and group, on a powered-off VM.
+// start-vms reads the VM state; starts it headless.
+// wait-guests reads GuestAdditionsRunLevel until it reaches 2.
+//
+// Every VBoxManage call is a process, so independent reads run at once, and
+// a node's Apply uses what its Check read a moment before (vmView, below)
+// instead of reading it again. Every Check, including the
+// Runner's re-check after Apply, reads the live VM. Which VMs are the lab's
+// is package fleet's rule.
+//
+// This file holds the VM steps' per-run reads: what a step's Prepare or Check read of a VM,
 // handed to the Check or Apply right after it, once.
 
 import (
@@ -240,4 +259,18 @@ func (e *Env) changedVM(vm string) {
 			}
 		}
 	}
+}
+
+// viewedAPI answers Info for the view's VM from the view (what this node's
+// Check just read), and everything else from the API.
+type viewedAPI struct {
+	vbox.API
+	v *vmView
+}
+
+func (a viewedAPI) Info(ctx context.Context, vm string) (*vbox.VMInfo, error) {
+	if vm == a.v.vm {
+		return a.v.Info(ctx)
+	}
+	return a.API.Info(ctx, vm)
 }

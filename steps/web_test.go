@@ -434,7 +434,7 @@ func TestWebArchiveFromURLIsCachedAndVerified(t *testing.T) {
 
 func TestWebArchiveNotFetchedInPlanMode(t *testing.T) {
 	l := wtNewLab(t, "el8")
-	l.env.Mode = ModePlan
+	planSeams(l.env)
 	l.env.Plan.WordPressArchive = "http://127.0.0.1:1/never.tar.gz"
 	got, err := webArchive(context.Background(), l.env)
 	if err != nil || !strings.Contains(string(got), "never.tar.gz") {

@@ -218,6 +218,17 @@ func (d *Display) StepEnd(ok bool, detail string) {
 	clear(d.inFlight)
 }
 
+// StepCancel ends an interrupted step without a status line: the run's
+// final message says what was interrupted and how to resume.
+func (d *Display) StepCancel() {
+	d.above.flush()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clear()
+	d.title = ""
+	clear(d.inFlight)
+}
+
 // Warn prints a warning above the live line.
 func (d *Display) Warn(msg string) {
 	d.Println("! " + msg)

@@ -103,6 +103,12 @@ func (s *SimStep) Needs() []string {
 	return nil
 }
 
+// ReadOnly forwards the real step's: a simulated verify still never "changes".
+func (s *SimStep) ReadOnly() bool {
+	r, ok := s.Real.(steps.ReadOnly)
+	return ok && r.ReadOnly()
+}
+
 func (s *SimStep) LabWide() bool {
 	lw, ok := s.Real.(steps.LabWide)
 	return ok && lw.LabWide()
@@ -123,9 +129,11 @@ func (s *SimStep) Check(ctx context.Context, _ *steps.Env, n *lab.Node) (steps.S
 }
 
 // Apply takes the step's latency, then fails if a fault fires, else marks
-// the step applied on the node. In ModePlan it only notes that it is simulated.
+// the step applied on the node. In a plan (the Env records a Transcript)
+// it only notes that it is simulated: the Sim is the guests, and a plan
+// changes none.
 func (s *SimStep) Apply(ctx context.Context, env *steps.Env, n *lab.Node) error {
-	if env != nil && env.Mode == steps.ModePlan {
+	if env != nil && env.Transcript != nil {
 		env.PlanNotef("simulated step %s", s.Name())
 		return nil
 	}

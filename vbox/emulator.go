@@ -9,13 +9,14 @@ import (
 	"sync"
 )
 
-// PlanRunner is a Runner for `labctl plan` and `up --dry-run` on a machine
-// without VirtualBox. It records every argv and answers as VirtualBox 7.0
-// would on a host where the base VM exists (powered off, with its base
-// snapshot) and no lab VM exists yet. Mutating commands succeed and are
+// Emulator is a Runner that emulates VBoxManage in memory, for `labctl
+// plan` and `up --dry-run` on a machine without VirtualBox (it is not a
+// run mode: steps read and write it like the real thing). It records every
+// argv and answers as VirtualBox 7.0 would on a host where the base VM exists
+// (powered off) and no lab VM exists yet. Mutating commands succeed and are
 // remembered, so a plan that clones, configures and starts a VM can read it
 // back. UUIDs and MACs derive from names, so plans print the same every time.
-type PlanRunner struct {
+type Emulator struct {
 	// BridgedIfs is what `list bridgedifs` reports; by default one wired
 	// interface that is up.
 	BridgedIfs []HostIf
@@ -25,10 +26,10 @@ type PlanRunner struct {
 
 	mu    sync.Mutex
 	calls [][]string
-	vms   []*planVM
+	vms   []*emuVM
 }
 
-type planVM struct {
+type emuVM struct {
 	name, uuid, groups string
 	state              VMState
 	cpus, memory       int
@@ -37,27 +38,46 @@ type planVM struct {
 	snaps              []Snapshot // flat chain; the last is current
 }
 
-// PlanVersion is the VirtualBox release a PlanRunner pretends to be.
-const PlanVersion = "7.0.14r161095"
+// EmulatedVersion is the VirtualBox release an Emulator answers as.
+const EmulatedVersion = "7.0.14r161095"
 
-// NewPlanRunner returns a PlanRunner whose host has baseVM with snapshot
+// NewEmulator returns an Emulator whose host has baseVM with snapshot
 // baseSnapshot ("" = no snapshot).
-func NewPlanRunner(baseVM, baseSnapshot string) *PlanRunner {
-	p := &PlanRunner{
+func NewEmulator(baseVM, baseSnapshot string) *Emulator {
+	p := &Emulator{
 		BridgedIfs: []HostIf{{Name: "eth0", IPAddress: "192.168.1.10", NetworkMask: "255.255.255.0",
 			MAC: "52:54:00:12:34:56", Status: "Up"}},
 	}
-	base := &planVM{name: baseVM, uuid: planUUID("vm:" + baseVM), groups: "/", state: StatePowerOff,
-		cpus: 1, memory: 1024, nic: "nat", mac: planMAC(baseVM), extra: map[string]string{}}
+	base := &emuVM{name: baseVM, uuid: emuUUID("vm:" + baseVM), groups: "/", state: StatePowerOff,
+		cpus: 1, memory: 1024, nic: "nat", mac: emuMAC(baseVM), extra: map[string]string{}}
 	if baseSnapshot != "" {
-		base.snaps = []Snapshot{{Name: baseSnapshot, UUID: planUUID("snap:" + baseVM + "/" + baseSnapshot), Current: true}}
+		base.snaps = []Snapshot{{Name: baseSnapshot, UUID: emuUUID("snap:" + baseVM + "/" + baseSnapshot), Current: true}}
 	}
 	p.vms = append(p.vms, base)
 	return p
 }
 
+// AddClone registers vm as a running linked clone of the base in group
+// groups, as `up` leaves it after its VM phase (bridged on the first host
+// interface, tagged), for a plan of later steps alone (`--only`,
+// `--from`): those steps then read a VM, as they would on a built lab.
+func (p *Emulator) AddClone(vm, groups string, tags map[string]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	extra := map[string]string{}
+	for k, v := range tags {
+		extra[k] = v
+	}
+	bridge := ""
+	if len(p.BridgedIfs) > 0 {
+		bridge = p.BridgedIfs[0].Name
+	}
+	p.vms = append(p.vms, &emuVM{name: vm, uuid: emuUUID("vm:" + vm), groups: groups, state: StateRunning,
+		cpus: 1, memory: 1024, nic: "bridged", bridge: bridge, mac: emuMAC(vm), extra: extra})
+}
+
 // Calls returns a copy of every argv run so far, in order.
-func (p *PlanRunner) Calls() [][]string {
+func (p *Emulator) Calls() [][]string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([][]string, len(p.calls))
@@ -67,16 +87,16 @@ func (p *PlanRunner) Calls() [][]string {
 	return out
 }
 
-// planUUID is a stable, well-formed (version 5 style) UUID for a name.
-func planUUID(name string) string {
+// emuUUID is a stable, well-formed (version 5 style) UUID for a name.
+func emuUUID(name string) string {
 	h := sha1.Sum([]byte("labctl-plan:" + name))
 	h[6] = h[6]&0x0f | 0x50
 	h[8] = h[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// planMAC is a VirtualBox-style MAC (080027 + 3 bytes) for a name.
-func planMAC(name string) string {
+// emuMAC is a VirtualBox-style MAC (080027 + 3 bytes) for a name.
+func emuMAC(name string) string {
 	h := sha1.Sum([]byte("labctl-plan-mac:" + name))
 	return fmt.Sprintf("080027%02X%02X%02X", h[0], h[1], h[2])
 }
@@ -105,7 +125,7 @@ func syntaxError(msg string) Result {
 	return Result{ExitCode: 2, Stderr: "VBoxManage: error: " + msg + "\n"}
 }
 
-func (p *PlanRunner) find(nameOrUUID string) *planVM {
+func (p *Emulator) find(nameOrUUID string) *emuVM {
 	for _, v := range p.vms {
 		if v.name == nameOrUUID || strings.EqualFold(v.uuid, strings.Trim(nameOrUUID, "{}")) {
 			return v
@@ -115,7 +135,7 @@ func (p *PlanRunner) find(nameOrUUID string) *planVM {
 }
 
 // Run implements Runner.
-func (p *PlanRunner) Run(ctx context.Context, stdin []byte, args ...string) (Result, error) {
+func (p *Emulator) Run(ctx context.Context, stdin []byte, args ...string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, err
 	}
@@ -133,7 +153,7 @@ func (p *PlanRunner) Run(ctx context.Context, stdin []byte, args ...string) (Res
 	}
 	switch args[0] {
 	case "--version", "-V", "-v":
-		return Result{Stdout: PlanVersion + "\n"}, nil
+		return Result{Stdout: EmulatedVersion + "\n"}, nil
 	case "list":
 		return p.list(arg(1)), nil
 	case "showvminfo":
@@ -243,7 +263,7 @@ func valueResult(v string) Result {
 }
 
 // guestProperty answers as Guest Additions 7.0 on a booted Linux guest.
-func (p *PlanRunner) guestProperty(v *planVM, name string) string {
+func (p *Emulator) guestProperty(v *emuVM, name string) string {
 	if v.state != StateRunning {
 		return ""
 	}
@@ -271,7 +291,7 @@ func (p *PlanRunner) guestProperty(v *planVM, name string) string {
 
 // dhcpAddress is what a freshly booted bridged guest would report: an
 // address in the host interface's /24, stable per VM name.
-func (p *PlanRunner) dhcpAddress(v *planVM) string {
+func (p *Emulator) dhcpAddress(v *emuVM) string {
 	prefix := "192.0.2."
 	for _, h := range p.BridgedIfs {
 		if h.Status == "Up" && strings.Count(h.IPAddress, ".") == 3 {
@@ -283,7 +303,7 @@ func (p *PlanRunner) dhcpAddress(v *planVM) string {
 	return prefix + strconv.Itoa(200+int(sum[0])%50)
 }
 
-func (p *PlanRunner) list(what string) Result {
+func (p *Emulator) list(what string) Result {
 	var b strings.Builder
 	switch what {
 	case "vms", "runningvms":
@@ -302,7 +322,7 @@ func (p *PlanRunner) list(what string) Result {
 			fmt.Fprintf(&b, "Name:            %s\nGUID:            %s\nDHCP:            Disabled\nIPAddress:       %s\nNetworkMask:     %s\n"+
 				"IPV6Address:     \nIPV6NetworkMaskPrefixLength: 0\nHardwareAddress: %s\nMediumType:      Ethernet\nWireless:        %s\n"+
 				"Status:          %s\nVBoxNetworkName: HostInterfaceNetworking-%s\n\n",
-				h.Name, planUUID("if:"+h.Name), h.IPAddress, h.NetworkMask, h.MAC, wireless, h.Status, name)
+				h.Name, emuUUID("if:"+h.Name), h.IPAddress, h.NetworkMask, h.MAC, wireless, h.Status, name)
 		}
 	default:
 		return syntaxError("Unknown subcommand: " + what)
@@ -310,7 +330,7 @@ func (p *PlanRunner) list(what string) Result {
 	return Result{Stdout: b.String()}
 }
 
-func (p *PlanRunner) clone(args []string) Result {
+func (p *Emulator) clone(args []string) Result {
 	if len(args) == 0 {
 		return syntaxError("Incorrect parameters")
 	}
@@ -353,13 +373,13 @@ func (p *PlanRunner) clone(args []string) Result {
 		for k, v := range src.extra {
 			extra[k] = v
 		}
-		p.vms = append(p.vms, &planVM{name: name, uuid: planUUID("vm:" + name), groups: groups, state: StatePowerOff,
-			cpus: src.cpus, memory: src.memory, nic: src.nic, bridge: src.bridge, mac: planMAC(name), extra: extra})
+		p.vms = append(p.vms, &emuVM{name: name, uuid: emuUUID("vm:" + name), groups: groups, state: StatePowerOff,
+			cpus: src.cpus, memory: src.memory, nic: src.nic, bridge: src.bridge, mac: emuMAC(name), extra: extra})
 	}
 	return Result{Stdout: fmt.Sprintf("Machine has been successfully cloned as %q\n", name), Stderr: progressBar}
 }
 
-func hasSnapshot(v *planVM, s string) bool {
+func hasSnapshot(v *emuVM, s string) bool {
 	for _, sn := range v.snaps {
 		if sn.Name == s || strings.EqualFold(sn.UUID, s) {
 			return true
@@ -368,7 +388,7 @@ func hasSnapshot(v *planVM, s string) bool {
 	return false
 }
 
-func (p *PlanRunner) modify(args []string) Result {
+func (p *Emulator) modify(args []string) Result {
 	if len(args) < 2 {
 		return syntaxError("Not enough parameters")
 	}
@@ -388,7 +408,7 @@ func (p *PlanRunner) modify(args []string) Result {
 			v.bridge = val
 		case "macaddress1", "mac-address1":
 			if val == "auto" {
-				val = planMAC(v.name + "/" + strconv.Itoa(len(p.calls)))
+				val = emuMAC(v.name + "/" + strconv.Itoa(len(p.calls)))
 			}
 			v.mac = strings.ToUpper(val)
 		case "cpus":
@@ -402,7 +422,7 @@ func (p *PlanRunner) modify(args []string) Result {
 	return Result{}
 }
 
-func (p *PlanRunner) snapshot(args []string) Result {
+func (p *Emulator) snapshot(args []string) Result {
 	if len(args) < 2 {
 		return syntaxError("Not enough parameters")
 	}
@@ -416,7 +436,7 @@ func (p *PlanRunner) snapshot(args []string) Result {
 	}
 	switch args[1] {
 	case "take":
-		s := Snapshot{Name: name, UUID: planUUID("snap:" + v.name + "/" + name + "/" + strconv.Itoa(len(v.snaps)))}
+		s := Snapshot{Name: name, UUID: emuUUID("snap:" + v.name + "/" + name + "/" + strconv.Itoa(len(v.snaps)))}
 		for i := range v.snaps {
 			v.snaps[i].Current = false
 		}
@@ -454,7 +474,7 @@ func (p *PlanRunner) snapshot(args []string) Result {
 }
 
 // snapshotKeys prints the chain as showvminfo's depth-first keys.
-func (v *planVM) snapshotKeys() string {
+func (v *emuVM) snapshotKeys() string {
 	var b strings.Builder
 	sfx := ""
 	for i, s := range v.snaps {
@@ -470,7 +490,7 @@ func (v *planVM) snapshotKeys() string {
 }
 
 // machineReadable renders showvminfo --machinereadable as VirtualBox 7.0 does (abridged).
-func (v *planVM) machineReadable() string {
+func (v *emuVM) machineReadable() string {
 	var b strings.Builder
 	folder := "/home/user/VirtualBox VMs" + strings.TrimSuffix(strings.SplitN(v.groups, ",", 2)[0], "/") + "/" + v.name
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }

@@ -63,9 +63,14 @@ type grMember struct {
 	Verifiers int // verifier accounts present (read by Check and prepare only)
 }
 
-// grServer is n's MySQL server as root.
+// grServer is n's MySQL server as root. Its reads carry what a fresh
+// lab's member answers (a plan's recorder gives those answers).
 func grServer(env *Env, n *lab.Node) mysqlgr.Server {
-	return mysqlgr.Root(n.VM, env.SSH(n), dbRedact(env))
+	f := mysqlgr.Fresh{Self: n.IP.String(), Group: dbGroupName(env), Version: mysqlver.Assumed.String()}
+	for _, d := range env.Plan.DB() {
+		f.Hosts = append(f.Hosts, d.IP.String())
+	}
+	return mysqlgr.Root(n.VM, env.SSH(n), dbRedact(env)).WithFresh(f)
 }
 
 // grVerifierHosts are the verifier's account hosts: the local socket, TCP
@@ -108,17 +113,6 @@ func (g *grStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	case mysqlgr.Recovering:
 		return g.waitOnline(ctx, env, n)
 	}
-	if env.Mode == ModePlan {
-		// No live answers: plan a fresh lab, the first node bootstraps and
-		// the others join it, in order.
-		first := env.Plan.DB().First()
-		env.PlanNotef("no member ONLINE and all GTID sets empty (fresh lab): bootstrap %s, the others join it", first.VM)
-		if n == first {
-			return g.bootstrap(ctx, env, n)
-		}
-		return g.join(ctx, env, self, &grMember{Node: first, Status: &mysqlgr.Status{}})
-	}
-
 	// 3. Does a group exist anywhere? Ask every member.
 	members, unreachable := grReadAll(ctx, env)
 	if err := grDistinctUUIDs(members); err != nil {
@@ -209,12 +203,9 @@ func (g *grStep) prepare(ctx context.Context, env *Env, n *lab.Node) (*grMember,
 // on). The recovery account's privileges are those server version has
 // (mysqlver.Table); a plan, which has no server, assumes mysqlver.Assumed.
 func grAccountsSQL(env *Env, version string) (string, error) {
-	v := mysqlver.Assumed
-	if version != "" || env.Mode != ModePlan {
-		var err error
-		if v, err = mysqlver.Parse(version); err != nil {
-			return "", fmt.Errorf("server version: %w", err)
-		}
+	v, err := mysqlver.Parse(version)
+	if err != nil {
+		return "", fmt.Errorf("server version: %w", err)
 	}
 	admin, err := v.Privileges("CONNECTION_ADMIN", "BACKUP_ADMIN", "GROUP_REPLICATION_STREAM")
 	if err != nil {
@@ -264,29 +255,21 @@ func (g *grStep) join(ctx context.Context, env *Env, self, donor *grMember) erro
 
 // waitOnline waits, bounded, for n to be ONLINE.
 func (g *grStep) waitOnline(ctx context.Context, env *Env, n *lab.Node) error {
-	if env.Mode == ModePlan {
-		env.PlanNotef("wait up to %s for %s to be ONLINE", g.joinWait, n.VM)
-		return nil
-	}
-	return grServer(env, n).WaitOnline(ctx, g.joinWait, g.poll)
+	return grServer(env, n).WaitOnlineWith(ctx, env.Wait, g.joinWait, g.poll)
 }
 
 // grReadMember reads n's member state.
 func grReadMember(ctx context.Context, env *Env, n *lab.Node) (*grMember, error) {
 	st, err := grServer(env, n).ReadStatus(ctx)
-	if env.Mode == ModePlan && errors.Is(err, mysqlgr.ErrNoAnswer) {
-		// Recorders answer nothing: plan as for a fresh lab.
-		st, err = &mysqlgr.Status{UUID: n.VM, GroupName: env.Secrets.GroupName, State: mysqlgr.Offline}, nil
-	}
 	if err != nil {
 		return nil, err
 	}
 	return &grMember{Node: n, Status: st}, nil
 }
 
-// grCountVerifiers counts the verifier's accounts on n (0 in a plan).
+// grCountVerifiers counts the verifier's accounts on n (none on a fresh node).
 func grCountVerifiers(ctx context.Context, env *Env, n *lab.Node) (int, error) {
-	out, err := dbSQL(ctx, env, env.SSH(n), "SELECT COUNT(*) FROM mysql.user WHERE user = "+dbSQLString(MySQLVerifierUser))
+	out, err := dbQuery(ctx, env, env.SSH(n), "SELECT COUNT(*) FROM mysql.user WHERE user = "+dbSQLString(MySQLVerifierUser), "0\n")
 	if err != nil {
 		return 0, fmt.Errorf("count the verifier accounts: %w", err)
 	}

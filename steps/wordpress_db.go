@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	"labctl/lab"
-	"labctl/mysqlgr"
 )
 
 const (
@@ -97,25 +96,18 @@ func (wordpressDBStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status
 
 func (wordpressDBStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	// 1. The primary, as this node's group view reports it.
-	host, err := mysqlgr.Root(n.VM, env.SSH(n), dbRedact(env)).PrimaryHost(ctx)
+	host, err := grServer(env, n).PrimaryHost(ctx)
 	if err != nil {
 		return err
 	}
-	primary := n
-	if env.Mode == ModePlan {
-		// No live group to ask: plan it on the first node, which a fresh lab
-		// bootstraps; the others receive it by replication.
-		if first := env.Plan.DB().First(); n != first {
-			env.PlanNotef("%s receives the WordPress database and account from the primary by replication", n.VM)
-			return nil
-		}
-	} else {
-		primary = env.Plan.DB().Filter(func(d *lab.Node) bool { return d.IP.String() == host || strings.EqualFold(d.Hostname, host) }).First()
-		if primary == nil {
-			return fmt.Errorf("no ONLINE primary in %s's view of the group (answer %q); run the group-replication step", n.VM, host)
-		}
+	primary := env.Plan.DB().Filter(func(d *lab.Node) bool { return d.IP.String() == host || strings.EqualFold(d.Hostname, host) }).First()
+	if primary == nil {
+		return fmt.Errorf("no ONLINE primary in %s's view of the group (answer %q); run the group-replication step", n.VM, host)
 	}
 	pex := env.SSH(primary)
+	if primary != n {
+		env.PlanNotef("on the primary %s, then %s waits until it has replicated them:", primary.VM, n.VM)
+	}
 
 	// 2. Database and account on the primary; stale hosts of the account are dropped.
 	hostsOut, err := dbSQL(ctx, env, pex, "SELECT host FROM mysql.user WHERE user = "+dbSQLString(MySQLWordPressUser))
@@ -145,10 +137,10 @@ func (wordpressDBStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 
 	// 3. Let this node catch up before it is re-checked.
-	if primary == n || env.Mode == ModePlan {
+	if primary == n {
 		return nil
 	}
-	res, err := dbSQL(ctx, env, env.SSH(n), fmt.Sprintf("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %d)", dbSQLString(strings.TrimSpace(gtids)), wpdbReplicaWaitSeconds))
+	res, err := dbQuery(ctx, env, env.SSH(n), fmt.Sprintf("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %d)", dbSQLString(strings.TrimSpace(gtids)), wpdbReplicaWaitSeconds), "0\n")
 	if err != nil {
 		return fmt.Errorf("wait for replication from %s: %w", primary.VM, err)
 	}

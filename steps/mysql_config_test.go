@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"labctl/redact"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"labctl/redact"
 )
 
 // The -update flag may be defined by other golden tests of this package;

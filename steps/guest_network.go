@@ -29,9 +29,6 @@ func (guestNetwork) Title() string                 { return "Setting hostnames a
 func (guestNetwork) Needs() []string               { return []string{"fresh-identity"} }
 func (guestNetwork) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 
-// gaPlanMAC stands in for nic1's MAC in `labctl plan`, where no VM exists.
-const gaPlanMAC = "<nic1-mac>"
-
 // gaNet is what the network scripts are built from.
 type gaNet struct {
 	MAC      string // lowercase, colon-separated, as /sys/class/net/*/address shows it
@@ -54,15 +51,7 @@ func gaNetFor(ctx context.Context, env *Env, n *lab.Node) (gaNet, error) {
 	for _, d := range p.DNS {
 		nw.DNS = append(nw.DNS, d.String())
 	}
-	if env.VBox == nil && env.Mode == ModePlan {
-		nw.MAC = gaPlanMAC
-		return nw, nil
-	}
 	info, err := env.VBox.Info(ctx, n.VM)
-	if err != nil && env.Mode == ModePlan {
-		nw.MAC = gaPlanMAC // e.g. `plan --only guest-network`: no clone was planned
-		return nw, nil
-	}
 	if err != nil {
 		return nw, fmt.Errorf("read nic1 MAC: %w", err)
 	}

@@ -16,13 +16,9 @@ package steps
 // the group.
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,18 +94,20 @@ echo "mysqld is not installed (neither /usr/sbin/mysqld nor /usr/libexec/mysqld)
 exit 127
 `
 
+// dbFreshMysqld is what dbMysqldVersion prints on a fresh node: the
+// server mysqlver.Assumed (a plan's answer).
+var dbFreshMysqld = "/usr/sbin/mysqld  Ver " + mysqlver.Assumed.String() + " for Linux on x86_64 (MySQL Community Server - GPL)\n"
+
 // serverVersion reads the installed server's version: the option file is
-// written for it. A plan has no server to ask and assumes mysqlver.Assumed.
+// written for it. A plan's recorder answers mysqlver.Assumed, and the plan
+// says so once.
 func (s mysqlConfigStep) serverVersion(ctx context.Context, env *Env, ex guest.Executor) (mysqlver.Version, error) {
-	if env.Mode == ModePlan {
-		if s.planNote != nil {
-			s.planNote.Do(func() {
-				env.PlanNotef("no server to ask for its version: option files rendered for MySQL %s (a live run reads `mysqld --version` on each node first)", mysqlver.Assumed)
-			})
-		}
-		return mysqlver.Assumed, nil
+	if s.planNote != nil {
+		s.planNote.Do(func() {
+			env.PlanNotef("option files rendered for MySQL %s, what a fresh node is taken to run (up reads `mysqld --version` on each node first)", mysqlver.Assumed)
+		})
 	}
-	r, err := dbRun(ctx, env, ex, dbMysqldVersion, nil)
+	r, err := dbRead(ctx, env, ex, dbMysqldVersion, dbFreshMysqld)
 	if err != nil {
 		return mysqlver.Version{}, fmt.Errorf("read the MySQL server version: %w", err)
 	}
@@ -200,10 +198,12 @@ func mysqlConfFiles(env *Env, n *lab.Node, v mysqlver.Version) (conf, failover, 
 func dbLiveDrift(ctx context.Context, env *Env, ex guest.Executor) (string, error) {
 	settings := dbFailoverSettings(env.Plan)
 	cols := make([]string, len(settings))
+	fresh := make([]string, len(settings)) // a fresh server read them from the failover file
 	for i, s := range settings {
 		cols[i] = "@@GLOBAL." + s.Name
+		fresh[i] = s.Value
 	}
-	out, err := dbSQL(ctx, env, ex, "SELECT "+strings.Join(cols, ", "))
+	out, err := dbQuery(ctx, env, ex, "SELECT "+strings.Join(cols, ", "), strings.Join(fresh, "\t")+"\n")
 	if err != nil {
 		return "", fmt.Errorf("read the failover settings: %w", err)
 	}
@@ -320,12 +320,9 @@ done
 	if err := dbEnsureRootAccess(ctx, env, ex); err != nil {
 		return err
 	}
-	// 5. The failover settings on the running server, if they differ (a
-	//    plan shows the statements: recorders cannot answer the read).
-	if env.Mode != ModePlan {
-		if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift == "" {
-			return err
-		}
+	// 5. The failover settings on the running server, if they differ.
+	if drift, err := dbLiveDrift(ctx, env, ex); err != nil || drift == "" {
+		return err
 	}
 	return dbApplyLive(ctx, env, ex)
 }
@@ -356,79 +353,4 @@ func dbEnsureRootAccess(ctx context.Context, env *Env, ex guest.Executor) error 
 		return fmt.Errorf("root still cannot log in with %s after setting its password: %w", dbRootCnf, err)
 	}
 	return nil
-}
-
-// ---- helpers shared by the DB-side steps ----
-
-var dbUUIDRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func dbGroupName(env *Env) string {
-	if env.Secrets == nil {
-		return ""
-	}
-	return env.Secrets.GroupName
-}
-
-func dbXComAddr(ip netip.Addr) string { return fmt.Sprintf("%s:%d", ip, dbXComPort) }
-
-// dbRender executes one embedded template.
-func dbRender(name string, data any) ([]byte, error) {
-	var b bytes.Buffer
-	if err := dbTmpl.ExecuteTemplate(&b, name, data); err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
-	}
-	return b.Bytes(), nil
-}
-
-// dbOptionValue quotes a value for a MySQL option file. Quotes, backslashes
-// and control characters would be reinterpreted by the option parser, so
-// they are refused rather than escaped.
-func dbOptionValue(s string) (string, error) {
-	if s == "" {
-		return "", fmt.Errorf("empty value (are the lab secrets loaded?)")
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == '\'' {
-			return "", fmt.Errorf("secret contains a quote, backslash or control character, which a MySQL option file cannot hold; regenerate the lab secrets")
-		}
-	}
-	return `"` + s + `"`, nil
-}
-
-func dbSHA256(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-// dbFileCurrent reports whether f is on the guest with the same content,
-// mode and owner, without reading the content back (it may hold secrets).
-func dbFileCurrent(ctx context.Context, ex guest.Executor, f guest.File) (bool, string, error) {
-	script := fmt.Sprintf(`f=%s
-if [ -f "$f" ]; then
-	sha256sum <"$f" | cut -d' ' -f1
-	stat -c '%%a %%U:%%G' "$f"
-else
-	echo missing
-fi
-`, guest.Quote(f.Path))
-	r, err := ex.Run(ctx, guest.Cmd{Script: script})
-	if err != nil {
-		return false, "", fmt.Errorf("read %s: %w", f.Path, err)
-	}
-	lines := strings.Fields(r.Stdout)
-	if len(lines) == 1 && lines[0] == "missing" {
-		return false, f.Path + " is missing", nil
-	}
-	owner := f.Owner
-	if owner == "" {
-		owner = "root:root"
-	}
-	want := []string{dbSHA256(f.Content), fmt.Sprintf("%o", f.Mode.Perm()), owner}
-	if len(lines) != 3 || lines[0] != want[0] {
-		return false, f.Path + " differs from the rendered file", nil
-	}
-	if lines[1] != want[1] || lines[2] != want[2] {
-		return false, fmt.Sprintf("%s has mode %s owner %s, want %s %s", f.Path, lines[1], lines[2], want[1], want[2]), nil
-	}
-	return true, "", nil
 }

@@ -3,6 +3,8 @@ package steps
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,12 +17,64 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"labctl/guest"
+	"labctl/guest/guesttest"
 	"labctl/lab"
 	"labctl/vbox"
 )
 
-// This file holds the guest-access steps' test kit: a fake guest that
+// Guest-access checks read over SSH once the node's key is pinned (a built
+// lab), and through guest control otherwise or when SSH does not answer.
+func TestGuestAccessChecksPreferPinnedSSH(t *testing.T) {
+	p := gaTestPlan()
+	n := p.Nodes[0]
+	ctl := guesttest.New("control").On(guesttest.Any(), guesttest.Output("via=control\n"))
+	sshOK := guesttest.New("ssh").On(guesttest.Any(), guesttest.Output("via=ssh\n"))
+	env := &Env{Plan: p, Control: func(*lab.Node) guest.Executor { return ctl }}
+	gaPinEnv(t, env)
+	read := func() string {
+		t.Helper()
+		r, err := gaRead(context.Background(), env, n, "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+
+	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
+	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != 0 {
+		t.Errorf("nothing pinned: read %q, %d SSH calls; want guest control only", got, sshOK.Received(guesttest.Any()))
+	}
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ssh.NewPublicKey(pub)
+	if err := env.HostKeys.Pin(n.SSHAddr(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))); err != nil {
+		t.Fatal(err)
+	}
+	if !gaHasPin(env, n) || gaHasPin(env, p.Nodes[1]) {
+		t.Fatalf("gaHasPin: pinned node %v, other node %v", gaHasPin(env, n), gaHasPin(env, p.Nodes[1]))
+	}
+	before := ctl.Received(guesttest.Any())
+	if got := read(); got != "via=ssh" || ctl.Received(guesttest.Any()) != before {
+		t.Errorf("pinned and answering: read %q; want SSH and no guest control call", got)
+	}
+	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{errors.New("connection refused")} }
+	if got := read(); got != "via=control" {
+		t.Errorf("pinned but SSH down: read %q, want the guest control fallback", got)
+	}
+	planSeams(env) // a plan pins nothing, so its reads never pick SSH
+	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
+	calls := sshOK.Received(guesttest.Any())
+	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != calls {
+		t.Errorf("plan mode: read %q; the plan records guest control, never SSH", got)
+	}
+}
+
+// The guest-access steps' test kit (shared by their tests): a fake guest that
 // really runs the generated scripts with /bin/sh against a temporary root
 // (absolute /etc, /var, /sys and /run paths are moved under it), with stub
 // system tools that keep their state in files there.
@@ -318,84 +372,4 @@ func gaConverge(t *testing.T, s Step, env *Env, n *lab.Node) string {
 		t.Fatalf("%s after apply: %+v %v", s.Name(), st2, err)
 	}
 	return st.Why
-}
-
-func TestFreshIdentity(t *testing.T) {
-	for _, prof := range []*guest.Profile{guest.EL8, guest.Debian} {
-		t.Run(prof.Name, func(t *testing.T) {
-			p := gaTestPlan()
-			n := p.Nodes[0]
-			g := newGAGuest(t, n.VM, prof)
-			// mysqld ran in the base image: its datadir carries a server_uuid.
-			g.write("var/lib/mysql/auto.cnf", "[auto]\nserver-uuid=11111111-1111-1111-1111-111111111111\n")
-			g.write("run/active/"+prof.MySQLService, "")
-			env := gaEnv(p, prof, map[string]*gaGuest{n.VM: g})
-			oldID, oldKey := g.read("etc/machine-id"), g.read("etc/ssh/ssh_host_ed25519_key.pub")
-
-			why := gaConverge(t, FreshIdentity(), env, n)
-			if !strings.Contains(why, "base image") {
-				t.Errorf("why: %q", why)
-			}
-			if id := g.read("etc/machine-id"); id == oldID || len(strings.TrimSpace(id)) != 32 {
-				t.Errorf("machine-id not renewed: %q", id)
-			}
-			if k := g.read("etc/ssh/ssh_host_ed25519_key.pub"); k == oldKey || !strings.HasPrefix(k, "ssh-ed25519 ") {
-				t.Errorf("host key not renewed: %q", k)
-			}
-			if g.exists("var/lib/mysql/auto.cnf") {
-				t.Error("cloned auto.cnf kept")
-			}
-			calls := g.calls()
-			for _, want := range []string{"systemctl restart " + prof.SSHService, "systemctl stop " + prof.MySQLService, "systemctl start " + prof.MySQLService} {
-				if !strings.Contains(calls, want) {
-					t.Errorf("calls lack %q:\n%s", want, calls)
-				}
-			}
-			if strings.Contains(calls, "restorecon") != prof.SELinux {
-				t.Errorf("restorecon use does not follow SELinux=%v:\n%s", prof.SELinux, calls)
-			}
-
-			// Idempotent: running Apply again (e.g. --from) changes nothing,
-			// including a datadir mysqld has since created.
-			id, key := g.read("etc/machine-id"), g.read("etc/ssh/ssh_host_ed25519_key.pub")
-			g.write("var/lib/mysql/auto.cnf", "[auto]\nserver-uuid=22222222-2222-2222-2222-222222222222\n")
-			if err := FreshIdentity().Apply(context.Background(), env, n); err != nil {
-				t.Fatal(err)
-			}
-			if g.read("etc/machine-id") != id || g.read("etc/ssh/ssh_host_ed25519_key.pub") != key || !g.exists("var/lib/mysql/auto.cnf") {
-				t.Fatal("second apply changed the identity of a finished clone")
-			}
-
-			// A clone of this VM (marker copied, other VM UUID) is not done.
-			env.VBox.(gaVBox).uuids[n.VM] = "99999999-0000-4000-8000-000000000000"
-			st, err := FreshIdentity().Check(context.Background(), env, n)
-			if err != nil || st.Done || !strings.Contains(st.Why, "99999999") {
-				t.Fatalf("clone of a clone: %+v %v", st, err)
-			}
-		})
-	}
-}
-
-func TestFreshIdentityScripts(t *testing.T) {
-	for _, prof := range []*guest.Profile{guest.EL8, guest.Debian} {
-		t.Run(prof.Name, func(t *testing.T) {
-			apply := identityScript(prof, "4a1b2c3d-0000-4000-8000-000000000007")
-			got := "# check\n" + identityCheckScript() + "# apply\n" + apply
-			gaGolden(t, "fresh-identity-"+prof.Name+".sh", got)
-			gaShellcheck(t, "check", identityCheckScript())
-			gaShellcheck(t, "apply", apply)
-		})
-	}
-}
-
-func TestFreshIdentityPlanMode(t *testing.T) {
-	p := gaTestPlan()
-	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, Control: func(*lab.Node) guest.Executor { return rec }}
-	if err := FreshIdentity().Apply(context.Background(), env, p.Nodes[0]); err != nil {
-		t.Fatal(err)
-	}
-	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "vm='<vm-uuid>'") {
-		t.Fatalf("recorded %+v", c)
-	}
 }

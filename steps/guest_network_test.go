@@ -1,12 +1,15 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
 
+	"labctl/fleet"
 	"labctl/guest"
 	"labctl/lab"
+	"labctl/vbox"
 )
 
 func TestGuestNetworkConverges(t *testing.T) {
@@ -121,16 +124,24 @@ func TestColonMAC(t *testing.T) {
 }
 
 func TestGuestNetworkPlanMode(t *testing.T) {
-	// labctl plan has no VM to ask for the MAC: the script shows a placeholder.
+	// labctl plan asks the emulator for nic1's MAC, as up asks VirtualBox.
 	p := gaTestPlan()
 	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, Control: func(*lab.Node) guest.Executor { return rec }}
+	env := planTestEnv(p, guest.EL8, nil, func(*lab.Node) guest.Executor { return rec })
+	info, err := env.VBox.Info(context.Background(), p.Nodes[0].VM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := gaColonMAC(nic1(info).MAC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := GuestNetwork().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
 	}
 	calls := rec.Calls()
-	if len(calls) != 1 || !strings.Contains(calls[0].Script, "mac='<nic1-mac>'") || !strings.Contains(calls[0].Script, "host='sql-one'") {
-		t.Fatalf("recorded %+v", calls)
+	if len(calls) != 1 || !strings.Contains(calls[0].Script, "mac='"+mac+"'") || !strings.Contains(calls[0].Script, "host='sql-one'") {
+		t.Fatalf("recorded %+v, want mac %s", calls, mac)
 	}
 }
 
@@ -148,5 +159,40 @@ func TestGuestNetworkScripts(t *testing.T) {
 			gaShellcheck(t, "check", check)
 			gaShellcheck(t, "apply", apply)
 		})
+	}
+}
+
+// TestPlanOnlyGuestNetwork: a plan of one later step alone reads the lab's
+// clones from the emulator (seeded with them), so it shows each node's real
+// nic1 MAC, and pins or writes nothing.
+func TestPlanOnlyGuestNetwork(t *testing.T) {
+	p := gaTestPlan()
+	recs := map[string]*guest.Recorder{}
+	for _, n := range p.Nodes {
+		recs[n.VM] = guest.NewRecorder(n.VM)
+	}
+	em := vbox.NewEmulator("base", "")
+	for _, n := range p.Nodes {
+		em.AddClone(n.VM, fleet.Group(p), map[string]string{TagLab: p.Name, TagNode: n.Hostname})
+	}
+	rec := func(n *lab.Node) guest.Executor { return recs[n.VM] }
+	env := &Env{Plan: p, Profile: guest.EL8, VBox: vbox.New(em), Control: rec, SSH: rec}
+	var out bytes.Buffer
+	r := &Runner{Steps: append(VMPhase(), GuestAccess()...), Only: "guest-network", Mode: ModePlan, Out: &out}
+	if _, err := r.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range p.Nodes {
+		info, err := env.VBox.Info(context.Background(), n.VM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac, _ := gaColonMAC(nic1(info).MAC)
+		if !strings.Contains(out.String(), "mac='"+mac+"'") {
+			t.Errorf("plan lacks %s's MAC %s:\n%s", n.VM, mac, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "clonevm") || strings.Contains(out.String(), "== Installing") {
+		t.Errorf("plan of guest-network alone shows other steps:\n%s", out.String())
 	}
 }

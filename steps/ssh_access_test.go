@@ -3,20 +3,16 @@ package steps
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"labctl/guest"
-	"labctl/guest/guesttest"
 	"labctl/hostkeys"
 	"labctl/lab"
 )
@@ -70,7 +66,7 @@ func TestSSHAccessConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cb, err := knownhosts.New(env.HostKeys.Path)
+			cb, err := knownhosts.New(env.HostKeys.(*hostkeys.Store).Path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,13 +118,16 @@ func TestSSHAccessErrors(t *testing.T) {
 func TestSSHAccessPlanMode(t *testing.T) {
 	p := gaTestPlan()
 	rec := guest.NewRecorder("SQL-ONE")
-	env := &Env{Plan: p, Profile: guest.EL8, Mode: ModePlan, SSHPublicKey: "ssh-ed25519 AAAA labctl",
-		Control: func(*lab.Node) guest.Executor { return rec }}
+	env := planTestEnv(p, guest.EL8, nil, func(*lab.Node) guest.Executor { return rec })
+	env.SSHPublicKey = "ssh-ed25519 AAAA labctl"
 	if err := SSHAccess().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
 	}
 	if c := rec.Calls(); len(c) != 1 || !strings.Contains(c[0].Script, "authorized_keys") {
 		t.Fatalf("recorded %+v", c)
+	}
+	if tr := strings.Join(env.Transcript.take(), "\n"); !strings.Contains(tr, "pin the host key") || !strings.Contains(tr, p.Nodes[0].SSHAddr()) {
+		t.Fatalf("plan notes %q, want the pin", tr)
 	}
 	if err := WaitSSH().Apply(context.Background(), env, p.Nodes[0]); err != nil {
 		t.Fatal(err)
@@ -155,83 +154,3 @@ func (e gaErrExec) Run(context.Context, guest.Cmd) (guest.Result, error) {
 }
 func (e gaErrExec) Upload(context.Context, guest.File) (bool, error) { return false, e.err }
 func (e gaErrExec) String() string                                   { return "failing" }
-
-func TestWaitSSH(t *testing.T) {
-	p := gaTestPlan()
-	n := p.Nodes[0]
-	ok := guesttest.New(n.VM).On(guesttest.Equal("true"), guesttest.Output(""))
-	env := &Env{Plan: p, SSH: func(*lab.Node) guest.Executor { return ok }}
-	st, err := WaitSSH().Check(context.Background(), env, n)
-	if err != nil || !st.Done {
-		t.Fatalf("answering: %+v %v", st, err)
-	}
-	if err := WaitSSH().Apply(context.Background(), env, n); err != nil || ok.Received(guesttest.Equal("true")) != 2 {
-		t.Fatalf("apply: %v, %d probes", err, ok.Received(guesttest.Equal("true")))
-	}
-
-	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{errors.New("connection refused")} }
-	st, err = WaitSSH().Check(context.Background(), env, n)
-	if err != nil || st.Done || !strings.Contains(st.Why, "not answering yet") {
-		t.Fatalf("down: %+v %v", st, err)
-	}
-	w := waitSSH{timeout: 50 * time.Millisecond, probe: 50 * time.Millisecond}
-	if err := w.Apply(context.Background(), env, n); err == nil || !strings.Contains(err.Error(), "did not come up within") {
-		t.Fatalf("apply down: %v", err)
-	}
-
-	// A wrong host key is a hard stop, not "not yet".
-	hk := &guest.HostKeyError{Node: n.VM, Addr: "192.168.1.100:22", File: "known_hosts"}
-	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{hk} }
-	if _, err := WaitSSH().Check(context.Background(), env, n); !errors.As(err, &hk) {
-		t.Fatalf("mismatch: %v", err)
-	}
-}
-
-// Guest-access checks read over SSH once the node's key is pinned (a built
-// lab), and through guest control otherwise or when SSH does not answer.
-func TestGuestAccessChecksPreferPinnedSSH(t *testing.T) {
-	p := gaTestPlan()
-	n := p.Nodes[0]
-	ctl := guesttest.New("control").On(guesttest.Any(), guesttest.Output("via=control\n"))
-	sshOK := guesttest.New("ssh").On(guesttest.Any(), guesttest.Output("via=ssh\n"))
-	env := &Env{Plan: p, Control: func(*lab.Node) guest.Executor { return ctl }}
-	gaPinEnv(t, env)
-	read := func() string {
-		t.Helper()
-		r, err := gaRead(context.Background(), env, n, "echo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(r.Stdout)
-	}
-
-	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
-	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != 0 {
-		t.Errorf("nothing pinned: read %q, %d SSH calls; want guest control only", got, sshOK.Received(guesttest.Any()))
-	}
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := ssh.NewPublicKey(pub)
-	if err := env.HostKeys.Pin(n.SSHAddr(), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))); err != nil {
-		t.Fatal(err)
-	}
-	if !gaHasPin(env, n) || gaHasPin(env, p.Nodes[1]) {
-		t.Fatalf("gaHasPin: pinned node %v, other node %v", gaHasPin(env, n), gaHasPin(env, p.Nodes[1]))
-	}
-	before := ctl.Received(guesttest.Any())
-	if got := read(); got != "via=ssh" || ctl.Received(guesttest.Any()) != before {
-		t.Errorf("pinned and answering: read %q; want SSH and no guest control call", got)
-	}
-	env.SSH = func(*lab.Node) guest.Executor { return gaErrExec{errors.New("connection refused")} }
-	if got := read(); got != "via=control" {
-		t.Errorf("pinned but SSH down: read %q, want the guest control fallback", got)
-	}
-	env.Mode = ModePlan
-	env.SSH = func(*lab.Node) guest.Executor { return sshOK }
-	calls := sshOK.Received(guesttest.Any())
-	if got := read(); got != "via=control" || sshOK.Received(guesttest.Any()) != calls {
-		t.Errorf("plan mode: read %q; the plan records guest control, never SSH", got)
-	}
-}

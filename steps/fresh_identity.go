@@ -35,18 +35,9 @@ func (freshIdentity) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 // Needs: guest control answers only once the Guest Additions run.
 func (freshIdentity) Needs() []string { return []string{"wait-guests"} }
 
-// gaPlanUUID stands in for the VM UUID in `labctl plan` when no VM is known.
-const gaPlanUUID = "<vm-uuid>"
-
 // gaVMUUID is the clone's VirtualBox UUID, the key of its identity marker.
 func gaVMUUID(ctx context.Context, env *Env, n *lab.Node) (string, error) {
-	if env.VBox == nil && env.Mode == ModePlan {
-		return gaPlanUUID, nil
-	}
 	info, err := env.VBox.Info(ctx, n.VM)
-	if err != nil && env.Mode == ModePlan {
-		return gaPlanUUID, nil
-	}
 	if err != nil {
 		return "", fmt.Errorf("read VM UUID: %w", err)
 	}
@@ -132,15 +123,4 @@ func (freshIdentity) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("fresh identity: %w", err)
 	}
 	return nil
-}
-
-// gaKV parses the key=value lines the guest-access check scripts print.
-func gaKV(out string) map[string]string {
-	kv := map[string]string{}
-	for _, l := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
-			kv[k] = strings.TrimSpace(v)
-		}
-	}
-	return kv
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-func TestPlanRunnerFlow(t *testing.T) {
-	pr := NewPlanRunner("AlmaLinux 8.4", "labctl-base")
+func TestEmulatorFlow(t *testing.T) {
+	pr := NewEmulator("AlmaLinux 8.4", "labctl-base")
 	c := New(pr)
 	c.PollInterval = time.Millisecond
 	ctx := context.Background()
@@ -42,7 +42,7 @@ func TestPlanRunnerFlow(t *testing.T) {
 	if err != nil || !uuidRE.MatchString(uuid) {
 		t.Fatalf("clone %q %v", uuid, err)
 	}
-	if again := NewPlanRunner("AlmaLinux 8.4", "labctl-base"); true {
+	if again := NewEmulator("AlmaLinux 8.4", "labctl-base"); true {
 		u2, _ := New(again).CloneLinked(ctx, "AlmaLinux 8.4", "labctl-base", "SQL-ONE", "/labctl/wp")
 		if u2 != uuid {
 			t.Errorf("plan UUIDs must be stable: %q vs %q", uuid, u2)
@@ -115,8 +115,8 @@ func TestPlanRunnerFlow(t *testing.T) {
 	}
 }
 
-func TestPlanRunnerBaseWithoutSnapshot(t *testing.T) {
-	c := New(NewPlanRunner("base", ""))
+func TestEmulatorBaseWithoutSnapshot(t *testing.T) {
+	c := New(NewEmulator("base", ""))
 	created, err := EnsureSnapshot(context.Background(), c, "base", "labctl-base")
 	if err != nil || !created {
 		t.Fatalf("want the snapshot taken: %v %v", created, err)

@@ -1,9 +1,8 @@
 package steps
 
-// ssh-access and wait-ssh: install the lab's public key for the SSH user
-// and pin each clone's own host key, both through guest control — the
-// host key is read from the guest over a channel that needs no trust on
-// first use — then wait until SSH on the static address answers with it.
+// ssh-access: install the lab's public key for the SSH user and pin each
+// clone's own host key, both through guest control — the host key is read
+// from the guest over a channel that needs no trust on first use.
 //
 // Reads: env.SSHPublicKey, the plan's SSH user, the guest's
 // /etc/ssh/ssh_host_ed25519_key.pub, the lab's known_hosts.
@@ -12,10 +11,11 @@ package steps
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -106,40 +106,15 @@ func gaPinned(env *Env, n *lab.Node, key ssh.PublicKey) (bool, error) {
 	return pins.Matches(n.SSHAddr(), key)
 }
 
-// gaHasPin reports whether any key is pinned for n's address.
-func gaHasPin(env *Env, n *lab.Node) bool {
-	if env.HostKeys == nil {
-		return false
-	}
-	pins, err := env.HostKeys.Load()
+// gaFreshHostKey stands for the host key fresh-identity generated on n: a
+// well-formed ed25519 key derived from the node's name (a plan's answer).
+func gaFreshHostKey(n *lab.Node) string {
+	seed := sha256.Sum256([]byte("labctl-fresh-hostkey:" + n.VM))
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(seed[:]).Public())
 	if err != nil {
-		return false
+		return ""
 	}
-	want, err := pins.Want(n.SSHAddr())
-	return err == nil && len(want) > 0
-}
-
-// gaReadWait bounds the SSH attempt of a guest-access check.
-const gaReadWait = 2 * time.Second
-
-// gaRead runs a read-only guest-access check script. On a built lab the
-// node's SSH already answers with its pinned key and takes milliseconds;
-// guest control takes a second or more per call on VirtualBox, so it is
-// used only when SSH is not usable yet (a new node, a node still booting,
-// a key that no longer matches). Both run the same script as root.
-func gaRead(ctx context.Context, env *Env, n *lab.Node, script string) (guest.Result, error) {
-	if env.Mode != ModePlan && env.SSH != nil && gaHasPin(env, n) {
-		sctx, cancel := context.WithTimeout(ctx, gaReadWait)
-		res, err := env.SSH(n).Run(sctx, guest.Cmd{Script: script})
-		cancel()
-		if err == nil {
-			return res, nil
-		}
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-	}
-	return env.Control(n).Run(ctx, guest.Cmd{Script: script})
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
 }
 
 // gaParseHostKey reads the host key line the guest printed.
@@ -187,13 +162,12 @@ func (sshAccess) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if env.SSHPublicKey == "" {
 		return errors.New("no lab SSH public key: the lab state folder is missing its key")
 	}
-	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: sshAccessScript(env.Profile, gaSSHUser(env), env.SSHPublicKey)})
+	res, err := env.Control(n).Run(ctx, guest.Cmd{
+		Script: sshAccessScript(env.Profile, gaSSHUser(env), env.SSHPublicKey),
+		Fresh:  guest.Prints("hostkey=" + gaFreshHostKey(n) + "\n"),
+	})
 	if err != nil {
 		return fmt.Errorf("install SSH key: %w", err)
-	}
-	if env.Mode == ModePlan {
-		env.PlanNotef("pin the host key printed by the script above for %s in %s", n.IP, env.HostKeys)
-		return nil
 	}
 	line, _, err := gaParseHostKey(n.VM, res.Stdout)
 	if err != nil {
@@ -204,48 +178,6 @@ func (sshAccess) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	if err := env.HostKeys.Pin(n.SSHAddr(), line); err != nil {
 		return fmt.Errorf("pin host key: %w", err)
-	}
-	return nil
-}
-
-// WaitSSH is the "wait-ssh" step.
-func WaitSSH() Step { return waitSSH{timeout: 3 * time.Minute, probe: 15 * time.Second} }
-
-type waitSSH struct{ timeout, probe time.Duration }
-
-func (waitSSH) Name() string                  { return "wait-ssh" }
-func (waitSSH) Title() string                 { return "Waiting for SSH with the pinned host keys" }
-func (waitSSH) Needs() []string               { return []string{"ssh-access"} }
-func (waitSSH) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-
-// gaSSHProbe is the command proving SSH works end to end (key, sudo, shell).
-const gaSSHProbe = "true"
-
-// Check tries once, briefly. A host-key mismatch is an error, not "not done".
-func (w waitSSH) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.probe)
-	defer cancel()
-	_, err := env.SSH(n).Run(ctx, guest.Cmd{Script: gaSSHProbe})
-	var hk *guest.HostKeyError
-	switch {
-	case errors.As(err, &hk):
-		return Status{}, err
-	case err != nil:
-		return Status{Why: fmt.Sprintf("SSH on %s not answering yet: %v", n.IP, err)}, nil
-	}
-	return Status{Done: true}, nil
-}
-
-// Apply waits (bounded) for sshd; the executor re-dials with back-off.
-func (w waitSSH) Apply(ctx context.Context, env *Env, n *lab.Node) error {
-	if env.Mode == ModePlan {
-		env.PlanNotef("wait up to %s for SSH on %s:22 to answer with the pinned host key", w.timeout, n.IP)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
-	if _, err := env.SSH(n).Run(ctx, guest.Cmd{Script: gaSSHProbe}); err != nil {
-		return fmt.Errorf("SSH on %s:22 did not come up within %s: %w", n.IP, w.timeout, err)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func TestDBStepsRealMySQL(t *testing.T) {
 			_ = exec.Command("ip", "netns", "del", ns).Run()
 		})
 	}
-	env := &Env{Plan: p, Secrets: secrets, Profile: guest.Debian, Mode: ModeApply,
+	env := &Env{Plan: p, Secrets: secrets, Profile: guest.Debian,
 		SSH: func(n *lab.Node) guest.Executor { return execs[n.VM] }}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

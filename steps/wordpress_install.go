@@ -136,12 +136,3 @@ func (wpInstallStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	return webRun(ctx, ex, n, "install WordPress", guest.Cmd{Script: script, Stdin: []byte(env.Secrets.WordPressAdmin + "\n")})
 }
-
-// webFirstLines shortens command output for an error message.
-func webFirstLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = append(lines[:n], "...")
-	}
-	return strings.Join(lines, " | ")
-}
