@@ -190,7 +190,7 @@ node = "lb"
 script = "true"
 `
 	cases := []struct{ name, from, to, want string }{
-		{"unknown key", `goal = "g"`, `goal = "g"` + "\ngaol = 1", `bad.toml:7: gaol is not a known key; did you mean "goal"?`},
+		{"unknown key", `goal = "g"`, `goal = "g"` + "\nscenaro = 1", `bad.toml:7: scenaro is not a known key; did you mean "scenario"?`},
 		{"wrong type", `level = "beginner"`, `level = 3`, `bad.toml:3: level must be a quoted string`},
 		{"bad level", `level = "beginner"`, `level = "expert"`, `bad.toml:3: level "expert" is not a level`},
 		{"bad profile", `profiles = ["el8"]`, `profiles = ["win"]`, `bad.toml:4: profiles[0] "win" is not a guest OS profile`},

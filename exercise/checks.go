@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/mysqlgr"
 )
@@ -169,27 +169,22 @@ func vipOnPrimary(ctx context.Context, env *Env) (bool, string) {
 		}
 	}
 	dbs := env.Plan.DB()
-	holds := make([]bool, len(dbs))
-	errs := make([]error, len(dbs))
-	var wg sync.WaitGroup
-	for i, n := range dbs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
-			defer cancel()
-			res, err := env.SSH(n).Run(cctx, guest.Cmd{Script: "ip -o -4 addr show\n"})
-			errs[i] = err
-			holds[i] = strings.Contains(res.Stdout, " "+env.Plan.VIP.String()+"/")
-		}()
+	type addrs struct {
+		holds bool
+		err   error
 	}
-	wg.Wait()
+	seen := fanout.Map(dbs, func(n *lab.Node) addrs {
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		defer cancel()
+		res, err := env.SSH(n).Run(cctx, guest.Cmd{Script: "ip -o -4 addr show\n"})
+		return addrs{strings.Contains(res.Stdout, " "+env.Plan.VIP.String()+"/"), err}
+	})
 	var holders []string
 	for i, n := range dbs {
-		if errs[i] != nil {
-			return false, fmt.Sprintf("cannot read the addresses of %s: %s", n.VM, why(errs[i]))
+		if seen[i].err != nil {
+			return false, fmt.Sprintf("cannot read the addresses of %s: %s", n.VM, why(seen[i].err))
 		}
-		if holds[i] {
+		if seen[i].holds {
 			holders = append(holders, n.VM)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"labctl/internal/textdist"
 	"labctl/lab"
 )
 
@@ -113,7 +114,7 @@ func (w walker) table(path string, v any, defined map[string]bool, fields []fiel
 		i := slices.IndexFunc(fields, func(f field) bool { return f.name == k })
 		if i < 0 {
 			msg := "is not a known key."
-			if s := closest(k, names); s != "" {
+			if s := textdist.Closest(k, names); s != "" {
 				msg = fmt.Sprintf("is not a known key; did you mean %q?", s)
 			}
 			w.ps.add(p, "%s Known keys here: %s", msg, strings.Join(names, ", "))
@@ -236,39 +237,6 @@ func typeName(v any) string {
 		return "list"
 	}
 	return "date/time"
-}
-
-// closest is the known name within two edits of name, or "".
-func closest(name string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(name), n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // validate checks values once every key is read.

@@ -12,6 +12,7 @@ import (
 
 	"labctl/fleet"
 	"labctl/guest"
+	"labctl/internal/fanout"
 	"labctl/lab"
 	"labctl/mysqlgr"
 	"labctl/steps"
@@ -215,25 +216,15 @@ func bind(ctx context.Context, env *Env) (Bindings, error) {
 }
 
 func readViews(ctx context.Context, env *Env) []mysqlgr.NodeView {
-	dbs := env.Plan.DB()
-	out := make([]mysqlgr.NodeView, len(dbs))
-	done := make(chan struct{}, len(dbs))
-	for i, n := range dbs {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			v, err := env.root(n).ReadView(cctx)
-			if err != nil {
-				err = fmt.Errorf("%s: %s", n.VM, why(err))
-			}
-			out[i] = mysqlgr.NodeView{Node: n, View: v, Err: err}
-		}()
-	}
-	for range dbs {
-		<-done
-	}
-	return out
+	return fanout.Map(env.Plan.DB(), func(n *lab.Node) mysqlgr.NodeView {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		v, err := env.root(n).ReadView(cctx)
+		if err != nil {
+			err = fmt.Errorf("%s: %s", n.VM, why(err))
+		}
+		return mysqlgr.NodeView{Node: n, View: v, Err: err}
+	})
 }
 
 // rowsTable holds the rows exercises write; it lives only after the
