@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,11 +150,24 @@ func TestExerciseRefusals(t *testing.T) {
 	x.want(2, "refusing without confirmation", "solve")
 	x.want(2, "refusing without confirmation", "reset")
 	x.want(1, "Not solved yet", "check")
+	_, out, _ := x.run("check", "--json")
+	var r exercise.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Solved || r.Attempt != 2 || len(r.Checks) != 2 || r.Checks[0].Passed || r.Checks[0].Hint == "" {
+		t.Errorf("check --json: %v\n%s", err, out)
+	}
+	_, out, _ = x.run("list", "--json")
+	var list []struct {
+		Name string `json:"name"`
+		Runs bool   `json:"runs_on_this_lab"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) < 8 {
+		t.Errorf("list --json: %v\n%s", err, out)
+	}
 	x.want(0, "Hint 1 of 3", "hint")
 	x.want(0, "Hint 2 of 3", "hint")
 	x.want(0, "Hint 3 of 3", "hint")
 	x.want(0, "Hint 3 of 3", "hint")
-	out := x.want(0, "hints used: 3 of 3", "status")
+	out = x.want(0, "hints used: 3 of 3", "status")
 	if !strings.Contains(out, "Not solved") {
 		t.Errorf("status:\n%s", out)
 	}
