@@ -61,6 +61,8 @@ func guestControlNeeded(c *cli.Context) bool {
 		return !c.Bool("dry-run") // restore converges with up
 	case "snapshot take":
 		return c.Bool("offline") && !c.Bool("dry-run")
+	case "exercise reset":
+		return true // reset converges with up
 	}
 	return false
 }

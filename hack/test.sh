@@ -21,6 +21,7 @@ fi
 
 echo "== fuzz (bounded)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 20s ./lab/
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./exercise/
 
 if [ "${LABCTL_REALLAB_SUITE:-0}" = 1 ]; then
 	# labctl up end to end on real MySQL, keepalived, nginx, php-fpm and

@@ -31,6 +31,7 @@ type Config struct {
 	WordPress  WordPressConfig
 	MySQL      MySQLConfig
 	Keepalived KeepalivedConfig
+	Exercises  ExercisesConfig
 
 	pos *positions // key → line, for errors found after parsing (Plan)
 }
@@ -96,6 +97,14 @@ type MySQLConfig struct {
 // KeepalivedConfig is [keepalived].
 type KeepalivedConfig struct {
 	RouterID int // router_id; 0 = derived from the lab name
+}
+
+// ExercisesConfig is [exercises]: the instructor's classroom settings.
+type ExercisesConfig struct {
+	Dir string // dir: a folder of exercise files adding to or overriding the built-in ones
+	// ReportKeyFile names a file holding the key that signs `exercise report`
+	// files (HMAC-SHA256). The key itself never goes in lab.toml.
+	ReportKeyFile string // report_key_file
 }
 
 // Load reads and checks a lab file.
@@ -250,6 +259,10 @@ func (w *walker) unknown(path, name, header string, fields []field) {
 		w.ps.add(path, "is not allowed: a password never goes in lab.toml; put it alone in a file only you can read (chmod 600) and set password_file = \"path/to/file\" in [base], or leave password_file empty to be asked at the terminal")
 		return
 	}
+	if header == "[exercises]" && strings.Contains(strings.ToLower(name), "key") && name != "report_key_file" {
+		w.ps.add(path, "is not allowed: the report-signing key never goes in lab.toml; put it alone in a file only you can read (chmod 600) and set report_key_file = \"path/to/file\" in [exercises]")
+		return
+	}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
@@ -372,7 +385,7 @@ func lastKey(path string) string {
 }
 
 // topLevelKeys are the keys of the document itself.
-var topLevelKeys = []string{"name", "state_dir", "base", "network", "roles", "nodes", "packages", "wordpress", "mysql", "keepalived"}
+var topLevelKeys = []string{"name", "state_dir", "base", "network", "roles", "nodes", "packages", "wordpress", "mysql", "keepalived", "exercises"}
 
 // document walks the whole file.
 func (w *walker) document(c *Config, raw map[string]any) {
@@ -434,6 +447,12 @@ func (w *walker) document(c *Config, raw map[string]any) {
 		}},
 		{"keepalived", func(p string, v any) {
 			w.table(p, "[keepalived]", v, []field{{"router_id", w.integer(&c.Keepalived.RouterID)}})
+		}},
+		{"exercises", func(p string, v any) {
+			w.table(p, "[exercises]", v, []field{
+				{"dir", w.str(&c.Exercises.Dir)},
+				{"report_key_file", w.str(&c.Exercises.ReportKeyFile)},
+			})
 		}},
 	})
 	for _, r := range []Role{RoleDB, RoleWeb, RoleLB} {

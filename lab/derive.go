@@ -105,6 +105,8 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 		AdminEmail:           c.WordPress.AdminEmail,
 		GRMemberExpelTimeout: c.MySQL.MemberExpelTimeout,
 		VRRPRouterID:         c.Keepalived.RouterID,
+		ExercisesDir:         c.hostPath(c.Exercises.Dir),
+		ReportKeyFile:        c.hostPath(c.Exercises.ReportKeyFile),
 	}
 	if p.WordPressArchive != "" && !strings.Contains(p.WordPressArchive, "://") {
 		p.WordPressArchive = c.hostPath(p.WordPressArchive)

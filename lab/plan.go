@@ -150,6 +150,12 @@ type Plan struct {
 	GRMemberExpelTimeout int // seconds
 	// Keepalived
 	VRRPRouterID int // lab-unique virtual_router_id (1-255)
+
+	// Classroom exercises: the instructor's folder of exercise files (empty =
+	// the built-in ones only) and the file holding the report-signing key
+	// (empty = reports are not signed).
+	ExercisesDir  string
+	ReportKeyFile string
 }
 
 // DB, Web and LB return the nodes of each role.

@@ -124,6 +124,12 @@ func (c *Config) validate(ps *problems, defined map[string]bool) {
 	if !contains(Profiles, c.Base.Profile) {
 		ps.add("base.profile", "%q is not a known guest OS profile; use one of %s (el8 = AlmaLinux/Rocky 8, the default)", c.Base.Profile, quoteList(Profiles))
 	}
+	if hasControl(c.Exercises.Dir) {
+		ps.add("exercises.dir", "contains control characters; write a plain folder path, or leave it empty for the built-in exercises only")
+	}
+	if hasControl(c.Exercises.ReportKeyFile) {
+		ps.add("exercises.report_key_file", "contains control characters; write a plain path such as \"~/.config/labctl/report-key\", or leave it empty")
+	}
 	if hasControl(c.StateDir) {
 		ps.add("state_dir", "contains control characters; write a plain folder path, or leave it empty for the default")
 	}
