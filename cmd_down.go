@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"labctl/fleet"
+	"labctl/internal/tty"
 )
 
 func downCommand() *cli.Command {
@@ -88,12 +87,9 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 // confirm asks a yes/no question on the terminal; without one it refuses,
 // so a script never deletes VMs without --yes.
 func confirm(in io.Reader, errOut io.Writer, q string) (bool, error) {
-	f, ok := in.(*os.File)
-	if !ok || !isTerminal(f) {
+	yes, asked := tty.Confirm(in, errOut, q)
+	if !asked {
 		return false, cli.Exit("refusing to delete VMs without confirmation: run on a terminal or pass --yes", exitUsage)
 	}
-	fmt.Fprintf(errOut, "%s [y/N] ", q)
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	line = strings.ToLower(strings.TrimSpace(line))
-	return line == "y" || line == "yes", nil
+	return yes, nil
 }

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"labctl/exercise"
 	"labctl/fleet"
+	"labctl/internal/tty"
 	"labctl/lab"
 	"labctl/steps"
 )
@@ -45,7 +42,7 @@ func exerciseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return exerciseList(s.out, s.plan.Profile, cat, c.Bool("json"))
+					return cat.WriteList(s.out, s.plan.Profile, c.Bool("json"))
 				},
 			},
 			{
@@ -92,7 +89,7 @@ func exerciseCommand() *cli.Command {
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(s.out, st)
+						return exercise.WriteJSON(s.out, st)
 					}
 					st.Print(s.out)
 					return nil
@@ -107,7 +104,7 @@ func exerciseCommand() *cli.Command {
 							return exerciseRefusal(err)
 						}
 						if c.Bool("json") {
-							if err := printJSON(s.out, r); err != nil {
+							if err := exercise.WriteJSON(s.out, r); err != nil {
 								return err
 							}
 						} else {
@@ -316,49 +313,13 @@ func exerciseRefusal(err error) error {
 	return snapshotRefusal(err)
 }
 
-func exerciseList(out io.Writer, profile string, cat *exercise.Catalog, asJSON bool) error {
-	type row struct {
-		Name     string   `json:"name"`
-		Title    string   `json:"title"`
-		Level    string   `json:"level"`
-		Profiles []string `json:"profiles"`
-		Runs     bool     `json:"runs_on_this_lab"`
-		Source   string   `json:"source"`
-	}
-	var rows []row
-	for _, e := range cat.All() {
-		rows = append(rows, row{e.Name, e.Title, e.Level, e.Profiles, e.Supports(profile), e.Source})
-	}
-	if asJSON {
-		return printJSON(out, rows)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tLEVEL\tPROFILES\tTITLE")
-	for _, r := range rows {
-		name := r.Name
-		if !r.Runs {
-			name += " (not on " + profile + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, r.Level, strings.Join(r.Profiles, ","), r.Title)
-	}
-	return tw.Flush()
-}
-
-func printJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // exerciseConfirm asks on the terminal; without one it refuses.
 func exerciseConfirm(in io.Reader, errOut io.Writer, q string) error {
-	f, ok := in.(*os.File)
-	if !ok || !isTerminal(f) {
+	yes, asked := tty.Confirm(in, errOut, q)
+	switch {
+	case !asked:
 		return cli.Exit("refusing without confirmation: run on a terminal or pass --yes", exitUsage)
-	}
-	fmt.Fprintf(errOut, "%s [y/N] ", q)
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	if l := strings.ToLower(strings.TrimSpace(line)); l != "y" && l != "yes" {
+	case !yes:
 		return cli.Exit("not confirmed: nothing changed", exitFailed)
 	}
 	return nil

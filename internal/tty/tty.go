@@ -4,7 +4,11 @@
 package tty
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 )
@@ -23,4 +27,17 @@ func Size(v any) (cols, rows int, ok bool) {
 	}
 	cols, rows, err := term.GetSize(int(f.Fd()))
 	return cols, rows, err == nil && cols > 0
+}
+
+// Confirm asks q on the terminal in (the prompt on out) and reports a yes.
+// asked is false when in is not a terminal: the caller refuses then.
+func Confirm(in io.Reader, out io.Writer, q string) (yes, asked bool) {
+	f, ok := in.(*os.File)
+	if !ok || !Is(f) {
+		return false, false
+	}
+	fmt.Fprintf(out, "%s [y/N] ", q)
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	line = strings.ToLower(strings.TrimSpace(line))
+	return line == "y" || line == "yes", true
 }
