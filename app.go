@@ -39,10 +39,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// handler urfave/cli calls os.Exit itself on a cli.Exit error.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "lab", Usage: "read the lab from `FILE` (default: ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
-			&cli.StringFlag{Name: "vboxmanage", Usage: "run `PROGRAM` as VBoxManage (default: found on PATH or in the usual install folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
+			&cli.StringFlag{Name: "lab", Usage: "the lab `FILE` (default ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
+			&cli.StringFlag{Name: "vboxmanage", Usage: "the VBoxManage `PROGRAM` (default: PATH, then the usual folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print every command and its output"},
-			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "how to show progress: `auto` (a live line on a terminal unless TERM=dumb), tty or plain", EnvVars: []string{"LABCTL_PROGRESS"}},
+			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress `STYLE`: auto, tty (a live line) or plain", EnvVars: []string{"LABCTL_PROGRESS"}},
 		},
 		Commands: []*cli.Command{
 			upCommand(),

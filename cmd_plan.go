@@ -15,7 +15,7 @@ import (
 func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "plan",
-		Usage: "print every step per node with the VBoxManage calls and guest commands, from the lab alone",
+		Usage: "show every command up would run, per step and node (no VirtualBox needed)",
 		Description: "plan needs no VirtualBox and changes nothing. Secrets are shown as <redacted>.\n" +
 			"With --out DIR it also writes every file each node would receive to DIR/<node>/<path>.",
 		Flags: []cli.Flag{
