@@ -97,7 +97,7 @@ func join(a, b string) string {
 func (w walker) table(path string, v any, defined map[string]bool, fields []field) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		w.ps.typeErr(path, "must be a table, not a %s", typeName(v))
+		w.ps.typeErr(path, "must be a table, not a %s", lab.TOMLType(v))
 		return
 	}
 	keys := make([]string, 0, len(m))
@@ -131,7 +131,7 @@ func (w walker) str(dst *string) func(string, any) {
 	return func(p string, v any) {
 		s, ok := v.(string)
 		if !ok {
-			w.ps.typeErr(p, "must be a quoted string, not a %s", typeName(v))
+			w.ps.typeErr(p, "must be a quoted string, not a %s", lab.TOMLType(v))
 			return
 		}
 		*dst = s
@@ -142,7 +142,7 @@ func (w walker) integer(dst *int) func(string, any) {
 	return func(p string, v any) {
 		n, ok := v.(int64)
 		if !ok {
-			w.ps.typeErr(p, "must be a whole number without quotes, not a %s", typeName(v))
+			w.ps.typeErr(p, "must be a whole number without quotes, not a %s", lab.TOMLType(v))
 			return
 		}
 		*dst = int(max(min(n, 1<<20), -1<<20))
@@ -153,13 +153,13 @@ func (w walker) strs(dst *[]string) func(string, any) {
 	return func(p string, v any) {
 		list, ok := v.([]any)
 		if !ok {
-			w.ps.typeErr(p, "must be a list of quoted strings, e.g. [\"a\", \"b\"], not a %s", typeName(v))
+			w.ps.typeErr(p, "must be a list of quoted strings, e.g. [\"a\", \"b\"], not a %s", lab.TOMLType(v))
 			return
 		}
 		for i, e := range list {
 			s, ok := e.(string)
 			if !ok {
-				w.ps.typeErr(fmt.Sprintf("%s[%d]", p, i), "must be a quoted string, not a %s", typeName(e))
+				w.ps.typeErr(fmt.Sprintf("%s[%d]", p, i), "must be a quoted string, not a %s", lab.TOMLType(e))
 				continue
 			}
 			*dst = append(*dst, s)
@@ -179,7 +179,7 @@ func (w walker) elems(p string, v any) []any {
 	case []any:
 		return t
 	}
-	w.ps.typeErr(p, "must be a list of tables written as [[%s]], not a %s", p, typeName(v))
+	w.ps.typeErr(p, "must be a list of tables written as [[%s]], not a %s", p, lab.TOMLType(v))
 	return nil
 }
 
@@ -217,26 +217,6 @@ func (w walker) checks(p string, v any) []Check {
 		out = append(out, c)
 	}
 	return out
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case int64:
-		return "number"
-	case float64:
-		return "decimal number"
-	case bool:
-		return "true/false value"
-	case map[string]any:
-		return "table"
-	case []map[string]any:
-		return "list of tables"
-	case []any:
-		return "list"
-	}
-	return "date/time"
 }
 
 // validate checks values once every key is read.

@@ -224,7 +224,7 @@ type field struct {
 func (w *walker) table(path, header string, v any, fields []field) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		w.ps.add(path, "must be a table written as %s, not a %s", header, tomlType(v))
+		w.ps.add(path, "must be a table written as %s, not a %s", header, TOMLType(v))
 		return
 	}
 	keys := make([]string, 0, len(m))
@@ -307,8 +307,9 @@ func (w *walker) typeProblem(key, format string, args ...any) {
 	w.ps.typeErr[key] = true
 }
 
-// tomlType names a decoded value's TOML type for messages.
-func tomlType(v any) string {
+// TOMLType names a decoded value's TOML type for messages (lab.toml and the
+// exercise files use the same words).
+func TOMLType(v any) string {
 	switch v.(type) {
 	case string:
 		return "string"
@@ -333,7 +334,7 @@ func (w *walker) str(dst *string) func(string, any) {
 	return func(path string, v any) {
 		s, ok := v.(string)
 		if !ok {
-			w.typeProblem(path, "must be a quoted string, e.g. %s = \"...\", not a %s", lastKey(path), tomlType(v))
+			w.typeProblem(path, "must be a quoted string, e.g. %s = \"...\", not a %s", lastKey(path), TOMLType(v))
 			return
 		}
 		*dst = s
@@ -344,7 +345,7 @@ func (w *walker) integer(dst *int) func(string, any) {
 	return func(path string, v any) {
 		n, ok := v.(int64)
 		if !ok {
-			w.typeProblem(path, "must be a whole number without quotes, e.g. %s = 2, not a %s", lastKey(path), tomlType(v))
+			w.typeProblem(path, "must be a whole number without quotes, e.g. %s = 2, not a %s", lastKey(path), TOMLType(v))
 			return
 		}
 		const limit = 1 << 30 // far beyond any valid value; keeps int conversion safe
@@ -361,14 +362,14 @@ func (w *walker) strList(dst *[]string) func(string, any) {
 	return func(path string, v any) {
 		list, ok := v.([]any)
 		if !ok {
-			w.typeProblem(path, "must be a list of quoted strings, e.g. %s = [\"192.168.1.1\"], not a %s", lastKey(path), tomlType(v))
+			w.typeProblem(path, "must be a list of quoted strings, e.g. %s = [\"192.168.1.1\"], not a %s", lastKey(path), TOMLType(v))
 			return
 		}
 		out := make([]string, 0, len(list))
 		for i, e := range list {
 			s, ok := e.(string)
 			if !ok {
-				w.typeProblem(fmt.Sprintf("%s[%d]", path, i), "must be a quoted string, not a %s", tomlType(e))
+				w.typeProblem(fmt.Sprintf("%s[%d]", path, i), "must be a quoted string, not a %s", TOMLType(e))
 				continue
 			}
 			out = append(out, s)
@@ -471,7 +472,7 @@ func (w *walker) nodes(path string, v any) []NodeConfig {
 	case []any:
 		elems = t
 	default:
-		w.ps.add(path, "must be a list of [[nodes]] tables, one per VM, not a %s", tomlType(v))
+		w.ps.add(path, "must be a list of [[nodes]] tables, one per VM, not a %s", TOMLType(v))
 		return nil
 	}
 	out := make([]NodeConfig, len(elems))

@@ -209,36 +209,34 @@ func (e *Env) prepareViews(step string, views map[string]*vmView) {
 // checkView is the view a Check reads through: its Prepare's (taken), or a
 // fresh one. It is kept for the Apply that may follow.
 func (e *Env) checkView(step, vm string) *vmView {
-	vs := e.vmViews
-	if vs == nil {
-		return newVMView(e, vm)
-	}
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	k := viewKey(step, vm)
-	v := vs.prepared[k]
-	delete(vs.prepared, k)
-	if v == nil {
-		v = newVMView(e, vm)
-	}
-	vs.checked[k] = v
-	return v
+	return e.takeView(step, vm, func(vs *vmViews) (from, keep map[string]*vmView) { return vs.prepared, vs.checked })
 }
 
 // applyView is the view an Apply reads through: its Check's (taken), or a
 // fresh one.
 func (e *Env) applyView(step, vm string) *vmView {
+	return e.takeView(step, vm, func(vs *vmViews) (from, keep map[string]*vmView) { return vs.checked, nil })
+}
+
+// takeView takes step's view of vm out of one stage's map (a fresh view when
+// there is none, or no run owns the cache) and, when keep is set, hands it
+// to the next stage.
+func (e *Env) takeView(step, vm string, stage func(*vmViews) (from, keep map[string]*vmView)) *vmView {
 	vs := e.vmViews
 	if vs == nil {
 		return newVMView(e, vm)
 	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
+	from, keep := stage(vs)
 	k := viewKey(step, vm)
-	v := vs.checked[k]
-	delete(vs.checked, k)
+	v := from[k]
+	delete(from, k)
 	if v == nil {
 		v = newVMView(e, vm)
+	}
+	if keep != nil {
+		keep[k] = v
 	}
 	return v
 }
