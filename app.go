@@ -38,6 +38,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// run() prints the error and picks the exit status; without this
 		// handler urfave/cli calls os.Exit itself on a cli.Exit error.
 		ExitErrHandler: func(*cli.Context, error) {},
+		After:          releaseSession,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "lab", Usage: "the lab `FILE` (default ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
 			&cli.StringFlag{Name: "vboxmanage", Usage: "the VBoxManage `PROGRAM` (default: PATH, then the usual folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -79,8 +80,8 @@ func (s *session) requireRunning(ctx context.Context, n *lab.Node) error {
 
 // nodeSSH is an SSH connection to n with the lab's key and pinned host keys.
 func (s *session) nodeSSH(n *lab.Node) (*guest.SSH, error) {
-	if _, err := os.Stat(s.plan.StateDir); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("lab %q has no state folder %s, so no SSH key: run `labctl up` first", s.plan.Name, s.plan.StateDir), exitFailed)
+	if _, err := os.Stat(filepath.Join(s.plan.StateDir, lab.SSHKeyFile)); err != nil {
+		return nil, cli.Exit(fmt.Sprintf("lab %q has no SSH key in its state folder %s: run `labctl up` first", s.plan.Name, s.plan.StateDir), exitFailed)
 	}
 	st, err := lab.OpenState(s.plan)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"labctl/lab"
 	"labctl/labstatus"
 )
 
@@ -29,9 +30,14 @@ func TestStatusRendersRunningStoppedMissingAndForeignVMs(t *testing.T) {
 	l.must("setextradata", "SERVER-TWO", "labctl/lab", "another-lab")
 	n0 := len(l.fake.Argv())
 
-	// The lab has a state folder but no pinned host keys (guest access never
-	// ran), so the SSH probes stop before dialing: no packet leaves for 192.0.2.x.
-	if err := os.MkdirAll(l.stateDir, 0o700); err != nil {
+	// The lab has its state (secrets, SSH key) but no pinned host keys (guest
+	// access never ran), so the SSH probes stop before dialing: no packet
+	// leaves for 192.0.2.x.
+	state, err := lab.OpenState(&lab.Plan{Name: testLabName, StateDir: l.stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Secrets(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -105,7 +111,7 @@ func TestStatusWithoutStateDoesNotCreateIt(t *testing.T) {
 	if f := statusRow(t, out, "SQL-ONE"); f[3] != "running" || f[4] != "unreachable" {
 		t.Errorf("SQL-ONE: %v", f)
 	}
-	if !strings.Contains(out, "no lab state folder") {
+	if !strings.Contains(out, "no lab state in") {
 		t.Errorf("should say why nothing was probed:\n%s", out)
 	}
 	if _, err := os.Stat(l.stateDir); !os.IsNotExist(err) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,6 +31,8 @@ type session struct {
 	vboxPath string
 	vboxErr  error // why VirtualBox cannot be used; nil when it can
 	vb       *vbox.Client
+
+	lock *lab.Lock // held while a command that changes the lab runs
 }
 
 // sessionKey holds the session in the app's Metadata, from Before to Action.
@@ -45,6 +49,69 @@ func needsSession(c *cli.Context) error {
 		c.App.Metadata = map[string]any{}
 	}
 	c.App.Metadata[sessionKey] = s
+	if changesLab(c) {
+		return s.takeLock(commandPath(c))
+	}
+	return nil
+}
+
+// commandPath is the command's name under labctl, e.g. "snapshot take"
+// (urfave/cli's FullName is only the last word while Before hooks run).
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, x := range c.Lineage() {
+		if x.Command != nil && x.Command.Name != "" && x.Command.Name != c.App.Name {
+			names = append([]string{x.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// changesLab says whether the command changes the lab, and so must hold
+// its lock. Read-only commands (status, info, plan, verify, list, ssh,
+// exercise list/show/status/hint/report) never take it, so they never wait.
+func changesLab(c *cli.Context) bool {
+	if c.Command == nil {
+		return false
+	}
+	switch commandPath(c) {
+	case "up", "down", "snapshot take", "snapshot restore", "snapshot delete":
+		return !c.Bool("dry-run")
+	case "halt", "drill", "switchover",
+		"exercise start", "exercise check", "exercise solve", "exercise reset":
+		return true
+	}
+	return false
+}
+
+// takeLock takes the lab's lock for command, refusing when another labctl
+// holds it; taking over from one that was killed is said once.
+func (s *session) takeLock(command string) error {
+	l, err := lab.AcquireLock(s.plan.StateDir, s.plan.Name, command)
+	if errors.Is(err, lab.ErrBusy) {
+		return cli.Exit(err.Error(), exitBusy)
+	}
+	if err != nil {
+		return cli.Exit(err.Error(), exitFailed)
+	}
+	if l.TookOver != nil {
+		fmt.Fprintf(s.errOut, "labctl: note: %s ended before it finished (killed or crashed); taking over the lab's lock\n", l.TookOver)
+	}
+	s.lock = l
+	return nil
+}
+
+// releaseSession is the app's After hook: the lab's lock goes when the
+// command ends (the operating system drops it anyway if labctl is killed).
+func releaseSession(c *cli.Context) error {
+	s, ok := c.App.Metadata[sessionKey].(*session)
+	if !ok || s.lock == nil {
+		return nil
+	}
+	if err := s.lock.Release(); err != nil {
+		fmt.Fprintln(s.errOut, "labctl: warning: release the lab's lock:", err)
+	}
+	s.lock = nil
 	return nil
 }
 
@@ -54,7 +121,7 @@ func guestControlNeeded(c *cli.Context) bool {
 	if c.Command == nil {
 		return false
 	}
-	switch c.Command.FullName() {
+	switch commandPath(c) {
 	case "up":
 		return !c.Bool("dry-run")
 	case "snapshot restore":

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"labctl/lab"
 	"labctl/vbox"
 )
 
@@ -168,9 +169,6 @@ func (f *Fleet) Teardown(ctx context.Context, members []*Member, o TeardownOptio
 // removeState deletes the lab's local folder (secrets, keys, known_hosts),
 // optionally keeping its logs.
 func removeState(dir string, keepLogs bool) error {
-	if !keepLogs {
-		return os.RemoveAll(dir)
-	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -179,12 +177,18 @@ func removeState(dir string, keepLogs bool) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() == "logs" {
+		if keepLogs && e.Name() == lab.LogsDir {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		err := os.RemoveAll(filepath.Join(dir, e.Name()))
+		// The running labctl's lock: Windows cannot delete a file held
+		// open, so there it goes with the lock's release.
+		if err != nil && e.Name() != lab.LockFile {
 			return err
 		}
+	}
+	if !keepLogs {
+		_ = os.Remove(dir) // fails only beside a lock Windows kept
 	}
 	return nil
 }

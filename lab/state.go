@@ -54,6 +54,14 @@ func OpenState(p *Plan) (*State, error) {
 
 func (s *State) path(name string) string { return filepath.Join(s.Dir, name) }
 
+// HasState says whether dir holds a lab's state: the secrets `up` writes
+// first. A folder holding only a lock or logs (a lab taken down with
+// --keep-logs) does not count.
+func HasState(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, SecretsFile))
+	return err == nil
+}
+
 // secretsJSON is the on-disk form; field names are stable on purpose.
 type secretsJSON struct {
 	MySQLRoot      string            `json:"mysql_root"`

@@ -175,8 +175,8 @@ func (l *Live) Close() {
 // been built: it creates no state. live is nil when there is no state to
 // log in with, and whyNot says so.
 func OpenExisting(p *lab.Plan, vb vbox.API) (live *Live, whyNot string) {
-	if _, err := os.Stat(p.StateDir); err != nil {
-		return nil, fmt.Sprintf("no lab state folder %s (labctl up creates it with the lab's SSH key)", p.StateDir)
+	if !lab.HasState(p.StateDir) {
+		return nil, fmt.Sprintf("no lab state in %s (labctl up creates it with the lab's SSH key)", p.StateDir)
 	}
 	st, err := lab.OpenState(p)
 	if err != nil {

@@ -57,11 +57,24 @@ func TestRunLogHidesSecretsInBothSinksAndCloses(t *testing.T) {
 func TestOpenExistingCreatesNothing(t *testing.T) {
 	p := testPlan(t)
 	live, why := OpenExisting(p, nil)
-	if live != nil || !strings.Contains(why, "no lab state folder") {
+	if live != nil || !strings.Contains(why, "no lab state in") {
 		t.Fatalf("OpenExisting on a lab never built: %v %q", live, why)
 	}
 	if _, err := os.Stat(p.StateDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the state folder was created: %v", err)
+	}
+	// A command holding the lab's lock has made the folder: still not built,
+	// and no secrets or key appear in it.
+	l, err := lab.AcquireLock(p.StateDir, p.Name, "drill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if live, why := OpenExisting(p, nil); live != nil || why == "" {
+		t.Fatalf("OpenExisting beside a lock only: %v %q", live, why)
+	}
+	if entries, _ := os.ReadDir(p.StateDir); len(entries) != 1 {
+		t.Errorf("state folder beside the lock holds %d entries, want the lock only", len(entries))
 	}
 }
 
