@@ -30,7 +30,7 @@ const (
 const DefaultConcurrency = 6
 
 // Group is the VirtualBox group of the lab's VMs.
-func Group(p *lab.Plan) string { return "/labctl/" + p.Name }
+func Group(p *lab.Plan) string { return groupPrefix + p.Name }
 
 // InGroup says whether the VM is in the VirtualBox group.
 func InGroup(info *vbox.VMInfo, group string) bool {

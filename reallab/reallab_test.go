@@ -483,6 +483,7 @@ type statusJSON struct {
 func labctlReadCommands(t *testing.T, e *Env, l labctlRunner) {
 	t.Helper()
 	checkStatusJSON(t, l)
+	checkList(t, l)
 
 	out, _, err := l.run(t, time.Minute, "ssh", "sql-two", "--", "hostname")
 	if err != nil {
@@ -527,6 +528,38 @@ func labctlReadCommands(t *testing.T, e *Env, l labctlRunner) {
 		}
 	}
 	checkLab(t, e)
+}
+
+// checkList asserts `labctl list --json` finds the built lab on the
+// backend: six VMs running, its state folder from the lab's own tag.
+func checkList(t *testing.T, l labctlRunner) {
+	t.Helper()
+	out, d, err := l.run(t, time.Minute, "list", "--json")
+	if err != nil {
+		t.Errorf("labctl list --json: %v", err)
+		return
+	}
+	record("labctl list --json", d)
+	var labs []struct {
+		Name     string `json:"name"`
+		StateDir string `json:"state_dir"`
+		Mode     string `json:"mode"`
+		Running  int    `json:"vms_running"`
+		Total    int    `json:"vms_total"`
+	}
+	if err := json.Unmarshal([]byte(out), &labs); err != nil {
+		t.Errorf("labctl list --json: %v\n%s", err, out)
+		return
+	}
+	for _, lb := range labs {
+		if lb.Name == "reallab" {
+			if lb.Running != 6 || lb.Total != 6 || lb.StateDir != filepath.Join(l.state, "reallab") || lb.Mode != "bridged" {
+				t.Errorf("labctl list: %+v, want 6/6 running, bridged, state in %s", lb, filepath.Join(l.state, "reallab"))
+			}
+			return
+		}
+	}
+	t.Errorf("labctl list does not show lab reallab:\n%s", out)
 }
 
 // checkStatusJSON asserts `labctl status --json` describes the healthy lab.

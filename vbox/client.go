@@ -330,6 +330,20 @@ func (c *Client) GetExtraData(ctx context.Context, vm, key string) (string, erro
 	return v, nil
 }
 
+// ExtraDataAll runs `getextradata VM enumerate`: every key the VM holds,
+// in one call (listing many labs reads each VM once).
+func (c *Client) ExtraDataAll(ctx context.Context, vm string) (map[string]string, error) {
+	res, err := c.run(ctx, callOpts{}, "getextradata", vm, "enumerate")
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseExtraDataList(res.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("getextradata %s enumerate: %w", vm, err)
+	}
+	return m, nil
+}
+
 // Start runs `startvm VM --type headless` (never the GUI: hosts may have no
 // display). A VM already running counts as started.
 func (c *Client) Start(ctx context.Context, vm string) error {

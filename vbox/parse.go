@@ -392,3 +392,25 @@ func firstLine(s string) string {
 	}
 	return ""
 }
+
+// ParseExtraDataList parses `getextradata VM enumerate`: one
+// "Key: K, Value: V" line per key (values may hold ", Value: " themselves;
+// keys never do). Other lines are an error naming the first of them.
+func ParseExtraDataList(out string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, line := range splitLines(out) {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "Key: ")
+		if !ok {
+			return nil, fmt.Errorf("unexpected line %q (want \"Key: K, Value: V\")", line)
+		}
+		k, v, ok := strings.Cut(rest, ", Value: ")
+		if !ok {
+			return nil, fmt.Errorf("unexpected line %q (want \"Key: K, Value: V\")", line)
+		}
+		m[k] = v
+	}
+	return m, nil
+}

@@ -330,3 +330,27 @@ func TestParseValue(t *testing.T) {
 		t.Error("unexpected output must be an error")
 	}
 }
+
+func TestParseExtraDataList(t *testing.T) {
+	// The reference's transcript, plus a value holding the separator.
+	out := "Key: GUI/LastCloseAction, Value: PowerOff\nKey: acme/managed-by, Value: mytool v1\nKey: labctl/state, Value: /home/a, Value: b\n"
+	m, err := ParseExtraDataList(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"GUI/LastCloseAction": "PowerOff", "acme/managed-by": "mytool v1", "labctl/state": "/home/a, Value: b"}
+	if len(m) != len(want) {
+		t.Fatalf("got %v, want %v", m, want)
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	if m, err := ParseExtraDataList(""); err != nil || len(m) != 0 {
+		t.Errorf("no keys: %v %v", m, err)
+	}
+	if _, err := ParseExtraDataList("Value: x\n"); err == nil || !strings.Contains(err.Error(), `"Value: x"`) {
+		t.Errorf("a foreign line: %v", err)
+	}
+}
