@@ -274,3 +274,13 @@ func (c *Config) applySeat(p *Plan, n int) error {
 	}
 	return nil
 }
+
+// SeatLine says which seat the plan is, for plan, dry-run, status and info
+// ("" for seat 0, the lab as written).
+func (p *Plan) SeatLine() string {
+	if p.Seat == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Seat %d: lab %q, VM names ending -S%d, every address moved up by %d, VRRP id %d",
+		p.Seat, p.Name, p.Seat, p.Seat*SeatBlock, p.VRRPRouterID)
+}
