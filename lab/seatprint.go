@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,8 @@ func (r *Room) JSON(w io.Writer) error {
 // seat (long address lists continue on the next line, under their column),
 // then the naming rules the rows do not repeat.
 func (r *Room) Print(w io.Writer) {
-	fmt.Fprintf(w, "%d seats of lab %q (%s) on %s; gateway %s.\n", len(r.Seats), r.Lab, r.File, r.Network, r.Gateway)
+	// The file by its base name: a long path would break the 80 columns.
+	fmt.Fprintf(w, "%d seats of lab %q (%s) on %s, gateway %s.\n", len(r.Seats), r.Lab, filepath.Base(r.File), r.Network, r.Gateway)
 	fmt.Fprintf(w, "Seat N moves every address up by N x %d; seat 0 is the lab as written.\n\n", r.Block)
 	head := []string{"SEAT", "LAB", "VRRP", "VIP"}
 	rows := make([][]string, len(r.Seats))
