@@ -226,7 +226,7 @@ func TestPlanOfASeat(t *testing.T) {
 }
 
 func TestSeatKeyInLabToml(t *testing.T) {
-	src := strings.Replace(mustRead(t, "../lab.toml"), `state_dir = ""`, "state_dir = \"\"\nseat = 300", 1)
+	src := strings.Replace(mustRead(t, "../lab.toml"), "seat = 0", "seat = 300", 1)
 	_, err := Parse("lab.toml", []byte(src))
 	if err == nil || !strings.Contains(err.Error(), "seat is 300") || !strings.Contains(err.Error(), "lab.toml:") {
 		t.Fatalf("seat = 300: got %v", err)
