@@ -131,3 +131,5 @@ func TestParseAndClashes(t *testing.T) {
 		t.Error("output without a method line must be an error")
 	}
 }
+
+func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"labctl/addrprobe"
 	"net/netip"
 	"os"
 	"strings"
@@ -140,6 +141,7 @@ func Open(p *lab.Plan, st *lab.State, vb vbox.API, log io.Writer, password strin
 		SSHPublicKey:  authorized,
 		HostKeys:      st.HostKeys(),
 		Log:           log,
+		HostProbe:     addrprobe.Host,
 		Control: func(n *lab.Node) guest.Executor {
 			c := guest.NewControl(vb, n.VM, cred, redact...)
 			c.Base, c.PasswordFrom = p.Base.VM, PasswordFrom(p)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/addrprobe"
 	labbase "labctl/base"
 	"labctl/fleet"
 	"labctl/internal/fanout"
@@ -143,6 +144,11 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 	if err := checkBridge(p, ifs); err != nil {
 		problems = multierror.Append(problems, err)
 	}
+	if problems == nil {
+		for _, c := range hostProbe(ctx, env) {
+			problems = multierror.Append(problems, c)
+		}
+	}
 	if err := problems.ErrorOrNil(); err != nil {
 		return Status{}, fmt.Errorf("nothing was changed: %w", err)
 	}
@@ -155,6 +161,35 @@ func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	env.PlanNotef("check: VirtualBox >= %d.%d; base VM %q exists; lab VM names are free or tagged %s=%s; bridge adapter %q is up",
 		MinVersion.Major, MinVersion.Minor, env.Plan.Base.VM, TagLab, env.Plan.Name, env.Plan.BridgeAdapter)
 	return nil
+}
+
+// hostProbe asks the lab network from this computer, where it has an
+// address there, whether a machine outside the lab answers for a planned
+// address (package addrprobe). Where the host cannot tell it says so in
+// the log (--verbose shows it) and the guest probe (address-probe) decides.
+func hostProbe(ctx context.Context, env *Env) []addrprobe.Clash {
+	if env.HostProbe == nil {
+		return nil
+	}
+	addrs, owners := probeAddrs(env.Plan)
+	r, recent := env.HostProbe(ctx, env.Plan.Network, addrs)
+	if r.Method == "" {
+		fmt.Fprintf(logOf(env), "preflight: address probe from this computer skipped: %s (the guest probe checks them)\n", r.Why)
+		return nil
+	}
+	fmt.Fprintf(logOf(env), "preflight: this computer probed %d addresses: %s\n", len(addrs), answersText(r))
+	if len(addrprobe.Clashes(r, nil, owners)) == 0 && len(recent) == 0 {
+		return nil
+	}
+	own, err := labMACs(ctx, env)
+	if err != nil {
+		fmt.Fprintf(logOf(env), "preflight: %v\n", err)
+		return nil
+	}
+	for _, c := range addrprobe.Clashes(addrprobe.Result{Answers: recent}, own, owners) {
+		env.Warnf("this computer recently saw %s (planned for %s) at MAC %s, not one of this lab's VMs; the probe from the first node decides", c.Addr, c.Owner, c.MAC)
+	}
+	return addrprobe.Clashes(r, own, owners)
 }
 
 func versionText(v vbox.Version) string {
