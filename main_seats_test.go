@@ -18,9 +18,17 @@ import (
 
 	"labctl/internal/vboxtest"
 	"labctl/lab"
+	"labctl/labenv"
 	"labctl/steps"
 	"labctl/steps/steptest"
 )
+
+func init() {
+	// No whole-tool test probes from this computer: the fake's lab network
+	// (TEST-NET-1) may be the test machine's own; addrprobe's and steps'
+	// tests prove the host probe in namespaces they create.
+	labenv.HostProbe = nil
+}
 
 // plus is a + k, counted one address at a time (not the code under test).
 func plus(a netip.Addr, k int) netip.Addr {

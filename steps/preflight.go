@@ -10,6 +10,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -163,33 +164,54 @@ func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	return nil
 }
 
-// hostProbe asks the lab network from this computer, where it has an
-// address there, whether a machine outside the lab answers for a planned
-// address (package addrprobe). Where the host cannot tell it says so in
-// the log (--verbose shows it) and the guest probe (address-probe) decides.
+// hostProbe asks the lab network from this computer (HostAddressCheck).
+// Where the host cannot tell it says so in the log (--verbose shows it) and
+// the guest probe (address-probe) decides.
 func hostProbe(ctx context.Context, env *Env) []addrprobe.Clash {
 	if env.HostProbe == nil {
 		return nil
 	}
-	addrs, owners := probeAddrs(env.Plan)
-	r, recent := env.HostProbe(ctx, env.Plan.Network, addrs)
+	hc := HostAddressCheck(ctx, env.Plan, env.VBox, env.HostProbe)
+	fmt.Fprintf(logOf(env), "preflight: %s\n", hc.Summary)
+	for _, w := range hc.Recent {
+		env.Warnf("%s", w)
+	}
+	return hc.Clashes
+}
+
+// HostCheck is what this computer can tell about the lab's addresses.
+type HostCheck struct {
+	Probed  bool              // false: the host cannot tell (Summary says why)
+	Summary string            // one line for logs and `base check`
+	Clashes []addrprobe.Clash // answered now by a machine outside the lab
+	Recent  []string          // warnings: foreign MACs the host's neighbour cache held already
+}
+
+// HostAddressCheck probes the lab's planned addresses from this computer,
+// where it has an address on the lab network (probe is addrprobe.Host),
+// and tells the lab's own VMs (their MACs read from vb) from others.
+// Preflight and `labctl base check` share it.
+func HostAddressCheck(ctx context.Context, p *lab.Plan, vb vbox.API,
+	probe func(context.Context, netip.Prefix, []netip.Addr) (addrprobe.Result, []addrprobe.Answer)) HostCheck {
+	addrs, owners := probeAddrs(p)
+	r, recent := probe(ctx, p.Network, addrs)
 	if r.Method == "" {
-		fmt.Fprintf(logOf(env), "preflight: address probe from this computer skipped: %s (the guest probe checks them)\n", r.Why)
-		return nil
+		return HostCheck{Summary: fmt.Sprintf("the lab's addresses were not probed from this computer: %s (up probes them from the first node)", r.Why)}
 	}
-	fmt.Fprintf(logOf(env), "preflight: this computer probed %d addresses: %s\n", len(addrs), answersText(r))
+	hc := HostCheck{Probed: true, Summary: fmt.Sprintf("this computer probed the lab's %d addresses: %s", len(addrs), answersText(r))}
 	if len(addrprobe.Clashes(r, nil, owners)) == 0 && len(recent) == 0 {
-		return nil
+		return hc
 	}
-	own, err := labMACs(ctx, env)
+	own, err := labMACs(ctx, &Env{Plan: p, VBox: vb})
 	if err != nil {
-		fmt.Fprintf(logOf(env), "preflight: %v\n", err)
-		return nil
+		hc.Summary += fmt.Sprintf(" (the lab's MACs could not be read: %v)", err)
+		return hc
 	}
 	for _, c := range addrprobe.Clashes(addrprobe.Result{Answers: recent}, own, owners) {
-		env.Warnf("this computer recently saw %s (planned for %s) at MAC %s, not one of this lab's VMs; the probe from the first node decides", c.Addr, c.Owner, c.MAC)
+		hc.Recent = append(hc.Recent, fmt.Sprintf("this computer recently saw %s (planned for %s) at MAC %s, not one of this lab's VMs; the probe from the first node decides", c.Addr, c.Owner, c.MAC))
 	}
-	return addrprobe.Clashes(r, own, owners)
+	hc.Clashes = addrprobe.Clashes(r, own, owners)
+	return hc
 }
 
 func versionText(v vbox.Version) string {
