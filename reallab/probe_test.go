@@ -147,6 +147,27 @@ func TestAddressProbe(t *testing.T) {
 		t.Fatalf("the probe failed with the planted machine gone: %v\n%s", err, lastLines(out, 20))
 	}
 
+	// 4. The lab is built; on it every address answers from the lab's own
+	// machines (by MAC): a re-run is not stopped, and the probe waits for
+	// no timeout.
+	if _, d, err = l.run(t, 25*time.Minute, "up"); err != nil {
+		t.Fatalf("up after the planted machine left: %v", err)
+	}
+	record("labctl up (the rest of the build)", d)
+	out, d, err = l.run(t, 5*time.Minute, "--verbose", "up", "--only", "address-probe")
+	record("labctl up --only address-probe, built lab", d)
+	if err != nil {
+		t.Fatalf("the probe stopped a re-run on the lab's own addresses: %v\n%s", err, lastLines(out, 20))
+	}
+	if !strings.Contains(out, "answered by") || strings.Contains(out, " free") {
+		t.Errorf("on the built lab every address must answer from a lab machine:\n%s", lastLines(out, 30))
+	}
+	out, d, err = l.run(t, 10*time.Minute, "up")
+	record("labctl up (re-run on the built lab)", d)
+	if err != nil || !strings.Contains(out, "0 step(s) changed") {
+		t.Errorf("the re-run on the built lab: %v\n%s", err, lastLines(out, 20))
+	}
+
 	_, d, err = l.run(t, 10*time.Minute, "down", "--yes")
 	record("labctl down --yes", d)
 	if err != nil {
