@@ -378,3 +378,36 @@ func readState(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestSeatShownByPlanDryRunAndStatus: a seat's plan is the seat's lab (its
+// names and addresses) and says so; so do the dry run and status.
+func TestSeatShownByPlanDryRunAndStatus(t *testing.T) {
+	u := newUpLab(t, true)
+	code, out, errOut := u.labctl(context.Background(), "--seat", "3", "plan")
+	if code != 0 {
+		t.Fatalf("--seat 3 plan: exit %d\n%s", code, errOut)
+	}
+	vip := plus(u.plan.VIP, 24)
+	if !strings.Contains(out, fmt.Sprintf("Seat 3: lab %q", upLabName+"-seat3")) || !strings.Contains(out, "VIP "+vip.String()) {
+		t.Errorf("the plan does not name seat 3 and its VIP %s:\n%s", vip, out[:min(len(out), 600)])
+	}
+	for _, n := range u.plan.Nodes {
+		if !strings.Contains(out, n.VM+"-S3") || !strings.Contains(out, plus(n.IP, 24).String()) {
+			t.Errorf("the plan lacks %s-S3 at %s", n.VM, plus(n.IP, 24))
+		}
+	}
+	if strings.Contains(out, "--name "+u.plan.Nodes[0].VM+" ") {
+		t.Errorf("the seat's plan clones the unsuffixed %s", u.plan.Nodes[0].VM)
+	}
+	code, out, errOut = u.labctl(context.Background(), "--seat", "3", "up", "--dry-run")
+	if code != 0 || !strings.Contains(out, "Seat 3: lab") {
+		t.Errorf("--seat 3 up --dry-run: exit %d, no seat line:\n%s\n%s", code, out, errOut)
+	}
+	if calls := mutating(u.fake.Argv()); len(calls) != 0 {
+		t.Errorf("the dry run changed VirtualBox: %v", calls)
+	}
+	code, out, errOut = u.labctl(context.Background(), "--seat", "3", "status")
+	if !strings.Contains(out+errOut, "seat3") {
+		t.Errorf("status of seat 3: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
