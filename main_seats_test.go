@@ -167,7 +167,7 @@ func TestPlantedAddressStopsUpBeforeAnyNodeTakesAnAddress(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("up went on although %s answers from %s:\n%s", planted, foreign, out)
 	}
-	for _, want := range []string{"(address-probe) failed", planted.String(), foreign, "SQL-TWO", "--seat", "labctl seats"} {
+	for _, want := range []string{"(address-probe) failed", planted.String(), foreign, "SQL-TWO", "--seat", "labctl seats", "no node of this lab has taken an address yet"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the error lacks %q:\n%s", want, errOut)
 		}

@@ -46,8 +46,8 @@ type Clash struct {
 
 // Error names the address, who answered, and what to do.
 func (c Clash) Error() string {
-	return fmt.Sprintf("%s (planned for %s) is already in use on the network: MAC %s answered, and it is not one of this lab's VMs; "+
-		"nothing took an address yet. Give this lab addresses of its own: a seat (`labctl --seat N up`; `labctl seats --count N` shows the room's), "+
+	return fmt.Sprintf("%s (planned for %s) is already in use on the network: MAC %s answered, and it is not one of this lab's VMs. "+
+		"Give this lab addresses of its own: a seat (`labctl --seat N up`; `labctl seats --count N` shows the room's), "+
 		"or other addresses in lab.toml (ip of the nodes, vip in [network])", c.Addr, c.Owner, c.MAC)
 }
 

@@ -146,9 +146,21 @@ func (s addressProbe) probe(ctx context.Context, env *Env, prober *lab.Node) err
 	if len(clashes) == 0 {
 		return nil
 	}
+	// Before guest-network, no node holds its address: say so, since that
+	// is what the student wants to know (nothing to undo).
+	held := false
+	for _, a := range r.Answers {
+		if a.Self || own[a.MAC] {
+			held = true
+		}
+	}
 	var merr *multierror.Error
 	for _, c := range clashes {
-		merr = multierror.Append(merr, c)
+		if held {
+			merr = multierror.Append(merr, c)
+		} else {
+			merr = multierror.Append(merr, fmt.Errorf("%w (no node of this lab has taken an address yet)", c))
+		}
 	}
 	return merr
 }
