@@ -43,6 +43,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "lab", Usage: "the lab `FILE` (default ./lab.toml, else the built-in lab)", EnvVars: []string{"LABCTL_LAB"}},
 			&cli.StringFlag{Name: "vboxmanage", Usage: "the VBoxManage `PROGRAM` (default: PATH, then the usual folders)", EnvVars: []string{"LABCTL_VBOXMANAGE"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print every command and its output"},
+			&cli.IntFlag{Name: "seat", Usage: "classroom seat `N` (1-254): the lab moved to its own addresses and names, see `labctl seats` (overrides seat in lab.toml)", EnvVars: []string{"LABCTL_SEAT"}},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress `STYLE`: auto, tty (a live line) or plain", EnvVars: []string{"LABCTL_PROGRESS"}},
 		},
 		Commands: []*cli.Command{
@@ -58,6 +59,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			drillCommand(),
 			exerciseCommand(),
 			planCommand(),
+			seatsCommand(),
 			baseCommand(),
 			versionCommand(),
 			completionCommand(),

@@ -16,6 +16,8 @@ import (
 	"labctl/base"
 	"labctl/internal/tty"
 	"labctl/lab"
+	"labctl/labenv"
+	"labctl/steps"
 	"labctl/vbox"
 )
 
@@ -110,6 +112,7 @@ func baseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					s.checkLabAddresses(c.Context, rep)
 					if c.Bool("json") {
 						enc := json.NewEncoder(s.out)
 						enc.SetIndent("", "  ")
@@ -167,4 +170,22 @@ func baseRefusal(err error) error {
 		return cli.Exit(r.Reason, exitFailed)
 	}
 	return err
+}
+
+// checkLabAddresses adds the probe of the lab's addresses from this
+// computer (where it is on the lab network) to `base check`'s findings.
+func (s *session) checkLabAddresses(ctx context.Context, rep *base.Report) {
+	if s.vb == nil || labenv.HostProbe == nil {
+		return
+	}
+	hc := steps.HostAddressCheck(ctx, s.plan, s.vb, labenv.HostProbe)
+	for _, c := range hc.Clashes {
+		rep.Add("lab addresses", base.Problem, "%s", c.Error())
+	}
+	for _, w := range hc.Recent {
+		rep.Add("lab addresses", base.Warning, "%s", w)
+	}
+	if len(hc.Clashes) == 0 && len(hc.Recent) == 0 {
+		rep.Add("lab addresses", base.OK, "%s", hc.Summary)
+	}
 }

@@ -434,6 +434,12 @@ func TestUpFailureAtEachStepThenRerunConverges(t *testing.T) {
 			node = targets[len(targets)-1].VM
 			u.sim.FailOnce(name, node)
 			fired = func() bool { return u.sim.PendingFaults() == 0 }
+		} else if name == steptest.ProbeStep {
+			// The probe's failure: a machine outside the lab answers.
+			planted := u.plan.LB().IP
+			u.sim.Plant(planted, "52:54:00:00:00:99")
+			probes := len(u.sim.Probes())
+			fired = func() bool { u.sim.Unplant(planted); return len(u.sim.Probes()) > probes }
 		} else {
 			fired = upVMPhaseFault(t, u, name)
 		}

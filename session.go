@@ -20,6 +20,7 @@ import (
 type session struct {
 	in      io.Reader
 	cfg     *lab.Config
+	hostNet lab.HostNet // what the host told about its network (the plan's source)
 	plan    *lab.Plan
 	out     io.Writer
 	errOut  io.Writer
@@ -151,6 +152,14 @@ func openSession(c *cli.Context) (*session, error) {
 		return nil, cli.Exit(err.Error(), exitUsage)
 	}
 	s.cfg = cfg
+	if c.IsSet("seat") {
+		if err := cfg.SetSeat(c.Int("seat")); err != nil {
+			return nil, cli.Exit(err.Error(), exitUsage)
+		}
+	}
+	if c.Command != nil && c.Command.Name == "seats" {
+		cfg.Seat = 0 // the room is the same from every seat
+	}
 	// A loose or missing password file stops a command that will use it
 	// before any VirtualBox call and before any state exists; plan only warns.
 	if f := cfg.PasswordFilePath(); f != "" {
@@ -184,6 +193,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitUsage)
 	}
+	s.hostNet = hn
 	plan, err := cfg.Plan(hn)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitUsage)

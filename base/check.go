@@ -57,6 +57,10 @@ type Report struct {
 	OK             bool      `json:"ok"` // no finding at level error
 }
 
+// Add records a finding made outside this package (`base check` adds the
+// probe of the lab's addresses from this computer).
+func (r *Report) Add(check string, l Level, format string, a ...any) { r.add(check, l, format, a...) }
+
 func (r *Report) add(check string, l Level, format string, a ...any) {
 	r.Findings = append(r.Findings, Finding{Check: check, Level: l, Message: fmt.Sprintf(format, a...)})
 	if l == Problem {

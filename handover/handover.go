@@ -27,6 +27,7 @@ const PrimaryWait = 3 * time.Second
 // Info is the hand-over. Its JSON is `labctl info --json`.
 type Info struct {
 	Lab               string `json:"lab"`
+	Seat              int    `json:"seat,omitempty"` // classroom seat; 0 = the lab as written
 	WordPressURL      string `json:"wordpress_url"`
 	AdminURL          string `json:"admin_url"`
 	AdminUser         string `json:"admin_user"`
@@ -64,6 +65,7 @@ func Build(ctx context.Context, o Options) Info {
 	p := o.Plan
 	in := Info{
 		Lab:               p.Name,
+		Seat:              p.Seat,
 		AdminUser:         p.AdminUser,
 		AdminPasswordFile: filepath.Join(p.StateDir, lab.SecretsFile),
 		AdminPasswordKey:  "wordpress_admin",
@@ -109,7 +111,11 @@ func primary(ctx context.Context, o Options) string {
 
 // Print writes the hand-over for a person.
 func (in Info) Print(w io.Writer) {
-	fmt.Fprintf(w, "Lab %q\n", in.Lab)
+	if in.Seat > 0 {
+		fmt.Fprintf(w, "Lab %q (seat %d)\n", in.Lab, in.Seat)
+	} else {
+		fmt.Fprintf(w, "Lab %q\n", in.Lab)
+	}
 	if in.WordPressURL != "" {
 		fmt.Fprintf(w, "How to reach WordPress: %s\n", in.WordPressURL)
 	}

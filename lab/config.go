@@ -22,6 +22,7 @@ type Config struct {
 	File     string // path as given, or EmbeddedName
 	Name     string // name
 	StateDir string // state_dir; empty = default folder
+	Seat     int    // seat; 0 = the lab as written (seat.go)
 
 	Base       BaseConfig
 	Network    NetworkConfig
@@ -386,7 +387,7 @@ func lastKey(path string) string {
 }
 
 // topLevelKeys are the keys of the document itself.
-var topLevelKeys = []string{"name", "state_dir", "base", "network", "roles", "nodes", "packages", "wordpress", "mysql", "keepalived", "exercises"}
+var topLevelKeys = []string{"name", "state_dir", "seat", "base", "network", "roles", "nodes", "packages", "wordpress", "mysql", "keepalived", "exercises"}
 
 // document walks the whole file.
 func (w *walker) document(c *Config, raw map[string]any) {
@@ -400,6 +401,7 @@ func (w *walker) document(c *Config, raw map[string]any) {
 	w.table("", "", raw, []field{
 		{"name", w.str(&c.Name)},
 		{"state_dir", w.str(&c.StateDir)},
+		{"seat", w.integer(&c.Seat)},
 		{"base", func(p string, v any) {
 			b := &c.Base
 			w.table(p, "[base]", v, []field{

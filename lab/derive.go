@@ -135,6 +135,11 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 		}
 		p.Nodes = append(p.Nodes, node)
 	}
+	if c.Seat > 0 {
+		if err := c.applySeat(p, c.Seat); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 

@@ -121,6 +121,9 @@ type Plan struct {
 	Name     string // lab name: VM group /labctl/<Name>, extradata tag labctl/lab=<Name>
 	File     string // the lab.toml it came from ("<embedded>" for the default)
 	StateDir string // per-lab local folder: secrets, SSH key, known_hosts, logs
+	// Seat is the classroom seat (0 = the lab as written); Name, the VM
+	// names, the addresses and the VRRP id are already the seat's (seat.go).
+	Seat int
 
 	Base          Base
 	BridgeAdapter string       // host interface for --bridgeadapter1; resolved when empty in lab.toml

@@ -130,6 +130,7 @@ func (c *Config) validate(ps *problems, defined map[string]bool) {
 	if hasControl(c.Exercises.ReportKeyFile) {
 		ps.add("exercises.report_key_file", "contains control characters; write a plain path such as \"~/.config/labctl/report-key\", or leave it empty")
 	}
+	c.validateSeat(ps)
 	if hasControl(c.StateDir) {
 		ps.add("state_dir", "contains control characters; write a plain folder path, or leave it empty for the default")
 	}

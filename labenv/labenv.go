@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"labctl/addrprobe"
 	"net/netip"
 	"os"
 	"strings"
@@ -104,6 +105,12 @@ func PasswordFrom(p *lab.Plan) string {
 	return "the password typed at the prompt"
 }
 
+// HostProbe probes the lab's addresses from this computer (preflight and
+// `base check`); nil = never. The whole-tool tests set it to nil: their
+// lab network may well be the test machine's own, and tests send nothing
+// outside loopback and the namespaces they create.
+var HostProbe = addrprobe.Host
+
 // Live is the environment for a run against the real VMs. Password is the
 // base VM's guest password ("" when guest control is not needed).
 type Live struct {
@@ -140,6 +147,7 @@ func Open(p *lab.Plan, st *lab.State, vb vbox.API, log io.Writer, password strin
 		SSHPublicKey:  authorized,
 		HostKeys:      st.HostKeys(),
 		Log:           log,
+		HostProbe:     HostProbe,
 		Control: func(n *lab.Node) guest.Executor {
 			c := guest.NewControl(vb, n.VM, cred, redact...)
 			c.Base, c.PasswordFrom = p.Base.VM, PasswordFrom(p)

@@ -61,6 +61,7 @@ type Node struct {
 // Report is the whole answer of `labctl status`.
 type Report struct {
 	Lab       string   `json:"lab"`
+	Seat      int      `json:"seat,omitempty"` // classroom seat; 0 = the lab as written
 	VIP       string   `json:"vip"`
 	VIPHolder []string `json:"vip_holders"` // VMs carrying the VIP; more than one is a split brain
 	Nodes     []Node   `json:"nodes"`
@@ -85,7 +86,7 @@ type Options struct {
 func Read(ctx context.Context, o Options) *Report {
 	start := time.Now()
 	p := o.Plan
-	out := &Report{Lab: p.Name, VIP: p.VIP.String(), VIPHolder: []string{}}
+	out := &Report{Lab: p.Name, Seat: p.Seat, VIP: p.VIP.String(), VIPHolder: []string{}}
 	out.Nodes = fanout.Map(p.Nodes, func(n *lab.Node) Node {
 		ns := Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: SSHSkipped}
 		o.VM(ctx, n, &ns)
@@ -210,7 +211,11 @@ func (st *Report) Print(w io.Writer) {
 	if len(st.VIPHolder) > 0 {
 		holder = strings.Join(st.VIPHolder, " and ")
 	}
-	fmt.Fprintf(w, "Lab %q: VIP %s on %s\n\n", st.Lab, st.VIP, holder)
+	seat := ""
+	if st.Seat > 0 {
+		seat = fmt.Sprintf(" (seat %d)", st.Seat)
+	}
+	fmt.Fprintf(w, "Lab %q%s: VIP %s on %s\n\n", st.Lab, seat, st.VIP, holder)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tROLE\tIP\tVM\tSSH\tGROUP REPLICATION\tVIP\tSERVICES")
 	var notes []string

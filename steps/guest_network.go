@@ -26,7 +26,7 @@ type guestNetwork struct{}
 
 func (guestNetwork) Name() string                  { return "guest-network" }
 func (guestNetwork) Title() string                 { return "Setting hostnames and static addresses" }
-func (guestNetwork) Needs() []string               { return []string{"fresh-identity"} }
+func (guestNetwork) Needs() []string               { return []string{"fresh-identity", "address-probe"} }
 func (guestNetwork) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 
 // gaNet is what the network scripts are built from.

@@ -7,9 +7,10 @@ func VMPhase() []Step {
 }
 
 // GuestAccess returns the steps that give each clone its own identity and
-// address and open SSH (through guest control), then name resolution.
+// address and open SSH (through guest control), then name resolution. The
+// lab's addresses are probed first, before any node takes one.
 func GuestAccess() []Step {
-	return []Step{FreshIdentity(), GuestNetwork(), SSHAccess(), WaitSSH(), HostsFile()}
+	return []Step{AddressProbe(), FreshIdentity(), GuestNetwork(), SSHAccess(), WaitSSH(), HostsFile()}
 }
 
 // Services returns the service steps, over SSH. SELinux comes after the

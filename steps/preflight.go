@@ -10,12 +10,14 @@ package steps
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/addrprobe"
 	labbase "labctl/base"
 	"labctl/fleet"
 	"labctl/internal/fanout"
@@ -143,6 +145,11 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 	if err := checkBridge(p, ifs); err != nil {
 		problems = multierror.Append(problems, err)
 	}
+	if problems == nil {
+		for _, c := range hostProbe(ctx, env) {
+			problems = multierror.Append(problems, c)
+		}
+	}
 	if err := problems.ErrorOrNil(); err != nil {
 		return Status{}, fmt.Errorf("nothing was changed: %w", err)
 	}
@@ -155,6 +162,56 @@ func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	env.PlanNotef("check: VirtualBox >= %d.%d; base VM %q exists; lab VM names are free or tagged %s=%s; bridge adapter %q is up",
 		MinVersion.Major, MinVersion.Minor, env.Plan.Base.VM, TagLab, env.Plan.Name, env.Plan.BridgeAdapter)
 	return nil
+}
+
+// hostProbe asks the lab network from this computer (HostAddressCheck).
+// Where the host cannot tell it says so in the log (--verbose shows it) and
+// the guest probe (address-probe) decides.
+func hostProbe(ctx context.Context, env *Env) []addrprobe.Clash {
+	if env.HostProbe == nil {
+		return nil
+	}
+	hc := HostAddressCheck(ctx, env.Plan, env.VBox, env.HostProbe)
+	fmt.Fprintf(logOf(env), "preflight: %s\n", hc.Summary)
+	for _, w := range hc.Recent {
+		env.Warnf("%s", w)
+	}
+	return hc.Clashes
+}
+
+// HostCheck is what this computer can tell about the lab's addresses.
+type HostCheck struct {
+	Probed  bool              // false: the host cannot tell (Summary says why)
+	Summary string            // one line for logs and `base check`
+	Clashes []addrprobe.Clash // answered now by a machine outside the lab
+	Recent  []string          // warnings: foreign MACs the host's neighbour cache held already
+}
+
+// HostAddressCheck probes the lab's planned addresses from this computer,
+// where it has an address on the lab network (probe is addrprobe.Host),
+// and tells the lab's own VMs (their MACs read from vb) from others.
+// Preflight and `labctl base check` share it.
+func HostAddressCheck(ctx context.Context, p *lab.Plan, vb vbox.API,
+	probe func(context.Context, netip.Prefix, []netip.Addr) (addrprobe.Result, []addrprobe.Answer)) HostCheck {
+	addrs, owners := probeAddrs(p)
+	r, recent := probe(ctx, p.Network, addrs)
+	if r.Method == "" {
+		return HostCheck{Summary: fmt.Sprintf("the lab's addresses were not probed from this computer: %s (up probes them from the first node)", r.Why)}
+	}
+	hc := HostCheck{Probed: true, Summary: fmt.Sprintf("this computer probed the lab's %d addresses: %s", len(addrs), answersText(r))}
+	if len(addrprobe.Clashes(r, nil, owners)) == 0 && len(recent) == 0 {
+		return hc
+	}
+	own, err := labMACs(ctx, &Env{Plan: p, VBox: vb})
+	if err != nil {
+		hc.Summary += fmt.Sprintf(" (the lab's MACs could not be read: %v)", err)
+		return hc
+	}
+	for _, c := range addrprobe.Clashes(addrprobe.Result{Answers: recent}, own, owners) {
+		hc.Recent = append(hc.Recent, fmt.Sprintf("this computer recently saw %s (planned for %s) at MAC %s, not one of this lab's VMs; the probe from the first node decides", c.Addr, c.Owner, c.MAC))
+	}
+	hc.Clashes = addrprobe.Clashes(r, own, owners)
+	return hc
 }
 
 func versionText(v vbox.Version) string {

@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net/netip"
 	"time"
 
+	"labctl/addrprobe"
 	"labctl/guest"
 	"labctl/hostkeys"
 	"labctl/lab"
@@ -98,6 +100,10 @@ type Env struct {
 
 	// Log receives every command and its output, secrets redacted.
 	Log io.Writer
+
+	// HostProbe probes the lab's planned addresses from this computer
+	// (addrprobe.Host); nil = no host probe (tests, plans). Preflight uses it.
+	HostProbe func(ctx context.Context, prefix netip.Prefix, addrs []netip.Addr) (addrprobe.Result, []addrprobe.Answer)
 
 	// GuestWait bounds how long wait-guests waits for a VM's Guest Additions
 	// (0 = DefaultGuestWait).

@@ -81,6 +81,9 @@ func (s Summary) printChanges(w io.Writer, plan *lab.Plan) {
 		fmt.Fprintln(w, "No changes: the lab already matches lab.toml.")
 		return
 	}
+	if plan != nil && plan.SeatLine() != "" {
+		fmt.Fprintln(w, plan.SeatLine())
+	}
 	fmt.Fprintln(w, "labctl up would make these changes:")
 	var order []string
 	byNode := map[string][]Change{}

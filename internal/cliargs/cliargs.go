@@ -7,7 +7,7 @@ import "strings"
 // globalFlags are the app-wide flags and whether each takes a value.
 var globalFlags = map[string]bool{
 	"--lab": true, "-lab": true, "--vboxmanage": true, "-vboxmanage": true,
-	"--progress": true, "-progress": true, "--verbose": false, "-verbose": false, "-v": false,
+	"--progress": true, "-progress": true, "--seat": true, "-seat": true, "--verbose": false, "-verbose": false, "-v": false,
 }
 
 // snapshotValueFlags are the snapshot flags that take a separate value.

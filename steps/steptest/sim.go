@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,8 @@ type Sim struct {
 	Scale float64
 
 	mu      sync.Mutex
+	planted map[netip.Addr]string      // address → MAC of a machine outside the lab (lan.go)
+	probes  []string                   // the addresses of every address probe, one entry per probe
 	applied map[string]map[string]bool // step → node key → applied
 	applies map[string]int             // "step/node" → Apply calls
 	checks  int
@@ -360,11 +363,15 @@ func SimPipeline(sim *Sim) []steps.Step {
 	}
 	var out []steps.Step
 	for _, s := range steps.Pipeline() {
-		if vm[s.Name()] {
+		switch {
+		case vm[s.Name()]:
 			out = append(out, s)
-			continue
+		case s.Name() == ProbeStep:
+			// The real step, its script answered by the simulated LAN (lan.go).
+			out = append(out, steps.AddressProbeVia(sim.lanGuest))
+		default:
+			out = append(out, Wrap(s, sim))
 		}
-		out = append(out, Wrap(s, sim))
 	}
 	return out
 }
