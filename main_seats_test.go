@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"labctl/fleet"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -298,6 +299,26 @@ func TestTwoLabsSideBySide(t *testing.T) {
 				}
 			}
 			secretsB := readState(t, pb.StateDir)
+
+			// labctl list tells the two apart, seat and state folder included.
+			code, out, errOut := u.labctlIn(fileA, "list", "--json")
+			if code != 0 {
+				t.Fatalf("list --json: exit %d %s", code, errOut)
+			}
+			var listed []fleet.LabSummary
+			if err := json.Unmarshal([]byte(out), &listed); err != nil {
+				t.Fatalf("list --json: %v\n%s", err, out)
+			}
+			for _, p := range []*lab.Plan{pa, pb} {
+				i := slices.IndexFunc(listed, func(l fleet.LabSummary) bool { return l.Name == p.Name })
+				if i < 0 {
+					t.Errorf("list does not show lab %s:\n%s", p.Name, out)
+					continue
+				}
+				if got := listed[i]; got.Seat != p.Seat || got.StateDir != p.StateDir || got.Running != 6 || got.Total != 6 || got.Mode != "bridged" {
+					t.Errorf("list shows lab %s as %+v, want seat %d, state %s, 6/6 running, bridged", p.Name, got, p.Seat, p.StateDir)
+				}
+			}
 
 			// snapshot on A: B's VMs get none.
 			if code, _, errOut := u.labctlIn(fileA, "snapshot", "take", "checkpoint"); code != 0 {
