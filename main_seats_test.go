@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"labctl/fleet"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"labctl/fleet"
 	"labctl/internal/vboxtest"
 	"labctl/lab"
 	"labctl/labenv"
