@@ -23,7 +23,7 @@ func (g *probeGuest) Run(_ context.Context, c guest.Cmd) (guest.Result, error) {
 	return guest.Result{Stdout: g.out(c.Script)}, nil
 }
 func (g *probeGuest) Upload(context.Context, guest.File) (bool, error) { return false, nil }
-func (g *probeGuest) String() string                                  { return "probe guest" }
+func (g *probeGuest) String() string                                   { return "probe guest" }
 
 // TestAddressProbeStep runs the real step against the fake's running VMs:
 // it probes from the first node with nic1's MAC; the lab's own MACs are
