@@ -174,6 +174,7 @@ func TestLabctlUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("labctl up: %v", err)
 	}
+	reportTimes(t, l, "fresh up", d)
 	if !strings.Contains(out, "How to reach WordPress: http://"+nodeIP[lbNode]+"/") {
 		t.Errorf("up summary does not say how to reach WordPress")
 	}
@@ -209,6 +210,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 	if err != nil {
 		t.Fatalf("second labctl up: %v", err)
 	}
+	reportTimes(t, l, "re-up", d)
 	if !regexp.MustCompile(`: 0 step\(s\) changed something`).MatchString(out) {
 		t.Errorf("second up changed something; summary:\n%s", lastLines(out, 5))
 	}
@@ -226,6 +228,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 	if err != nil {
 		t.Fatalf("labctl up after the drill: %v", err)
 	}
+	reportTimes(t, l, "up after rejoin", d)
 	checkLab(t, e)
 
 	if _, d, err := l.run(t, 10*time.Minute, "snapshot", "take", "reallab-s1"); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/internal/critpath"
 	"labctl/internal/fanout"
 	"labctl/internal/textdist"
 	"labctl/lab"
@@ -204,6 +205,26 @@ func isReadOnly(s Step) bool {
 func isSerial(s Step) bool {
 	se, ok := s.(Serial)
 	return ok && se.Serial()
+}
+
+// timingKind says what a step's node times wait for, for the critical path
+// computed from the run log (internal/critpath).
+func timingKind(s Step) critpath.Kind {
+	switch {
+	case isLabWide(s):
+		return critpath.Barrier
+	case isSerial(s):
+		return critpath.Serial
+	}
+	if c, ok := s.(CrossNode); ok && c.CrossNode() {
+		return critpath.Barrier
+	}
+	return critpath.PerNode
+}
+
+// logTiming writes one step×node duration line (internal/critpath reads it back).
+func (x *run) logTiming(s Step, node string, kind critpath.Kind, took time.Duration) {
+	x.logf("%s", critpath.Line(critpath.Span{Step: s.Name(), Node: node, Kind: kind, Took: took}))
 }
 
 func needsOf(s Step) []string {
@@ -524,7 +545,9 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 			return err
 		}
 		x.prog.NodeStart(nodeLabel(n))
+		began := time.Now()
 		didChange, verdict, err := x.runNode(ctx, s, n)
+		x.logTiming(s, nodeLabel(n), timingKind(s), time.Since(began))
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
 			if ctx.Err() == nil { // an interrupt is said once, by the run
@@ -540,7 +563,10 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 
 	var err error
 	if p, ok := s.(Preparer); ok {
-		if perr := p.Prepare(ctx, x.env); perr != nil {
+		began := time.Now()
+		perr := p.Prepare(ctx, x.env)
+		x.logTiming(s, "prepare", critpath.Barrier, time.Since(began))
+		if perr != nil {
 			err = fmt.Errorf("%s: prepare: %w", s.Name(), perr)
 		}
 	}
