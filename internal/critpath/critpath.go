@@ -22,8 +22,9 @@ const (
 	// PerNode: a node's work waits only for the same node's earlier steps
 	// (and the last barrier).
 	PerNode Kind = "node"
-	// Serial: the nodes run one after another, after every earlier step on
-	// every node; later steps wait for the last one.
+	// Serial: the step's nodes run one after another, after each of them
+	// has done its earlier steps; their later steps wait for the last one.
+	// Nodes the step does not target do not wait for it.
 	Serial Kind = "serial"
 	// Barrier: the work reads or needs every node (lab-wide steps, a step's
 	// Prepare, a node's work that needs other nodes' results): it starts
@@ -120,8 +121,9 @@ type Result struct {
 
 // Compute finds the critical path of spans given in run order. Consecutive
 // spans of one step form that step (a step appears once per run); per-node
-// spans chain per node, Serial spans chain among themselves, Barrier spans
-// run in parallel with each other between two barriers.
+// spans chain per node, Serial spans chain among themselves (after their
+// nodes' earlier steps), Barrier spans run in parallel with each other
+// after everything before them, and everything after waits for them.
 func Compute(spans []Span) Result {
 	type done struct {
 		at   time.Duration
@@ -166,11 +168,20 @@ func Compute(spans []Span) Result {
 				ready[s.Node] = done{start.at + s.Took, &link{s, start.from}}
 			}
 		case Serial:
-			t := latest()
+			// The nodes need each other (one joins the group after
+			// another), not the nodes the step does not target.
+			t := wall
+			for _, s := range group {
+				if d, ok := ready[s.Node]; ok && d.at > t.at {
+					t = d
+				}
+			}
 			for _, s := range group {
 				t = done{t.at + s.Took, &link{s, t.from}}
 			}
-			wall, ready = t, map[string]done{}
+			for _, s := range group {
+				ready[s.Node] = t
+			}
 		default: // Barrier
 			start := latest()
 			end := start

@@ -111,3 +111,24 @@ func TestTop(t *testing.T) {
 		t.Errorf("top of more than there are")
 	}
 }
+
+// A serial step on some nodes waits for those nodes only: the web node's
+// long install runs beside the group's formation.
+func TestSerialWaitsForItsOwnNodesOnly(t *testing.T) {
+	r := Compute([]Span{
+		{"packages", "DB1", PerNode, 5 * s}, {"packages", "DB2", PerNode, 6 * s}, {"packages", "WEB", PerNode, 20 * s},
+		{"gr", "DB1", Serial, 3 * s}, {"gr", "DB2", Serial, 3 * s},
+		{"kad", "DB1", PerNode, 1 * s},
+		{"install", "WEB", Barrier, 2 * s},
+	})
+	// DB: 6 + 3 + 3 + 1 = 13; the web node's 20 s is the longer chain.
+	if r.Path != 22*s {
+		t.Errorf("path %s, want 22s (the web node's packages, then the install)", r.Path)
+	}
+	if r.StepBound != 20*s+6*s+1*s+2*s {
+		t.Errorf("step bound %s, want 29s", r.StepBound)
+	}
+	if len(r.Chain) != 2 || r.Chain[0].Node != "WEB" {
+		t.Errorf("chain %v", r.Chain)
+	}
+}
