@@ -223,6 +223,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 		record("labctl verify", d)
 	}
 	labctlReadCommands(t, e, l)
+	statusUnderLoad(t, l)
 	failoverBeforeAfter(t, e, l)
 
 	drill(t, e)
@@ -476,6 +477,7 @@ type statusJSON struct {
 		Role     string            `json:"role"`
 		State    string            `json:"state"`
 		SSH      string            `json:"ssh"`
+		AnswerMS int64             `json:"answer_ms"`
 		GRRole   string            `json:"gr_role"`
 		GRState  string            `json:"gr_state"`
 		HasVIP   bool              `json:"has_vip"`
@@ -538,15 +540,16 @@ func labctlReadCommands(t *testing.T, e *Env, l labctlRunner) {
 // checkStatusJSON asserts `labctl status --json` describes the healthy lab.
 func checkStatusJSON(t *testing.T, l labctlRunner) {
 	t.Helper()
+	checkStatusJSONAs(t, l, "labctl status --json (target < 2 s)")
+}
+
+// checkStatusJSONAs is checkStatusJSON recording its time as label. A node
+// whose SSH probe answered after 1.5 s is "late" (a loaded machine), which
+// is an answer, not a problem.
+func checkStatusJSONAs(t *testing.T, l labctlRunner, label string) {
+	t.Helper()
 	out, d, err := l.run(t, time.Minute, "status", "--json")
-	for try := 1; try <= 5 && err == nil && strings.Contains(out, "no SSH answer from"); try++ {
-		// status gives each probe 1.5 s (it must answer in under 2 s); on a
-		// loaded machine logins can be slower for a while. Ask again, and say so.
-		fmt.Printf("REALLAB status: an SSH probe exceeded its 1.5 s on this machine; asking again (%d/5)\n", try)
-		time.Sleep(5 * time.Second)
-		out, d, err = l.run(t, time.Minute, "status", "--json")
-	}
-	record("labctl status --json (target < 2 s)", d)
+	record(label, d)
 	if err != nil {
 		t.Errorf("labctl status --json: %v", err)
 		return
@@ -575,8 +578,11 @@ func checkStatusJSON(t *testing.T, l labctlRunner) {
 			continue
 		}
 		delete(want, n.VM)
-		if n.State != "running" || n.SSH != "ok" || n.Problem != "" {
-			t.Errorf("status: %s state %q ssh %q problem %q, want running, ok and none", n.VM, n.State, n.SSH, n.Problem)
+		if n.State != "running" || (n.SSH != "ok" && n.SSH != "late") || n.Problem != "" {
+			t.Errorf("status: %s state %q ssh %q problem %q, want running, ok (or late) and none", n.VM, n.State, n.SSH, n.Problem)
+		}
+		if n.SSH == "late" {
+			fmt.Printf("REALLAB status: %s answered late (%d ms)\n", n.VM, n.AnswerMS)
 		}
 		// The services each role must run, all active.
 		var need []string
