@@ -206,6 +206,7 @@ func TestChaos(t *testing.T) {
 	out, d, err := l.run(t, 20*time.Minute, "up")
 	record("chaos: up after the interruptions", d)
 	record("chaos: whole sequence", time.Since(chaosStart))
+	reportTimes(t, l, "up after the interruptions", d)
 	if err != nil {
 		t.Fatalf("chaos: up after the interruptions: %v\n%s", err, lastLines(out, 20))
 	}
@@ -235,6 +236,7 @@ func TestChaos(t *testing.T) {
 	mustGuest(t, e, "SERVER-TWO", "systemctl stop ssh")
 	out, d, err = l.run(t, 10*time.Minute, "up")
 	record("chaos: up with sshd stopped on a node", d)
+	reportTimes(t, l, "up with sshd stopped", d)
 	if err != nil {
 		t.Errorf("chaos: up with sshd stopped on SERVER-TWO: %v\n%s", err, lastLines(out, 12))
 	} else if !strings.Contains(out, "SERVER-TWO: ssh was not running") {
