@@ -183,6 +183,8 @@ type run struct {
 	mu     sync.Mutex
 	after  map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
 	number map[string]int  // the selected steps, numbered from 1 in order
+	sel    []bool          // the selected steps
+	early  *early          // work run ahead of its step's turn (early.go); nil = none
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -304,6 +306,12 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	x.sel = sel
+	// Early start only where every node may run at once and things change.
+	if r.Mode == ModeApply && (r.Concurrency <= 0 || r.Concurrency >= len(env.Plan.Nodes)) {
+		x.early = newEarly()
+		defer x.early.stop()
+	}
 	x.number = map[string]int{}
 	for i, s := range r.Steps {
 		if sel[i] {
@@ -331,9 +339,10 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 			sum.Duration = time.Since(start)
 			return sum, &RunError{Step: s.Name(), Title: s.Title(), Err: ctx.Err(), Interrupted: true, Cause: ctx.Err(), LogPath: r.LogPath, secrets: secrets}
 		}
-		res, err := x.runStep(ctx, s)
+		res, err := x.runStep(ctx, i, s)
 		sum.Steps = append(sum.Steps, res)
 		if err != nil {
+			x.early.stop() // what ran ahead finishes (and is logged); nothing more starts
 			sum.Duration = time.Since(start)
 			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
 			if !isLabWide(s) {
@@ -503,8 +512,8 @@ func (x *run) checkOnly(ctx context.Context, s Step) ([]string, error) {
 	return notDone, err
 }
 
-// runStep runs one step over its targets and reports progress.
-func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
+// runStep runs step i over its targets and reports progress.
+func (x *run) runStep(ctx context.Context, i int, s Step) (StepResult, error) {
 	start := time.Now()
 	res := StepResult{Name: s.Name(), Title: s.Title()}
 	var targets lab.Nodes
@@ -545,9 +554,21 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 			return err
 		}
 		x.prog.NodeStart(nodeLabel(n))
-		began := time.Now()
-		didChange, verdict, err := x.runNode(ctx, s, n)
-		x.logTiming(s, nodeLabel(n), timingKind(s), time.Since(began))
+		var didChange bool
+		var verdict string
+		var err error
+		if r := x.early.take(s, n); r != nil && !func() bool { <-r.done; return r.skipped }() {
+			// Run ahead of its turn: its own duration, reported now.
+			didChange, verdict, err = r.didChange, r.verdict, r.err
+			x.logTiming(s, nodeLabel(n), timingKind(s), r.took)
+		} else {
+			began := time.Now()
+			didChange, verdict, err = x.runNode(ctx, s, n)
+			x.logTiming(s, nodeLabel(n), timingKind(s), time.Since(began))
+		}
+		if err == nil && !isSerial(s) && !isLabWide(s) {
+			x.chainAfter(ctx, i, n)
+		}
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
 			if ctx.Err() == nil { // an interrupt is said once, by the run
