@@ -185,6 +185,9 @@ type run struct {
 	number map[string]int  // the selected steps, numbered from 1 in order
 	sel    []bool          // the selected steps
 	early  *early          // work run ahead of its step's turn (early.go); nil = none
+	// checked: a serial step's nodes its checks, read at once, found done
+	// (step name → node), each used once by runNode.
+	checked map[string]map[*lab.Node]bool
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -601,6 +604,7 @@ func (x *run) runStep(ctx context.Context, i int, s Step) (StepResult, error) {
 		case isSerial(s):
 			// One at a time in Targets order; the first failure stops the
 			// rest (e.g. a group-replication join must not follow a failed one).
+			x.preCheck(ctx, s, targets)
 			var merr *multierror.Error
 			for _, n := range targets {
 				if uerr := unit(ctx, n); uerr != nil {
@@ -689,6 +693,9 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 			return true, "after earlier changes", nil
 		}
 	}
+	if x.preDone(s, n) {
+		return false, "already done", nil
+	}
 	st, err := s.Check(ctx, x.env, n)
 	if err != nil {
 		return false, "", err
@@ -738,3 +745,46 @@ const (
 	ModeDryRun             // check only; report what would change
 	ModePlan               // no live system: apply against recorders, print every call
 )
+
+// preCheck runs a serial step's Checks on all its targets at once (they
+// only read) and remembers which nodes are done, so a lab where nothing is
+// to change pays one round of reads for the step, not one per node in
+// turn. A node not done (or whose check failed) is checked again in its
+// turn, after the nodes before it changed. Apply mode only: a dry run
+// does not check a node with an earlier pending change.
+func (x *run) preCheck(ctx context.Context, s Step, targets lab.Nodes) {
+	if x.r.Mode != ModeApply || len(targets) < 2 {
+		return
+	}
+	began := time.Now()
+	var mu sync.Mutex
+	done := map[*lab.Node]bool{}
+	_ = fanout.Each(ctx, targets, x.r.Concurrency, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
+		st, err := s.Check(ctx, x.env, n)
+		if err == nil && st.Done {
+			mu.Lock()
+			done[n] = true
+			mu.Unlock()
+		}
+		return nil
+	})
+	// A serial span: the step's own nodes wait for it, then go one by one.
+	x.logTiming(s, "checks", critpath.Serial, time.Since(began))
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.checked == nil {
+		x.checked = map[string]map[*lab.Node]bool{}
+	}
+	x.checked[s.Name()] = done
+}
+
+// preDone reports (once) that preCheck found s done on n.
+func (x *run) preDone(s Step, n *lab.Node) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.checked[s.Name()][n] {
+		return false
+	}
+	delete(x.checked[s.Name()], n)
+	return true
+}
