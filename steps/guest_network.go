@@ -51,7 +51,7 @@ func gaNetFor(ctx context.Context, env *Env, n *lab.Node) (gaNet, error) {
 	for _, d := range p.DNS {
 		nw.DNS = append(nw.DNS, d.String())
 	}
-	info, err := env.VBox.Info(ctx, n.VM)
+	info, err := env.vmSettled(ctx, n.VM)
 	if err != nil {
 		return nw, fmt.Errorf("read nic1 MAC: %w", err)
 	}
