@@ -183,6 +183,9 @@ func TestLabctlUp(t *testing.T) {
 	if phaseOn("core") {
 		corePhases(t, e, l)
 	}
+	if phaseOn("speed") && !phaseOn("core") { // core measures the same
+		speedPhase(t, e, l)
+	}
 	if phaseOn("switchover") {
 		switchoverPhase(t, e, l)
 	}
