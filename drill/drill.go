@@ -31,6 +31,9 @@ type Options struct {
 	Kind    string                         // "crash" (kill -9 mysqld) or "stop" (systemctl stop)
 	URL     string                         // WordPress through the load balancer
 	Out     io.Writer                      // the report
+	// Get, when set, makes one request instead of an HTTP GET of URL (the
+	// whole-tool tests' simulated lab).
+	Get func(ctx context.Context) error
 }
 
 // Drill is one failover exercise. Its seams (ssh, get, the durations) let
@@ -50,6 +53,7 @@ type Drill struct {
 	failoverWait time.Duration // kill → new primary with the VIP
 	settle       time.Duration // requests go on this long after the VIP moved
 	rejoinWait   time.Duration // mysqld start + rejoin → ONLINE
+	catchUpWait  time.Duration // switchover: the new primary applies what the old one has
 
 	mu     sync.Mutex
 	t0     time.Time
@@ -74,7 +78,7 @@ func New(o Options) *Drill {
 		Transport:     &http.Transport{DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Drill{
+	d := &Drill{
 		plan: o.Plan, prof: o.Profile, ssh: o.SSH, redact: o.Redact, kind: o.Kind, out: o.Out,
 		get: func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -97,7 +101,12 @@ func New(o Options) *Drill {
 		failoverWait: 60 * time.Second,
 		settle:       3 * time.Second,
 		rejoinWait:   5 * time.Minute,
+		catchUpWait:  time.Minute,
 	}
+	if o.Get != nil {
+		d.get = o.Get
+	}
+	return d
 }
 
 // event records a timeline line at the current offset from the kill.
@@ -396,7 +405,11 @@ done
 }
 
 func (d *Drill) print(t *requestTally) {
-	fmt.Fprintln(d.out, "\nTimeline (seconds after the failure):")
+	if d.kind == "" {
+		fmt.Fprintln(d.out, "\nTimeline (seconds after the switchover began):")
+	} else {
+		fmt.Fprintln(d.out, "\nTimeline (seconds after the failure):")
+	}
 	d.mu.Lock()
 	events := append([]event{}, d.events...)
 	d.mu.Unlock()

@@ -51,6 +51,10 @@ type simGroup struct {
 	neverElect bool
 	stopTakes  time.Duration // how long `systemctl stop` takes to return
 	scripts    []string
+	// A planned switchover: the VIP leaves the old primary at once and
+	// reaches the new one vipAfter after group_replication_set_as_primary.
+	switchedAt time.Time
+	behind     bool // WAIT_FOR_EXECUTED_GTID_SET times out
 }
 
 func newSimGroup(p *lab.Plan) *simGroup {
@@ -62,6 +66,9 @@ func newSimGroup(p *lab.Plan) *simGroup {
 
 // advance applies the failover's progress at the current time.
 func (g *simGroup) advance() {
+	if !g.switchedAt.IsZero() && time.Since(g.switchedAt) >= g.vipAfter {
+		g.vipOn = g.primary
+	}
 	if g.killed == nil || g.neverElect {
 		return
 	}
@@ -159,6 +166,15 @@ func (e simExec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 		return guest.Result{}, nil
 	case s == mysqlgr.RootClient && g.dead[e.n]:
 		return guest.Result{ExitCode: 1}, &guest.ExitError{Node: e.n.VM, ExitCode: 1, Stderr: "ERROR 2002"}
+	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "group_replication_group_name"): // mysqlgr.Status
+		return guest.Result{Stdout: fmt.Sprintf("uuid-%s\tgroup\tONLINE\t\tgroup-uuid:1-42\t\trepl\t0\t8.0.40\n", e.n.VM)}, nil
+	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "WAIT_FOR_EXECUTED_GTID_SET('group-uuid:1-42'"):
+		return guest.Result{Stdout: map[bool]string{true: "1\n", false: "0\n"}[g.behind]}, nil
+	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "group_replication_set_as_primary('uuid-"):
+		vm := strings.TrimSuffix(strings.SplitN(string(cmd.Stdin), "'uuid-", 2)[1], "');\n")
+		g.primary = g.plan.DB().Find(vm)
+		g.vipOn, g.switchedAt = nil, time.Now()
+		return guest.Result{}, nil
 	case s == mysqlgr.RootClient && strings.Contains(string(cmd.Stdin), "START GROUP_REPLICATION"):
 		g.grOff[e.n] = false
 		return guest.Result{}, nil
@@ -191,6 +207,7 @@ func simDrill(t *testing.T, g *simGroup, kind string) (*Drill, *bytes.Buffer, *i
 		},
 		poll: 10 * time.Millisecond, probeTimeout: 500 * time.Millisecond,
 		failoverWait: 2 * time.Second, settle: 50 * time.Millisecond, rejoinWait: 3 * time.Second,
+		catchUpWait: time.Second,
 	}
 	return d, &out, &total, &failed
 }

@@ -22,9 +22,15 @@ import (
 	"labctl/vbox"
 )
 
-// ProbeTimeout bounds one node's SSH probe, so a status answers in
-// about two seconds even when a node hangs.
+// ProbeTimeout is how long one node's SSH probe may take to be on time
+// (a status answers in about two seconds). A slower answer, up to
+// LateTimeout, is shown as late, never as an error: on a loaded host the
+// guests' logins are slow for a while, and the node is fine.
 const ProbeTimeout = 1500 * time.Millisecond
+
+// LateTimeout bounds one node's SSH probe: no answer by then is unreachable.
+// A variable so tests can shorten it.
+var LateTimeout = 8 * time.Second
 
 // Values of Node.State besides VirtualBox's own VM states.
 const (
@@ -36,6 +42,7 @@ const (
 // Values of Node.SSH.
 const (
 	SSHOK          = "ok"
+	SSHLate        = "late" // answered, after ProbeTimeout (AnswerMS says when)
 	SSHUnreachable = "unreachable"
 	SSHSkipped     = "-" // the VM is not running (or not ours): nothing to ask
 )
@@ -47,7 +54,9 @@ type Node struct {
 	Role     string `json:"role"`
 	IP       string `json:"ip"`
 	State    string `json:"state"` // VirtualBox VMState, or missing / not-in-lab / unknown
-	SSH      string `json:"ssh"`   // ok, unreachable, or "-" when not probed
+	SSH      string `json:"ssh"`   // ok, late, unreachable, or "-" when not probed
+	// AnswerMS is how long the SSH probe took (probed nodes that answered).
+	AnswerMS int64 `json:"answer_ms,omitempty"`
 	// IPOnGuest: the planned address is on one of the guest's interfaces (probed nodes only).
 	IPOnGuest *bool  `json:"ip_on_guest,omitempty"`
 	GRRole    string `json:"gr_role,omitempty"`  // PRIMARY, SECONDARY, or "" (db nodes)
@@ -144,12 +153,15 @@ func script(services []string, db bool) string {
 	return b.String()
 }
 
-// probe runs the node's probe within ProbeTimeout.
+// probe runs the node's probe within LateTimeout; an answer after
+// ProbeTimeout is late.
 func probe(ctx context.Context, ex guest.Executor, p *guest.Profile, plan *lab.Plan, n *lab.Node, ns *Node) {
-	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, LateTimeout)
 	defer cancel()
 	svcs := services(p, n.Role)
+	start := time.Now()
 	res, err := ex.Run(ctx, guest.Cmd{Script: script(svcs, n.Role == lab.RoleDB)})
+	took := time.Since(start)
 	if err != nil {
 		ns.SSH = SSHUnreachable
 		var hk *guest.HostKeyError
@@ -157,13 +169,16 @@ func probe(ctx context.Context, ex guest.Executor, p *guest.Profile, plan *lab.P
 		case errors.As(err, &hk):
 			ns.Problem = hk.Error()
 		case ctx.Err() != nil:
-			ns.Problem = fmt.Sprintf("no SSH answer from %s within %s", n.IP, ProbeTimeout)
+			ns.Problem = fmt.Sprintf("no SSH answer from %s within %s", n.IP, LateTimeout)
 		default:
 			ns.Problem = err.Error()
 		}
 		return
 	}
-	ns.SSH = SSHOK
+	ns.SSH, ns.AnswerMS = SSHOK, took.Milliseconds()
+	if took > ProbeTimeout {
+		ns.SSH = SSHLate
+	}
 	applyProbe(guest.Sections(res.Stdout), plan, n, svcs, ns)
 }
 
@@ -232,7 +247,11 @@ func (st *Report) Print(w io.Writer) {
 		if ns.HasVIP {
 			vip = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.VM, ns.Role, ip, ns.State, ns.SSH, gr, vip, servicesText(ns.Services))
+		sshText := ns.SSH
+		if ns.SSH == SSHLate {
+			sshText = fmt.Sprintf("late (%.1f s)", float64(ns.AnswerMS)/1000)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.VM, ns.Role, ip, ns.State, sshText, gr, vip, servicesText(ns.Services))
 		if ns.Problem != "" {
 			// Errors from the guest package already start with the node's name.
 			notes = append(notes, "  "+ns.VM+": "+strings.TrimPrefix(ns.Problem, ns.VM+": "))

@@ -44,14 +44,52 @@ func TestStatusProbeTimeoutIsUnreachable(t *testing.T) {
 	p := testPlan(t)
 	n := p.Nodes.Find("sql-one")
 	ns := Node{}
+	old := LateTimeout
+	LateTimeout = 2 * time.Second
+	t.Cleanup(func() { LateTimeout = old })
 	start := time.Now()
 	probe(context.Background(), hangingExec{}, guest.EL8, p, n, &ns)
 	el := time.Since(start)
 	if ns.SSH != SSHUnreachable || !strings.Contains(ns.Problem, "no SSH answer") {
 		t.Fatalf("%+v", ns)
 	}
-	if el < ProbeTimeout || el > ProbeTimeout+time.Second {
-		t.Fatalf("the probe gave up after %s, want about %s", el, ProbeTimeout)
+	if el < LateTimeout || el > LateTimeout+time.Second {
+		t.Fatalf("the probe gave up after %s, want about %s", el, LateTimeout)
+	}
+}
+
+// slowExec answers every probe after a delay, with a healthy web node's output.
+type slowExec struct{ delay time.Duration }
+
+func (slowExec) String() string                                   { return "slow" }
+func (slowExec) Upload(context.Context, guest.File) (bool, error) { return false, nil }
+func (e slowExec) Run(ctx context.Context, _ guest.Cmd) (guest.Result, error) {
+	select {
+	case <-time.After(e.delay):
+		return guest.Result{Stdout: "@@ addresses\n127.0.0.1\n@@ services\nnginx active\nphp-fpm active\n"}, nil
+	case <-ctx.Done():
+		return guest.Result{}, ctx.Err()
+	}
+}
+
+// A node that answers after ProbeTimeout is late, not a problem.
+func TestStatusSlowAnswerIsLateNotAnError(t *testing.T) {
+	p := testPlan(t)
+	n := p.Nodes.Find("server-one")
+	for _, c := range []struct {
+		delay time.Duration
+		want  string
+	}{{10 * time.Millisecond, SSHOK}, {ProbeTimeout + 300*time.Millisecond, SSHLate}} {
+		ns := Node{VM: n.VM}
+		probe(context.Background(), slowExec{c.delay}, guest.EL8, p, n, &ns)
+		if ns.SSH != c.want || ns.Problem != "" || ns.Services["nginx"] != "active" || ns.AnswerMS < c.delay.Milliseconds() {
+			t.Errorf("answer after %s: %+v, want ssh %s and no problem", c.delay, ns, c.want)
+		}
+		var out strings.Builder
+		(&Report{Lab: "x", Nodes: []Node{ns}}).Print(&out)
+		if late := strings.Contains(out.String(), "late ("); late != (c.want == SSHLate) || strings.Contains(out.String(), "Notes:") {
+			t.Errorf("answer after %s printed:\n%s", c.delay, out.String())
+		}
 	}
 }
 

@@ -305,3 +305,34 @@ func TestFreshAnswersFollowWhatWasSent(t *testing.T) {
 		t.Fatalf("query %q, %v", out, err)
 	}
 }
+
+// sqlAnswer is a Runner that answers every statement with out and records them.
+type sqlAnswer struct {
+	out  string
+	sent []string
+}
+
+func (a *sqlAnswer) SQL(_ context.Context, stmts string) (string, error) {
+	a.sent = append(a.sent, stmts)
+	return a.out, nil
+}
+
+func TestWaitApplied(t *testing.T) {
+	set := "aaaaaaaa-bbbb-cccc-dddd-000000000001:1-42"
+	for _, c := range []struct {
+		out, err string
+	}{
+		{"0\n", ""},
+		{"1\n", "has not applied the group's transactions"},
+		{"NULL\n", "unexpected answer"},
+	} {
+		a := &sqlAnswer{out: c.out}
+		err := Server{Name: "SQL-TWO", SQL: a}.WaitApplied(context.Background(), set, 1500*time.Millisecond)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "SQL-TWO")) {
+			t.Errorf("answer %q: err %v, want %q", c.out, err, c.err)
+		}
+		if len(a.sent) != 1 || a.sent[0] != "SELECT WAIT_FOR_EXECUTED_GTID_SET('"+set+"', 2)" {
+			t.Errorf("sent %q", a.sent)
+		}
+	}
+}

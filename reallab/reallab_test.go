@@ -174,6 +174,7 @@ func TestLabctlUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("labctl up: %v", err)
 	}
+	reportTimes(t, l, "fresh up", d)
 	if !strings.Contains(out, "How to reach WordPress: http://"+nodeIP[lbNode]+"/") {
 		t.Errorf("up summary does not say how to reach WordPress")
 	}
@@ -181,6 +182,12 @@ func TestLabctlUp(t *testing.T) {
 
 	if phaseOn("core") {
 		corePhases(t, e, l)
+	}
+	if phaseOn("speed") && !phaseOn("core") { // core measures the same
+		speedPhase(t, e, l)
+	}
+	if phaseOn("switchover") {
+		switchoverPhase(t, e, l)
 	}
 	if phaseOn("exercises") {
 		exercisePhase(t, l)
@@ -209,6 +216,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 	if err != nil {
 		t.Fatalf("second labctl up: %v", err)
 	}
+	reportTimes(t, l, "re-up", d)
 	if !regexp.MustCompile(`: 0 step\(s\) changed something`).MatchString(out) {
 		t.Errorf("second up changed something; summary:\n%s", lastLines(out, 5))
 	}
@@ -218,6 +226,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 		record("labctl verify", d)
 	}
 	labctlReadCommands(t, e, l)
+	statusUnderLoad(t, l)
 	failoverBeforeAfter(t, e, l)
 
 	drill(t, e)
@@ -226,6 +235,7 @@ func corePhases(t *testing.T, e *Env, l labctlRunner) {
 	if err != nil {
 		t.Fatalf("labctl up after the drill: %v", err)
 	}
+	reportTimes(t, l, "up after rejoin", d)
 	checkLab(t, e)
 
 	if _, d, err := l.run(t, 10*time.Minute, "snapshot", "take", "reallab-s1"); err != nil {
@@ -470,6 +480,7 @@ type statusJSON struct {
 		Role     string            `json:"role"`
 		State    string            `json:"state"`
 		SSH      string            `json:"ssh"`
+		AnswerMS int64             `json:"answer_ms"`
 		GRRole   string            `json:"gr_role"`
 		GRState  string            `json:"gr_state"`
 		HasVIP   bool              `json:"has_vip"`
@@ -565,15 +576,16 @@ func checkList(t *testing.T, l labctlRunner) {
 // checkStatusJSON asserts `labctl status --json` describes the healthy lab.
 func checkStatusJSON(t *testing.T, l labctlRunner) {
 	t.Helper()
+	checkStatusJSONAs(t, l, "labctl status --json (target < 2 s)")
+}
+
+// checkStatusJSONAs is checkStatusJSON recording its time as label. A node
+// whose SSH probe answered after 1.5 s is "late" (a loaded machine), which
+// is an answer, not a problem.
+func checkStatusJSONAs(t *testing.T, l labctlRunner, label string) {
+	t.Helper()
 	out, d, err := l.run(t, time.Minute, "status", "--json")
-	for try := 1; try <= 5 && err == nil && strings.Contains(out, "no SSH answer from"); try++ {
-		// status gives each probe 1.5 s (it must answer in under 2 s); on a
-		// loaded machine logins can be slower for a while. Ask again, and say so.
-		fmt.Printf("REALLAB status: an SSH probe exceeded its 1.5 s on this machine; asking again (%d/5)\n", try)
-		time.Sleep(5 * time.Second)
-		out, d, err = l.run(t, time.Minute, "status", "--json")
-	}
-	record("labctl status --json (target < 2 s)", d)
+	record(label, d)
 	if err != nil {
 		t.Errorf("labctl status --json: %v", err)
 		return
@@ -602,8 +614,11 @@ func checkStatusJSON(t *testing.T, l labctlRunner) {
 			continue
 		}
 		delete(want, n.VM)
-		if n.State != "running" || n.SSH != "ok" || n.Problem != "" {
-			t.Errorf("status: %s state %q ssh %q problem %q, want running, ok and none", n.VM, n.State, n.SSH, n.Problem)
+		if n.State != "running" || (n.SSH != "ok" && n.SSH != "late") || n.Problem != "" {
+			t.Errorf("status: %s state %q ssh %q problem %q, want running, ok (or late) and none", n.VM, n.State, n.SSH, n.Problem)
+		}
+		if n.SSH == "late" {
+			fmt.Printf("REALLAB status: %s answered late (%d ms)\n", n.VM, n.AnswerMS)
 		}
 		// The services each role must run, all active.
 		var need []string

@@ -83,9 +83,11 @@ type dbFakeNode struct {
 	moduleSet bool
 	// halfInstalled: a failed install left the transaction for RepairCmd.
 	halfInstalled bool
-	reloads       int
-	scripts       []string
-	log           []string // every script and stdin, secrets redacted, for golden transcripts
+	// pkgBusy: a package manager left working by an earlier run (until waited for).
+	pkgBusy bool
+	reloads int
+	scripts []string
+	log     []string // every script and stdin, secrets redacted, for golden transcripts
 
 	// MySQL
 	uuid       string
@@ -215,6 +217,13 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			return guest.Result{Stdout: "/usr/lib64/mysql/plugin/group_replication.so\n"}, nil
 		}
 		return guest.Result{}, nil
+	case strings.HasPrefix(sc, pkgBusyMark):
+		busy := ""
+		if f.pkgBusy && !strings.Contains(sc, "sleep 1") {
+			busy = "apt-get dpkg "
+		}
+		f.pkgBusy = f.pkgBusy && busy != ""
+		return guest.Result{Stdout: fmt.Sprintf("busy=%s\ninterrupted=%s\n", busy, map[bool]string{true: "yes", false: "no"}[f.halfInstalled])}, nil
 	case strings.Contains(sc, l.prof.RefreshCmd+"\n"):
 		f.moduleSet = f.moduleSet || (l.prof.ModuleSetup != "" && strings.Contains(sc, l.prof.ModuleSetup))
 		return guest.Result{}, nil

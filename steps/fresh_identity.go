@@ -37,7 +37,7 @@ func (freshIdentity) Needs() []string { return []string{"wait-guests"} }
 
 // gaVMUUID is the clone's VirtualBox UUID, the key of its identity marker.
 func gaVMUUID(ctx context.Context, env *Env, n *lab.Node) (string, error) {
-	info, err := env.VBox.Info(ctx, n.VM)
+	info, err := env.vmSettled(ctx, n.VM)
 	if err != nil {
 		return "", fmt.Errorf("read VM UUID: %w", err)
 	}

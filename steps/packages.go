@@ -2,6 +2,8 @@ package steps
 
 // Step "packages" (every node): each role's packages from the profile.
 //
+//  0. A package manager an earlier run left working is waited for (bounded,
+//     with a warning), a transaction it left half done finished (packages_settle.go).
 //  1. With a classroom mirror (plan.PackageMirror): the guest first fetches
 //     the mirror's repository metadata (repomd.xml, or Debian's Release),
 //     so a mirror without the expected release is named before anything
@@ -125,6 +127,10 @@ done
 func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	prof := env.Profile
 	ex := env.SSH(n)
+	// 0. Nothing else working on the packages, nothing half done.
+	if err := pkgSettle(ctx, env, ex, n); err != nil {
+		return err
+	}
 	// 1. Classroom mirror.
 	if env.Plan.PackageMirror != "" {
 		if err := pkgUseMirror(ctx, env, ex); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"labctl/internal/critpath"
 	"labctl/internal/fanout"
 	"labctl/internal/textdist"
 	"labctl/lab"
@@ -182,6 +183,11 @@ type run struct {
 	mu     sync.Mutex
 	after  map[string]bool // dry-run: nodes (by name; "" = the lab) with a pending change
 	number map[string]int  // the selected steps, numbered from 1 in order
+	sel    []bool          // the selected steps
+	early  *early          // work run ahead of its step's turn (early.go); nil = none
+	// checked: a serial step's nodes its checks, read at once, found done
+	// (step name → node), each used once by runNode.
+	checked map[string]map[*lab.Node]bool
 }
 
 func nodeLabel(n *lab.Node) string {
@@ -204,6 +210,26 @@ func isReadOnly(s Step) bool {
 func isSerial(s Step) bool {
 	se, ok := s.(Serial)
 	return ok && se.Serial()
+}
+
+// timingKind says what a step's node times wait for, for the critical path
+// computed from the run log (internal/critpath).
+func timingKind(s Step) critpath.Kind {
+	switch {
+	case isLabWide(s):
+		return critpath.Barrier
+	case isSerial(s):
+		return critpath.Serial
+	}
+	if c, ok := s.(CrossNode); ok && c.CrossNode() {
+		return critpath.Barrier
+	}
+	return critpath.PerNode
+}
+
+// logTiming writes one step×node duration line (internal/critpath reads it back).
+func (x *run) logTiming(s Step, node string, kind critpath.Kind, took time.Duration) {
+	x.logf("%s", critpath.Line(critpath.Span{Step: s.Name(), Node: node, Kind: kind, Took: took}))
 }
 
 func needsOf(s Step) []string {
@@ -283,6 +309,12 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	x.sel = sel
+	// Early start only where every node may run at once and things change.
+	if r.Mode == ModeApply && (r.Concurrency <= 0 || r.Concurrency >= len(env.Plan.Nodes)) {
+		x.early = newEarly()
+		defer x.early.stop()
+	}
 	x.number = map[string]int{}
 	for i, s := range r.Steps {
 		if sel[i] {
@@ -310,9 +342,10 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 			sum.Duration = time.Since(start)
 			return sum, &RunError{Step: s.Name(), Title: s.Title(), Err: ctx.Err(), Interrupted: true, Cause: ctx.Err(), LogPath: r.LogPath, secrets: secrets}
 		}
-		res, err := x.runStep(ctx, s)
+		res, err := x.runStep(ctx, i, s)
 		sum.Steps = append(sum.Steps, res)
 		if err != nil {
+			x.early.stop() // what ran ahead finishes (and is logged); nothing more starts
 			sum.Duration = time.Since(start)
 			re := &RunError{Step: s.Name(), Title: s.Title(), Err: err, LogPath: r.LogPath, secrets: secrets}
 			if !isLabWide(s) {
@@ -482,8 +515,8 @@ func (x *run) checkOnly(ctx context.Context, s Step) ([]string, error) {
 	return notDone, err
 }
 
-// runStep runs one step over its targets and reports progress.
-func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
+// runStep runs step i over its targets and reports progress.
+func (x *run) runStep(ctx context.Context, i int, s Step) (StepResult, error) {
 	start := time.Now()
 	res := StepResult{Name: s.Name(), Title: s.Title()}
 	var targets lab.Nodes
@@ -524,7 +557,21 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 			return err
 		}
 		x.prog.NodeStart(nodeLabel(n))
-		didChange, verdict, err := x.runNode(ctx, s, n)
+		var didChange bool
+		var verdict string
+		var err error
+		if r := x.early.take(s, n); r != nil && !func() bool { <-r.done; return r.skipped }() {
+			// Run ahead of its turn: its own duration, reported now.
+			didChange, verdict, err = r.didChange, r.verdict, r.err
+			x.logTiming(s, nodeLabel(n), timingKind(s), r.took)
+		} else {
+			began := time.Now()
+			didChange, verdict, err = x.runNode(ctx, s, n)
+			x.logTiming(s, nodeLabel(n), timingKind(s), time.Since(began))
+		}
+		if err == nil && !isSerial(s) && !isLabWide(s) {
+			x.chainAfter(ctx, i, n)
+		}
 		if err != nil {
 			x.logf("step %s: %s: failed: %v", s.Name(), nodeLabel(n), err)
 			if ctx.Err() == nil { // an interrupt is said once, by the run
@@ -540,7 +587,10 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 
 	var err error
 	if p, ok := s.(Preparer); ok {
-		if perr := p.Prepare(ctx, x.env); perr != nil {
+		began := time.Now()
+		perr := p.Prepare(ctx, x.env)
+		x.logTiming(s, "prepare", critpath.Barrier, time.Since(began))
+		if perr != nil {
 			err = fmt.Errorf("%s: prepare: %w", s.Name(), perr)
 		}
 	}
@@ -554,6 +604,7 @@ func (x *run) runStep(ctx context.Context, s Step) (StepResult, error) {
 		case isSerial(s):
 			// One at a time in Targets order; the first failure stops the
 			// rest (e.g. a group-replication join must not follow a failed one).
+			x.preCheck(ctx, s, targets)
 			var merr *multierror.Error
 			for _, n := range targets {
 				if uerr := unit(ctx, n); uerr != nil {
@@ -642,6 +693,9 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 			return true, "after earlier changes", nil
 		}
 	}
+	if x.preDone(s, n) {
+		return false, "already done", nil
+	}
 	st, err := s.Check(ctx, x.env, n)
 	if err != nil {
 		return false, "", err
@@ -691,3 +745,46 @@ const (
 	ModeDryRun             // check only; report what would change
 	ModePlan               // no live system: apply against recorders, print every call
 )
+
+// preCheck runs a serial step's Checks on all its targets at once (they
+// only read) and remembers which nodes are done, so a lab where nothing is
+// to change pays one round of reads for the step, not one per node in
+// turn. A node not done (or whose check failed) is checked again in its
+// turn, after the nodes before it changed. Apply mode only: a dry run
+// does not check a node with an earlier pending change.
+func (x *run) preCheck(ctx context.Context, s Step, targets lab.Nodes) {
+	if x.r.Mode != ModeApply || len(targets) < 2 {
+		return
+	}
+	began := time.Now()
+	var mu sync.Mutex
+	done := map[*lab.Node]bool{}
+	_ = fanout.Each(ctx, targets, x.r.Concurrency, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
+		st, err := s.Check(ctx, x.env, n)
+		if err == nil && st.Done {
+			mu.Lock()
+			done[n] = true
+			mu.Unlock()
+		}
+		return nil
+	})
+	// A serial span: the step's own nodes wait for it, then go one by one.
+	x.logTiming(s, "checks", critpath.Serial, time.Since(began))
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.checked == nil {
+		x.checked = map[string]map[*lab.Node]bool{}
+	}
+	x.checked[s.Name()] = done
+}
+
+// preDone reports (once) that preCheck found s done on n.
+func (x *run) preDone(s Step, n *lab.Node) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.checked[s.Name()][n] {
+		return false
+	}
+	delete(x.checked[s.Name()], n)
+	return true
+}

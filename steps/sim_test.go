@@ -141,9 +141,17 @@ func TestSimRunConvergesAndRerunChangesNothing(t *testing.T) {
 			t.Errorf("%s: changed %d already %d, want changed %d", res.Name, res.Changed, res.Already, want)
 		}
 	}
+	// Each node: check, apply, re-check; a serial step also reads all its
+	// nodes at once first (the converged lab's one round of reads).
+	serialReads := 0
+	for _, s := range pipe {
+		if ss := s.(*steptest.SimStep); ss.Serial() && len(ss.Targets(p)) > 1 {
+			serialReads += len(ss.Targets(p))
+		}
+	}
 	applies, checks := sim.Applies(), sim.Checks()
-	if applies == 0 || checks != 2*applies {
-		t.Fatalf("a fresh run should check, apply, re-check each node once: %d applies, %d checks", applies, checks)
+	if applies == 0 || checks != 2*applies+serialReads {
+		t.Fatalf("a fresh run should check, apply, re-check each node once (and read a serial step's nodes at once first, %d): %d applies, %d checks", serialReads, applies, checks)
 	}
 
 	sum, out, err = simRun(context.Background(), t, p, pipe, steps.ModeApply)
@@ -180,11 +188,18 @@ func TestSimFaultAtEachStepThenRerunConverges(t *testing.T) {
 			if !errors.Is(err, steptest.ErrInjected) || !strings.Contains(err.Error(), node) {
 				t.Fatalf("the error should wrap the injected failure and name %s: %v", node, err)
 			}
-			// Nothing after the failing step ran.
-			for _, later := range pipe[idx+1:] {
-				for _, n := range later.Targets(p) {
-					if sim.Applied(later.Name(), n.VM) {
-						t.Fatalf("%s ran on %s after %s failed", later.Name(), n.VM, name)
+			// Nothing after the failing step ran on the failing node. Another
+			// node may have run ahead through the steps it may start early,
+			// up to the first that targets it and may not, or that needs
+			// every node.
+			for _, other := range p.Nodes {
+				barrier := other.VM == node
+				for _, later := range pipe[idx+1:] {
+					ls := later.(*steptest.SimStep)
+					targets := slices.Contains(later.Targets(p), other)
+					barrier = barrier || ls.LabWide() || ls.CrossNode() || targets && (!ls.EarlyStart() || ls.Serial())
+					if targets && barrier && sim.Applied(later.Name(), other.VM) {
+						t.Fatalf("%s ran on %s after %s failed on %s", later.Name(), other.VM, name, node)
 					}
 				}
 			}
@@ -253,14 +268,34 @@ func TestSimSerialAndConcurrentSteps(t *testing.T) {
 				t.Errorf("concurrent step %s ran its nodes one after another", s.Name())
 			}
 		}
-		// Steps do not overlap: every node of this step ends before the next step starts.
+		// A node's steps never overlap; a step that may not start early
+		// waits for every node of the step before it.
 		if i+1 < len(pipe) {
+			ns := pipe[i+1].(*steptest.SimStep)
+			early := ns.EarlyStart() && !ns.Serial() && !ns.LabWide() && !ns.CrossNode()
 			for _, next := range byStep[pipe[i+1].Name()] {
 				for _, e := range evs {
-					if next.Start.Before(e.End) {
+					if next.Start.Before(e.End) && (!early || next.Node == e.Node) {
 						t.Errorf("%s started on %s before %s ended on %s", next.Step, next.Node, e.Step, e.Node)
 					}
 				}
+			}
+		}
+	}
+	// Every node runs its steps in pipeline order, one at a time.
+	byNode := map[string][]steptest.Event{}
+	for _, e := range sim.Events() {
+		byNode[e.Node] = append(byNode[e.Node], e)
+	}
+	order := map[string]int{}
+	for i, s := range pipe {
+		order[s.Name()] = i
+	}
+	for node, evs := range byNode {
+		slices.SortFunc(evs, func(a, b steptest.Event) int { return order[a.Step] - order[b.Step] })
+		for j := 1; j < len(evs); j++ {
+			if evs[j].Start.Before(evs[j-1].End) {
+				t.Errorf("%s: %s started before %s ended", node, evs[j].Step, evs[j-1].Step)
 			}
 		}
 	}

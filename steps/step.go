@@ -47,6 +47,13 @@ type Needs interface{ Needs() []string }
 // Targets and calls Check/Apply exactly once with n == nil.
 type LabWide interface{ LabWide() bool }
 
+// CrossNode is implemented by steps whose work on a node needs other nodes'
+// earlier steps done (a WordPress install through the load balancer, the
+// end-to-end checks). The Runner runs every step after the previous one
+// everywhere anyway; this tells the critical path in the run log that the
+// wait is real.
+type CrossNode interface{ CrossNode() bool }
+
 // ReadOnly is implemented by steps that only check (verify): their Apply
 // waits for the checks to pass and changes nothing, so they report
 // "passed", never "changed".

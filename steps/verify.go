@@ -95,6 +95,10 @@ func (verifyStep) Title() string { return "Verifying the lab end to end" }
 
 // ReadOnly: verify changes nothing, whatever its Apply waited for.
 func (verifyStep) ReadOnly() bool { return true }
+
+// CrossNode: verify reads every node, through the load balancer.
+func (verifyStep) CrossNode() bool { return true }
+
 func (verifyStep) Needs() []string {
 	return []string{"keepalived", "wordpress-install", "load-balancer"}
 }

@@ -180,10 +180,37 @@ type vmViews struct {
 	mu       sync.Mutex
 	prepared map[string]*vmView // "step\x00vm" → read by Prepare, for the first Check
 	checked  map[string]*vmView // "step\x00vm" → read by Check, for the Apply after it
+	// settled: showvminfo of a VM read by a step after configure-vms, for
+	// what no later step of the run changes (UUID, nic1 MAC): vmSettled.
+	settled map[string]*vbox.VMInfo
 }
 
 func newVMViews() *vmViews {
-	return &vmViews{prepared: map[string]*vmView{}, checked: map[string]*vmView{}}
+	return &vmViews{prepared: map[string]*vmView{}, checked: map[string]*vmView{}, settled: map[string]*vbox.VMInfo{}}
+}
+
+// vmSettled reads a VM's showvminfo for its UUID and nic1 MAC, once per
+// run: the guest-access steps all need them, and after configure-vms
+// nothing in the run changes them. Its VM state is not to be read from it.
+func (e *Env) vmSettled(ctx context.Context, vm string) (*vbox.VMInfo, error) {
+	vs := e.vmViews
+	if vs == nil {
+		return e.VBox.Info(ctx, vm)
+	}
+	vs.mu.Lock()
+	info := vs.settled[vm]
+	vs.mu.Unlock()
+	if info != nil {
+		return info, nil
+	}
+	info, err := e.VBox.Info(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	vs.mu.Lock()
+	vs.settled[vm] = info
+	vs.mu.Unlock()
+	return info, nil
 }
 
 func viewKey(step, vm string) string { return step + "\x00" + vm }

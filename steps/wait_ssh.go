@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"labctl/guest"
@@ -44,6 +45,9 @@ func (w waitSSH) Check(ctx context.Context, env *Env, n *lab.Node) (Status, erro
 // Apply waits (bounded) for sshd; the executor re-dials with back-off, so
 // one probe spans the wait.
 func (w waitSSH) Apply(ctx context.Context, env *Env, n *lab.Node) error {
+	if err := startStoppedSSHD(ctx, env, n); err != nil {
+		return err
+	}
 	var last error
 	what := fmt.Sprintf("SSH on %s:22 to answer with the pinned host key", n.IP)
 	err := env.Wait(ctx, what, w.timeout, w.probe, func(ctx context.Context) (bool, error) {
@@ -55,6 +59,34 @@ func (w waitSSH) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	}
 	if err != nil {
 		return fmt.Errorf("SSH on %s:22 did not come up within %s: %w", n.IP, w.timeout, err)
+	}
+	return nil
+}
+
+// sshdStateScript prints the SSH service's state (active, inactive, failed,
+// activating...) as systemd sees it.
+func sshdStateScript(svc string) string {
+	return "systemctl is-active " + guest.Quote(svc) + " || true\n"
+}
+
+// startStoppedSSHD starts sshd through guest control when systemd says it
+// is stopped (someone stopped it, or it failed): waiting for SSH would
+// only time out. A service still starting is left to the wait.
+func startStoppedSSHD(ctx context.Context, env *Env, n *lab.Node) error {
+	if env.Control == nil || env.Profile == nil || env.Profile.SSHService == "" {
+		return nil
+	}
+	svc := env.Profile.SSHService
+	res, err := env.Control(n).Run(ctx, guest.Cmd{Script: sshdStateScript(svc), Fresh: guest.Prints("active\n")})
+	if err != nil {
+		return nil // guest control is only a shortcut here; the wait below says what is wrong
+	}
+	switch state := strings.TrimSpace(res.Stdout); state {
+	case "inactive", "failed", "deactivating":
+		env.Warnf("%s: %s was not running in the guest (%s); starting it through guest control", n.VM, svc, state)
+		if _, err := env.Control(n).Run(ctx, guest.Cmd{Script: "systemctl reset-failed " + guest.Quote(svc) + " 2>/dev/null || true\nsystemctl start " + guest.Quote(svc) + "\n"}); err != nil {
+			return fmt.Errorf("%s was not running (%s) and starting it failed: %w", svc, state, err)
+		}
 	}
 	return nil
 }

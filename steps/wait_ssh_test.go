@@ -42,3 +42,30 @@ func TestWaitSSH(t *testing.T) {
 		t.Fatalf("mismatch: %v", err)
 	}
 }
+
+// sshd stopped in the guest: wait-ssh starts it through guest control,
+// says so, and then finds SSH answering; a service still starting is left alone.
+func TestWaitSSHStartsAStoppedSSHD(t *testing.T) {
+	p := gaTestPlan()
+	n := p.Nodes[0]
+	for _, state := range []string{"inactive", "activating"} {
+		started := false
+		ctl := guesttest.New(n.VM).
+			On(guesttest.HasPrefix("systemctl is-active 'sshd'"), guesttest.Output(state+"\n")).
+			On(guesttest.Contains("systemctl start 'sshd'"), func(guest.Cmd) guest.Result { started = true; return guest.Result{} })
+		sshd := guesttest.New(n.VM).On(guesttest.Equal("true"), guesttest.Output(""))
+		var warnings []string
+		env := &Env{Plan: p, Profile: guest.EL8, Control: func(*lab.Node) guest.Executor { return ctl },
+			SSH: func(*lab.Node) guest.Executor { return sshd }, Warn: func(m string) { warnings = append(warnings, m) }}
+		if err := WaitSSH().Apply(context.Background(), env, n); err != nil {
+			t.Fatalf("%s: %v", state, err)
+		}
+		want := state == "inactive"
+		if started != want || (len(warnings) == 1) != want {
+			t.Errorf("sshd %s: started %v, warnings %v", state, started, warnings)
+		}
+		if want && !strings.Contains(warnings[0], n.VM+": sshd was not running in the guest (inactive); starting it through guest control") {
+			t.Errorf("warning %q", warnings[0])
+		}
+	}
+}

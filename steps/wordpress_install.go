@@ -40,6 +40,9 @@ func (wpInstallStep) Title() string { return "Installing WordPress" }
 // Needs the load balancer too: wp_install() probes pretty permalinks over
 // HTTP at the site URL, and keeps them off when nothing answers there.
 func (wpInstallStep) Needs() []string { return []string{"wordpress-db", "web", "load-balancer"} }
+
+// CrossNode: the install goes through the web nodes to the database.
+func (wpInstallStep) CrossNode() bool { return true }
 func (wpInstallStep) Targets(p *lab.Plan) lab.Nodes {
 	if w := p.Web().First(); w != nil {
 		return lab.Nodes{w}

@@ -114,6 +114,8 @@ func (e *exec) Run(ctx context.Context, cmd guest.Cmd) (guest.Result, error) {
 			d.Mysqld = true
 		}
 		return guest.Result{}, nil
+	case isDrillProbe(cmd.Script):
+		return e.drillProbe()
 	case strings.Contains(cmd.Script, "# labctl exercise: wordpress check on "):
 		return guest.Result{Stdout: l.wordpress()}, nil
 	}
@@ -200,6 +202,9 @@ func (e *exec) sql(stmts string) (guest.Result, error) {
 		return e.fail(1, "ERROR 2002 (HY000): Can't connect to local MySQL server through socket")
 	}
 	ok := func(out string) (guest.Result, error) { return guest.Result{Stdout: out}, nil }
+	if res, known, err := e.switchSQL(stmts); known {
+		return res, err
+	}
 	inGroup := d.State == mysqlgr.Online || d.State == mysqlgr.Recovering
 	role := ""
 	if d.State == mysqlgr.Online {

@@ -7,7 +7,8 @@
 #   REALLAB_RUN=TestClassroomBase hack/reallab/run.sh   # only the classroom flow:
 #                                            # base export, a student host, base import, up, verify
 #   REALLAB_PHASES=exercises hack/reallab/run.sh   # build the lab, run only the named
-#                                              # phases (core, exercises), take it down
+#                                              # phases (core, switchover, exercises), take it down;
+#                                              # speed = core's speed figures alone, quickly
 #   REALLAB_EXERCISES=primary-crash,full-outage    # only these exercises in that phase
 # Only one run at a time on a machine (fixed machine and bridge names):
 #   flock /var/lock/labctl-reallab.lock hack/reallab/run.sh

@@ -112,6 +112,18 @@ func (s *SimStep) ReadOnly() bool {
 	return ok && r.ReadOnly()
 }
 
+// EarlyStart and CrossNode forward the real step's, so the Runner
+// schedules the simulated pipeline as it does the real one.
+func (s *SimStep) EarlyStart() bool {
+	e, ok := s.Real.(steps.EarlyStart)
+	return ok && e.EarlyStart()
+}
+
+func (s *SimStep) CrossNode() bool {
+	c, ok := s.Real.(steps.CrossNode)
+	return ok && c.CrossNode()
+}
+
 func (s *SimStep) LabWide() bool {
 	lw, ok := s.Real.(steps.LabWide)
 	return ok && lw.LabWide()

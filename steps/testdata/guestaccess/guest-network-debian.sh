@@ -17,11 +17,7 @@ else
 	echo "no supported network configuration (NetworkManager, systemd-networkd or ifupdown) is active" >&2
 	exit 1
 fi
-if command -v hostnamectl >/dev/null 2>&1; then
-	echo "static=$(hostnamectl --static)"
-else
-	echo "static=$(cat /etc/hostname)"
-fi
+echo "static=$(grep -v '^[[:space:]]*#' /etc/hostname 2>/dev/null | head -n 1 | tr -d '[:space:]')"
 echo "running=$(uname -n)"
 echo "dev=$dev"
 [ -n "$dev" ] || exit 0

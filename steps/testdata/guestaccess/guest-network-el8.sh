@@ -8,11 +8,7 @@ for d in /sys/class/net/*; do
 	fi
 done
 method=nmcli
-if command -v hostnamectl >/dev/null 2>&1; then
-	echo "static=$(hostnamectl --static)"
-else
-	echo "static=$(cat /etc/hostname)"
-fi
+echo "static=$(grep -v '^[[:space:]]*#' /etc/hostname 2>/dev/null | head -n 1 | tr -d '[:space:]')"
 echo "running=$(uname -n)"
 echo "dev=$dev"
 [ -n "$dev" ] || exit 0

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Read-only: WordPress through the load balancer, as a visitor sees it, then
-# 10 more requests to see which web nodes answer.
+# 10 more requests to see which web nodes answer. Those go at
+# once (each prints one short line, written whole): one page's time, not
+# 10 pages' one after another.
 set -u
 url='http://192.168.1.120'
 echo '@@ page'
@@ -8,6 +10,7 @@ curl -sS --max-time 10 -o - -w '\n@@ status\n%{http_code}\n' "$url/" 2>&1 || tru
 echo '@@ upstreams'
 i=0
 while [ "$i" -lt 10 ]; do
-	curl -sS --max-time 5 -o /dev/null -D - "$url/" 2>/dev/null | tr -d '\r' | sed -n 's/^[Xx]-[Uu]pstream: *//p'
+	curl -sS --max-time 5 -o /dev/null -D - "$url/" 2>/dev/null | tr -d '\r' | sed -n 's/^[Xx]-[Uu]pstream: *//p' &
 	i=$((i + 1))
 done
+wait

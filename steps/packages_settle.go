@@ -1,0 +1,89 @@
+package steps
+
+// Before the packages step installs anything it makes sure no package
+// manager is still working and no transaction is half done: an earlier run
+// killed mid-install (SIGKILL, a lost connection) leaves apt-get or dnf
+// running in the guest, and the next run must wait for it rather than fail
+// on its lock; a run killed together with its dpkg leaves the transaction
+// for `dpkg --configure -a`.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"labctl/guest"
+	"labctl/lab"
+)
+
+// pkgSettleWait bounds the wait for a package manager left working.
+const pkgSettleWait = 5 * time.Minute
+
+// pkgBusyMark starts the probe (the fakes recognise it).
+const pkgBusyMark = "# labctl: is a package manager working, or a transaction half done?\n"
+
+// pkgManagers are the process names (/proc/PID/comm) of package managers
+// that hold the package database's lock while they run. Daemons that only
+// wait (unattended-upgrades' shutdown helper, packagekitd) are not listed.
+const pkgManagers = "apt-get apt aptitude dpkg dnf yum rpm"
+
+// pkgBusyScript prints busy=<names of running package managers> and
+// interrupted=yes when dpkg reports a half-done transaction; with wait > 0
+// it first waits, at most wait, until none runs.
+func pkgBusyScript(wait time.Duration) string {
+	var b strings.Builder
+	b.WriteString(pkgBusyMark)
+	fmt.Fprintf(&b, `busy() {
+	for d in /proc/[0-9]*; do
+		[ "${d#/proc/}" = "$$" ] && continue
+		c=$(cat "$d/comm" 2>/dev/null) || continue
+		case "$c" in %s) printf '%%s ' "$c" ;; esac
+	done
+}
+`, strings.ReplaceAll(pkgManagers, " ", "|"))
+	if wait > 0 {
+		fmt.Fprintf(&b, `i=0
+while [ -n "$(busy)" ]; do
+	i=$((i + 1))
+	if [ "$i" -gt %d ]; then
+		echo "a package manager is still working after %d s: $(busy)" >&2
+		exit 1
+	fi
+	sleep 1
+done
+`, int(wait/time.Second), int(wait/time.Second))
+	}
+	b.WriteString(`echo "busy=$(busy)"
+if command -v dpkg >/dev/null 2>&1 && [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+	echo interrupted=yes
+else
+	echo interrupted=no
+fi
+`)
+	return b.String()
+}
+
+// pkgSettle waits (bounded, saying so) for a package manager an earlier run
+// left working on n, then finishes a transaction left half done.
+func pkgSettle(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) error {
+	r, err := dbRead(ctx, env, ex, pkgBusyScript(0), "busy=\ninterrupted=no\n")
+	if err != nil {
+		return fmt.Errorf("look for a package manager at work: %w", err)
+	}
+	kv := gaKV(r.Stdout)
+	if busy := strings.TrimSpace(kv["busy"]); busy != "" {
+		env.Warnf("%s: waiting (at most %s) for the package manager an earlier run left working (%s) to finish", n.VM, pkgSettleWait, busy)
+		if r, err = dbRead(ctx, env, ex, pkgBusyScript(pkgSettleWait), "busy=\ninterrupted=no\n"); err != nil {
+			return fmt.Errorf("wait for the package manager an earlier run left working (%s): %w", busy, err)
+		}
+		kv = gaKV(r.Stdout)
+	}
+	if kv["interrupted"] == "yes" && env.Profile.RepairCmd != "" {
+		env.Warnf("%s: an earlier package transaction was interrupted; finishing it (%s)", n.VM, env.Profile.RepairCmd)
+		if _, err := dbRun(ctx, env, ex, "set -eu\n"+env.Profile.RepairCmd+"\n", nil); err != nil {
+			return fmt.Errorf("finish the interrupted package transaction: %w", err)
+		}
+	}
+	return nil
+}
