@@ -71,7 +71,7 @@ func Build(ctx context.Context, o Options) Info {
 		Next:              []string{"labctl verify", "labctl snapshot take clean", "labctl status"},
 	}
 	if lb := p.LB(); lb != nil {
-		in.WordPressURL = "http://" + lb.IP.String() + "/"
+		in.WordPressURL = p.VisitorURL() + "/"
 		in.AdminURL = in.WordPressURL + "wp-admin/"
 	}
 	if o.ShowSecrets && o.Secrets != nil {
