@@ -131,21 +131,21 @@ type Plan struct {
 	StateDir string // per-lab local folder: secrets, SSH key, known_hosts, logs
 
 	Base          Base
-	NetMode       string       // network.mode: bridged, natnetwork or hostonly (netmode.go)
-	BridgeAdapter string       // host interface for --bridgeadapter1; resolved when empty in lab.toml (bridged only)
+	NetMode       string // network.mode: bridged, natnetwork or hostonly (netmode.go)
+	BridgeAdapter string // host interface for --bridgeadapter1; resolved when empty in lab.toml (bridged only)
 	// NATNetwork is the VirtualBox NAT network (natnetwork mode) or host-only
 	// network/interface name (hostonly mode) the lab's NICs attach to.
 	NATNetwork string
 	// HTTPForward is where the host reaches the load balancer's port 80 in
 	// natnetwork mode (127.0.0.1:<port>); invalid otherwise.
 	HTTPForward netip.AddrPort
-	Network       netip.Prefix // lab subnet, e.g. 192.168.1.0/24
-	Gateway       netip.Addr
-	DNS           []netip.Addr
-	VIP           netip.Addr // MySQL virtual IP, always on the GR primary
-	VIPHostname   string     // name of the VIP in /etc/hosts, e.g. "sql-vip"
-	Profile       string     // guest OS profile: el8 (default), el9, debian
-	SSHUser       string     // account labctl uses over SSH (root, or a sudoer)
+	Network     netip.Prefix // lab subnet, e.g. 192.168.1.0/24
+	Gateway     netip.Addr
+	DNS         []netip.Addr
+	VIP         netip.Addr // MySQL virtual IP, always on the GR primary
+	VIPHostname string     // name of the VIP in /etc/hosts, e.g. "sql-vip"
+	Profile     string     // guest OS profile: el8 (default), el9, debian
+	SSHUser     string     // account labctl uses over SSH (root, or a sudoer)
 
 	Nodes Nodes
 

@@ -67,6 +67,6 @@ type HardwareSettings struct {
 	NATNetwork      string
 	HostOnlyAdapter string
 	HostOnlyNet     string
-	MAC           string // 12 hex digits for nic1; "auto" lets VirtualBox pick
-	Groups        string // e.g. "/labctl/<lab>"
+	MAC             string // 12 hex digits for nic1; "auto" lets VirtualBox pick
+	Groups          string // e.g. "/labctl/<lab>"
 }
