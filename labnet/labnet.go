@@ -154,6 +154,14 @@ var PortFree = func(port uint16) bool {
 	return true
 }
 
+// FirstPort is where the search for a lab's free ports starts: spread by
+// the lab's name, so two labs rarely contend for the same ports.
+func FirstPort(labName string) uint16 {
+	h := fnv.New32a()
+	h.Write([]byte(labName))
+	return uint16(PortBase + int(h.Sum32()%portSlots)*(PortSpan/portSlots))
+}
+
 // Forwards gives the plan's nodes and load balancer their forwards in
 // natnetwork mode: the recorded ports, else the ones the lab's NAT network
 // already has, else free ones (not used by any NAT network's rule on this
@@ -193,9 +201,7 @@ func Forwards(ctx context.Context, p *lab.Plan, nets vbox.Networks) error {
 		used[v] = true
 	}
 	keys := append(p.Nodes.Names(), lab.HTTPRuleName)
-	h := fnv.New32a()
-	h.Write([]byte(p.Name))
-	next := int(h.Sum32()%portSlots) * (PortSpan / portSlots)
+	next := int(FirstPort(p.Name)) - PortBase
 	tries := 0
 	for _, k := range keys {
 		if ports[k] != 0 {
