@@ -324,3 +324,40 @@ func listenForwards(t *testing.T, ports map[string]uint16) *forwardHits {
 	}
 	return h
 }
+
+// TestNATNetworkPlanAndFailureRerun: the plan shows every natnetwork call
+// and attachment; a failing `natnetwork add` stops up at lab-network, and
+// the re-run creates the network and converges.
+func TestNATNetworkPlanAndFailureRerun(t *testing.T) {
+	u := newNATLab(t)
+	netName := lab.NetworkName(upLabName)
+	code, out, errOut := u.labctl(context.Background(), "plan")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"VBoxManage natnetwork add --netname " + netName + " --network " + u.plan.Network.String() + " --enable --dhcp off --port-forward-4 'ssh-sql-one:tcp:[127.0.0.1]:",
+		":[" + u.plan.LB().IP.String() + "]:80",
+		"VBoxManage modifyvm SQL-ONE --nic1 natnetwork --nat-network1 " + netName,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if m := upMutating(u.fake.Argv()); len(m) != 0 {
+		t.Errorf("plan changed VirtualBox: %v", m)
+	}
+
+	u.fake.AddFault(vboxtest.Fault{Match: "natnetwork add", Kind: "fail", Times: 1, Message: "VBoxManage: error: injected failure in lab-network"})
+	code, _, errOut = u.up()
+	if code == 0 || !strings.Contains(errOut, "(lab-network) failed") || len(u.fake.Faults()) != 0 {
+		t.Fatalf("up with a failing natnetwork add: exit %d\n%s", code, errOut)
+	}
+	if st := u.fake.State(); st.NATNet(netName) != nil || len(st.VMs) != 1+len(vboxtest.UnrelatedVMs) {
+		t.Fatalf("after the failure: network %+v, %d VMs (nothing may be cloned)", st.NATNet(netName), len(st.VMs))
+	}
+	u.mustUp("re-run")
+	if nat := u.fake.State().NATNet(netName); nat == nil || len(nat.Forwards4) != len(u.plan.Nodes)+1 {
+		t.Fatalf("re-run: network %+v", nat)
+	}
+}
