@@ -65,7 +65,11 @@ func natState(ctx context.Context, env *Env) (*vbox.NATNetwork, error) {
 
 func (s labNetworkStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, error) {
 	p := env.Plan
-	if p.NetMode != lab.ModeNATNetwork {
+	switch p.NetMode {
+	case lab.ModeNATNetwork:
+	case lab.ModeHostOnly:
+		return Status{}, fmt.Errorf("network mode %q is not available yet: set mode = \"natnetwork\" in [network] of %s (private addresses, works where bridging is blocked)", p.NetMode, p.File)
+	default:
 		return Status{Done: true}, nil
 	}
 	have, err := natState(ctx, env)
