@@ -361,3 +361,65 @@ func TestNATNetworkPlanAndFailureRerun(t *testing.T) {
 		t.Fatalf("re-run: network %+v", nat)
 	}
 }
+
+// TestUpHostOnlyModeCreatesItsAdapterAndDownRemovesOnlyIt: in hostonly
+// mode `up` picks a /24 inside VirtualBox's host-only range that no other
+// host-only adapter uses, creates an adapter with the host at its .1 and
+// attaches every node to it; a second up changes nothing; down removes the
+// adapter it made and leaves the user's.
+func TestUpHostOnlyModeCreatesItsAdapterAndDownRemovesOnlyIt(t *testing.T) {
+	old := labnet.NetworksConf
+	labnet.NetworksConf = filepath.Join(t.TempDir(), "no-networks.conf") // VirtualBox's default range
+	t.Cleanup(func() { labnet.NetworksConf = old })
+	u := newNATLab(t)
+	src, err := os.ReadFile(u.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(u.file, []byte(strings.Replace(string(src), `mode = "natnetwork"`, `mode = "hostonly"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The user's adapter: vboxnet0 on 192.168.56.1/24, VirtualBox's default.
+	if r := u.fake.Run("hostonlyif", "create"); r.Code != 0 || !strings.Contains(r.Stdout, "Interface 'vboxnet0' was successfully created") {
+		t.Fatalf("%+v", r)
+	}
+
+	out := u.mustUp("first up")
+	st := u.fake.State()
+	if len(st.HostOnlyIfs) != 2 || st.HostOnlyIfs[0].Name != "vboxnet0" || st.HostOnlyIfs[0].IPAddress != "192.168.56.1" {
+		t.Fatalf("host-only adapters %+v: want the user's vboxnet0 untouched and one more", st.HostOnlyIfs)
+	}
+	mine := st.HostOnlyIfs[1]
+	hostIP := netip.MustParseAddr(mine.IPAddress)
+	if !lab.HostOnlyDefaultRange.Contains(hostIP) || mine.NetworkMask != "255.255.255.0" || hostIP.As4()[3] != 1 || hostIP.As4()[2] == 56 {
+		t.Errorf("the lab's adapter %+v: want .1 of a /24 in %s other than 192.168.56.0/24", mine, lab.HostOnlyDefaultRange)
+	}
+	rec, err := labnet.ReadRecord(u.stateDir)
+	if err != nil || rec == nil || !rec.Created || rec.Name != mine.Name || rec.Mode != lab.ModeHostOnly {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	for _, n := range u.plan.Nodes {
+		v := st.VM(n.VM)
+		if v == nil || v.NICs[0].Type != "hostonly" || v.NICs[0].HostOnly != mine.Name || v.State != "running" {
+			t.Errorf("%s: %+v, want running on host-only adapter %s", n.VM, v, mine.Name)
+		}
+	}
+	prefix := netip.PrefixFrom(hostIP, 24).Masked()
+	if want := "How to reach WordPress: http://" + prefix.Addr().String(); !strings.Contains(out, want[:len(want)-1]) {
+		t.Errorf("the summary should name the load balancer on %s:\n%s", prefix, out)
+	}
+
+	n0 := len(u.fake.Argv())
+	u.mustUp("second up")
+	if m := upMutating(u.fake.Argv()[n0:]); len(m) != 0 {
+		t.Errorf("the second up changed VirtualBox: %v", m)
+	}
+
+	code, out, errOut := u.labctl(context.Background(), "down", "--yes")
+	if code != 0 || !strings.Contains(out, "removed the lab's hostonly "+mine.Name) {
+		t.Fatalf("down: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if st := u.fake.State(); len(st.HostOnlyIfs) != 1 || st.HostOnlyIfs[0].Name != "vboxnet0" || st.HostOnlyIfs[0].IPAddress != "192.168.56.1" {
+		t.Errorf("after down: %+v, want only the user's vboxnet0", st.HostOnlyIfs)
+	}
+}

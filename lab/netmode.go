@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // The values of [network] mode.
@@ -62,14 +63,36 @@ func (c *Config) validateNetMode(ps *problems) {
 	if c.Network.BridgeAdapter != "" {
 		ps.add("network.bridge_adapter", "is only used when mode = \"bridged\"; remove it, or set mode = \"bridged\" in [network]")
 	}
-	if c.NetMode() == ModeHostOnly && c.Network.Network != "" {
-		if p, msg := parseNetwork(c.Network.Network); msg == "" && !within(p, HostOnlyDefaultRange) {
-			ps.add("network.network", "%s is outside the range VirtualBox allows for host-only networks (%s unless /etc/vbox/networks.conf says otherwise); pick a /24 inside it such as \"192.168.57.0/24\", or leave network empty for labctl to pick one", p, HostOnlyDefaultRange)
-		}
-	}
 }
 
-// within says whether all of p lies inside r.
+// CheckHostOnlyRange says why a hostonly lab's network is outside the
+// ranges VirtualBox allows for host-only addresses on this host (allowed;
+// see labnet.AllowedHostOnly), as a lab.toml problem on network.network.
+func (c *Config) CheckHostOnlyRange(p netip.Prefix, allowed []netip.Prefix, source string) error {
+	for _, r := range allowed {
+		if Within(p, r) {
+			return nil
+		}
+	}
+	ps := &problems{file: c.File, pos: c.pos}
+	ps.add("network.network", "%s is outside the ranges VirtualBox allows for host-only networks on this computer (%s, from %s); pick a /24 inside them such as \"192.168.57.0/24\", leave network empty for labctl to pick one, or allow yours with a line \"* %s\" in /etc/vbox/networks.conf", p, prefixList(allowed), source, p)
+	return ps.err()
+}
+
+func prefixList(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// Within says whether all of p lies inside r.
+func Within(p, r netip.Prefix) bool { return within(p, r) }
+
 func within(p, r netip.Prefix) bool {
 	return p.Bits() >= r.Bits() && r.Contains(p.Masked().Addr())
 }

@@ -68,8 +68,6 @@ func TestNetworkModeProblemsNameTheirLine(t *testing.T) {
 		{"adapter in NAT mode", "mode = \"natnetwork\"\nbridge_adapter = \"eth0\"\n", nat, "network.bridge_adapter", 8, `only used when mode = "bridged"`},
 		{"NAT gateway not .1", "mode = \"natnetwork\"\nnetwork = \"10.9.9.0/24\"\ngateway = \".5\"\n", HostNet{}, "network.gateway", 9, "always its first address 10.9.9.1"},
 		{"reserved .2", "mode = \"natnetwork\"\nvip = \".2\"\n", nat, "network.vip", 8, "reserved on a VirtualBox NAT network"},
-		{"host-only outside the range", "mode = \"hostonly\"\nnetwork = \"10.1.2.0/24\"\n", HostNet{}, "network.network", 8, "outside the range VirtualBox allows for host-only networks (192.168.56.0/21"},
-		{"host-only too wide", "mode = \"hostonly\"\nnetwork = \"192.168.56.0/20\"\n", HostNet{}, "network.network", 8, "outside the range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := problemsOf(t, netLab(tc.network), tc.host)
@@ -124,5 +122,23 @@ func TestPickPrivateNetworkSkipsTakenOnes(t *testing.T) {
 	}
 	if _, ok := PickPrivateNetwork(ModeHostOnly, "lab-a", func(netip.Prefix) bool { return true }); ok {
 		t.Error("picked a network with every one taken")
+	}
+}
+
+func TestHostOnlyRangeProblemNamesTheLine(t *testing.T) {
+	c, err := Parse("lab.toml", []byte(netLab("mode = \"hostonly\"\nnetwork = \"10.1.2.0/24\"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := []netip.Prefix{HostOnlyDefaultRange}
+	if err := c.CheckHostOnlyRange(netip.MustParsePrefix("192.168.57.0/24"), allowed, "VirtualBox's default"); err != nil {
+		t.Errorf("inside the range: %v", err)
+	}
+	for _, p := range []string{"10.1.2.0/24", "192.168.56.0/20"} {
+		err := c.CheckHostOnlyRange(netip.MustParsePrefix(p), allowed, "VirtualBox's default")
+		var ce *ConfigError
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line != 8 || !strings.Contains(ce.Problems[0].Msg, "outside the ranges VirtualBox allows for host-only networks on this computer (192.168.56.0/21") {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }

@@ -136,6 +136,9 @@ type Plan struct {
 	// NATNetwork is the VirtualBox NAT network (natnetwork mode) or host-only
 	// network/interface name (hostonly mode) the lab's NICs attach to.
 	NATNetwork string
+	// HostOnlyNet: hostonly mode on a host with host-only networks (macOS,
+	// VirtualBox 7): NATNetwork names a hostonlynet, not an adapter.
+	HostOnlyNet bool
 	// HTTPForward is where the host reaches the load balancer's port 80 in
 	// natnetwork mode (127.0.0.1:<port>); invalid otherwise.
 	HTTPForward netip.AddrPort

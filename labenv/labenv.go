@@ -75,11 +75,15 @@ func HostNet(ctx context.Context, cfg *lab.Config, vb vbox.API) (lab.HostNet, er
 }
 
 // Forwards gives the plan its NAT-network forwards (natnetwork mode): the
-// ports every command reaches the nodes and the load balancer through.
+// ports every command reaches the nodes and the load balancer through; in
+// hostonly mode, the adapter or network its NICs attach to.
 func Forwards(ctx context.Context, p *lab.Plan, vb vbox.API) error {
 	nets, _ := vb.(vbox.Networks)
 	if err := labnet.Forwards(ctx, p, nets); err != nil {
 		return fmt.Errorf("choose the lab's port forwards: %w", err)
+	}
+	if err := labnet.Attach(ctx, p, nets); err != nil {
+		return fmt.Errorf("find the lab's host-only network: %w", err)
 	}
 	return nil
 }

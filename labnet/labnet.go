@@ -16,7 +16,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 
 	"labctl/lab"
 	"labctl/vbox"
@@ -32,8 +34,10 @@ type Record struct {
 	Network string `json:"network"` // its CIDR
 	// Created: labctl created it (down may remove it); false for a network
 	// that was there before (a user's, reused).
-	Created  bool             `json:"created"`
-	Forwards lab.ForwardPorts `json:"forwards,omitempty"` // natnetwork: host port per node VM and lab.HTTPRuleName
+	Created bool `json:"created"`
+	// HostOnlyNet: hostonly mode used a host-only network (macOS, VirtualBox 7), not an adapter.
+	HostOnlyNet bool             `json:"hostonlynet,omitempty"`
+	Forwards    lab.ForwardPorts `json:"forwards,omitempty"` // natnetwork: host port per node VM and lab.HTTPRuleName
 }
 
 // ReadRecord reads the lab's record; nil when there is none.
@@ -77,7 +81,16 @@ func WriteRecord(stateDir string, r *Record) error {
 // nets is nil without VirtualBox (a plan): then nothing is taken.
 func HostNet(ctx context.Context, cfg *lab.Config, nets vbox.Networks) (lab.HostNet, error) {
 	mode := cfg.NetMode()
-	if mode == lab.ModeBridged || cfg.Network.Network != "" {
+	if mode == lab.ModeBridged {
+		return lab.HostNet{}, nil
+	}
+	allowed, source := AllowedHostOnly()
+	if cfg.Network.Network != "" {
+		if p, err := netip.ParsePrefix(cfg.Network.Network); err == nil && mode == lab.ModeHostOnly && allowed != nil {
+			if err := cfg.CheckHostOnlyRange(p.Masked(), allowed, source); err != nil {
+				return lab.HostNet{}, err
+			}
+		}
 		return lab.HostNet{}, nil
 	}
 	name := lab.NetworkName(cfg.Name)
@@ -118,7 +131,9 @@ func HostNet(ctx context.Context, cfg *lab.Config, nets vbox.Networks) (lab.Host
 			}
 		}
 	}
-	p, ok := lab.PickPrivateNetwork(mode, cfg.Name, func(p netip.Prefix) bool { return taken[p] })
+	p, ok := lab.PickPrivateNetwork(mode, cfg.Name, func(p netip.Prefix) bool {
+		return taken[p] || mode == lab.ModeHostOnly && allowed != nil && cfg.CheckHostOnlyRange(p, allowed, source) != nil
+	})
 	if !ok {
 		return lab.HostNet{}, fmt.Errorf("every private /24 labctl picks from is in use on this host: set network in [network] of %s", cfg.File)
 	}
@@ -376,4 +391,96 @@ func hasHostOnlyNet(list []vbox.HostOnlyNet, name string) bool {
 		}
 	}
 	return false
+}
+
+// Attach names what a hostonly lab's NICs attach to (Plan.NATNetwork): the
+// recorded adapter or network; else, on a host with host-only networks
+// (macOS, VirtualBox 7), the lab's own network labctl-<lab>; else a
+// host-only adapter already carrying the lab's gateway address (.1 of its
+// /24, the host's address on it); else nothing yet: lab-network creates
+// one. It changes nothing.
+func Attach(ctx context.Context, p *lab.Plan, nets vbox.Networks) error {
+	if p.NetMode != lab.ModeHostOnly {
+		return nil
+	}
+	rec, err := ReadRecord(p.StateDir)
+	if err != nil {
+		return err
+	}
+	if rec != nil && rec.Mode == p.NetMode && rec.Name != "" {
+		p.NATNetwork, p.HostOnlyNet = rec.Name, rec.HostOnlyNet
+		return nil
+	}
+	p.NATNetwork = ""
+	if nets == nil {
+		return nil
+	}
+	if _, err := nets.HostOnlyNets(ctx); err == nil {
+		p.NATNetwork, p.HostOnlyNet = lab.NetworkName(p.Name), true
+		return nil
+	}
+	ifs, err := nets.HostOnlyIfs(ctx)
+	if err != nil {
+		return fmt.Errorf("list VirtualBox's host-only adapters: %w", err)
+	}
+	if h, ok := HostOnlyIfFor(p, ifs); ok {
+		p.NATNetwork = h.Name
+	}
+	return nil
+}
+
+// HostOnlyIfFor finds the host-only adapter carrying the lab's gateway
+// address with the lab's mask.
+func HostOnlyIfFor(p *lab.Plan, ifs []vbox.HostIf) (vbox.HostIf, bool) {
+	for _, h := range ifs {
+		if h.IPAddress == p.Gateway.String() && h.NetworkMask == vbox.Netmask(p.Network.Bits()) {
+			return h, true
+		}
+	}
+	return vbox.HostIf{}, false
+}
+
+// WantHostOnlyNet is the host-only network a hostonly lab needs on macOS
+// with VirtualBox 7: the lab's /24; lower = upper = the network address, as
+// Vagrant does for static addresses (the host takes .1, no DHCP range).
+func WantHostOnlyNet(p *lab.Plan) vbox.HostOnlyNet {
+	a := p.Network.Masked().Addr().String()
+	return vbox.HostOnlyNet{Name: p.NATNetwork, Enabled: true, Netmask: vbox.Netmask(p.Network.Bits()), LowerIP: a, UpperIP: a}
+}
+
+// NetworksConf is VirtualBox's list of allowed host-only ranges (Linux,
+// macOS and Solaris hosts, VirtualBox 6.1.28+).
+var NetworksConf = "/etc/vbox/networks.conf"
+
+// AllowedHostOnly is what VirtualBox allows for host-only addresses here:
+// the ranges on NetworksConf's lines starting with "*", else (no file) its
+// default 192.168.56.0/21; nil means no restriction (Windows).
+func AllowedHostOnly() (allowed []netip.Prefix, source string) {
+	if runtime.GOOS == "windows" {
+		return nil, ""
+	}
+	b, err := os.ReadFile(NetworksConf)
+	if err != nil {
+		return []netip.Prefix{lab.HostOnlyDefaultRange}, "VirtualBox's default without " + NetworksConf
+	}
+	return ParseNetworksConf(string(b)), NetworksConf
+}
+
+// ParseNetworksConf reads the IPv4 ranges of networks.conf: every token
+// after a first token that is exactly "*"; an existing file without such
+// lines allows nothing.
+func ParseNetworksConf(s string) []netip.Prefix {
+	out := []netip.Prefix{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "*" {
+			continue
+		}
+		for _, tok := range f[1:] {
+			if p, err := netip.ParsePrefix(tok); err == nil && p.Addr().Is4() {
+				out = append(out, p.Masked())
+			}
+		}
+	}
+	return out
 }

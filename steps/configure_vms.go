@@ -270,10 +270,20 @@ func nicDiff(p *lab.Plan, nic vbox.NIC, want *vbox.HardwareSettings) string {
 		want.NATNetwork = p.NATNetwork
 		return fmt.Sprintf("%s, want NAT network %q", what, p.NATNetwork)
 	case lab.ModeHostOnly:
-		if nic.Type == "hostonly" && nic.HostOnlyAdapter == p.NATNetwork {
+		if p.HostOnlyNet {
+			if nic.Type == "hostonlynetwork" && nic.HostOnlyNet == p.NATNetwork {
+				return ""
+			}
+			want.HostOnlyNet = p.NATNetwork
+			return fmt.Sprintf("%s, want host-only network %q", what, p.NATNetwork)
+		}
+		if nic.Type == "hostonly" && nic.HostOnlyAdapter == p.NATNetwork && p.NATNetwork != "" {
 			return ""
 		}
 		want.HostOnlyAdapter = p.NATNetwork
+		if p.NATNetwork == "" {
+			return what + ", want the host-only adapter lab-network creates"
+		}
 		return fmt.Sprintf("%s, want host-only adapter %q", what, p.NATNetwork)
 	}
 	if nic.Type == "bridged" && nic.BridgeAdapter == p.BridgeAdapter {

@@ -1,16 +1,19 @@
 package steps
 
-// lab-network: the lab's own VirtualBox network in natnetwork mode (a NAT
+// lab-network: the lab's own VirtualBox network: in natnetwork mode a NAT
 // network with a forward to each node's sshd and to the load balancer's
-// HTTP port); nothing to do in bridged mode.
+// HTTP port; in hostonly mode a host-only adapter with the host at .1 (a
+// host-only network on macOS with 7.x); nothing to do in bridged mode.
 //
-// lab-network reads: list --long natnets. It writes: natnetwork add or
-// natnetwork modify, and the lab's network record (labnet.Record).
+// lab-network reads: list --long natnets, list hostonlyifs / hostonlynets.
+// It writes: natnetwork add or modify, hostonlyif create and ipconfig,
+// hostonlynet add, and the lab's network record (labnet.Record).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"labctl/lab"
@@ -68,7 +71,7 @@ func (s labNetworkStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Statu
 	switch p.NetMode {
 	case lab.ModeNATNetwork:
 	case lab.ModeHostOnly:
-		return Status{}, fmt.Errorf("network mode %q is not available yet: set mode = \"natnetwork\" in [network] of %s (private addresses, works where bridging is blocked)", p.NetMode, p.File)
+		return checkHostOnly(ctx, env)
 	default:
 		return Status{Done: true}, nil
 	}
@@ -109,6 +112,9 @@ func sameForwards(a, b lab.ForwardPorts) bool {
 
 func (s labNetworkStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 	p := env.Plan
+	if p.NetMode == lab.ModeHostOnly {
+		return applyHostOnly(ctx, env)
+	}
 	if p.NetMode != lab.ModeNATNetwork {
 		return nil
 	}
@@ -147,4 +153,124 @@ func (s labNetworkStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error 
 		return nil // a plan records nothing on this host
 	}
 	return labnet.WriteRecord(p.StateDir, rec)
+}
+
+// --- hostonly mode ---
+
+// hostOnlyState reads the lab's host-only adapter (or, on macOS with 7.x,
+// host-only network); found=false when it does not exist (yet).
+func hostOnlyState(ctx context.Context, env *Env) (adapter vbox.HostIf, net vbox.HostOnlyNet, found bool, err error) {
+	p := env.Plan
+	nets, err := networksOf(env)
+	if err != nil || p.NATNetwork == "" {
+		return adapter, net, false, err
+	}
+	if p.HostOnlyNet {
+		list, err := nets.HostOnlyNets(ctx)
+		if err != nil {
+			return adapter, net, false, fmt.Errorf("list host-only networks: %w", err)
+		}
+		for _, n := range list {
+			if n.Name == p.NATNetwork {
+				return adapter, n, true, nil
+			}
+		}
+		return adapter, net, false, nil
+	}
+	ifs, err := nets.HostOnlyIfs(ctx)
+	if err != nil {
+		return adapter, net, false, fmt.Errorf("list host-only adapters: %w", err)
+	}
+	for _, h := range ifs {
+		if h.Name == p.NATNetwork {
+			return h, net, true, nil
+		}
+	}
+	return adapter, net, false, nil
+}
+
+func checkHostOnly(ctx context.Context, env *Env) (Status, error) {
+	p := env.Plan
+	adapter, net, found, err := hostOnlyState(ctx, env)
+	if err != nil {
+		return Status{}, err
+	}
+	host := fmt.Sprintf("%s/%d", p.Gateway, p.Network.Bits())
+	switch {
+	case !found && p.HostOnlyNet:
+		return Status{Why: fmt.Sprintf("create host-only network %s (%s, the host at %s)", p.NATNetwork, p.Network, p.Gateway)}, nil
+	case !found:
+		return Status{Why: fmt.Sprintf("create a host-only adapter with the host's address %s", host)}, nil
+	case p.HostOnlyNet:
+		if want := labnet.WantHostOnlyNet(p); net.Netmask != want.Netmask || net.LowerIP != want.LowerIP || net.UpperIP != want.UpperIP {
+			return Status{}, fmt.Errorf("host-only network %s has mask %s and range %s-%s, not the lab's %s: remove it (`VBoxManage hostonlynet remove --name %s`) or set network in [network] of %s to its range",
+				p.NATNetwork, net.Netmask, net.LowerIP, net.UpperIP, p.Network, p.NATNetwork, p.File)
+		}
+	case adapter.IPAddress != p.Gateway.String() || adapter.NetworkMask != vbox.Netmask(p.Network.Bits()):
+		return Status{Why: fmt.Sprintf("host-only adapter %s has %s/%s, want %s", adapter.Name, adapter.IPAddress, adapter.NetworkMask, host)}, nil
+	}
+	if rec, err := labnet.ReadRecord(p.StateDir); err != nil || rec == nil || rec.Name != p.NATNetwork {
+		return Status{Why: "record the host-only network in the lab's state folder"}, nil
+	}
+	return Status{Done: true}, nil
+}
+
+func applyHostOnly(ctx context.Context, env *Env) error {
+	p := env.Plan
+	nets, err := networksOf(env)
+	if err != nil {
+		return err
+	}
+	rec, err := labnet.ReadRecord(p.StateDir)
+	if err != nil {
+		return err
+	}
+	if rec == nil || rec.Mode != p.NetMode || rec.Name != p.NATNetwork {
+		rec = &labnet.Record{Mode: p.NetMode, Name: p.NATNetwork, HostOnlyNet: p.HostOnlyNet}
+	}
+	rec.Network = p.Network.String()
+	save := func() error {
+		if env.Transcript != nil {
+			return nil // a plan records nothing on this host
+		}
+		return labnet.WriteRecord(p.StateDir, rec)
+	}
+	adapter, _, found, err := hostOnlyState(ctx, env)
+	if err != nil {
+		return err
+	}
+	if p.HostOnlyNet {
+		if !found {
+			if err := nets.AddHostOnlyNet(ctx, labnet.WantHostOnlyNet(p)); err != nil {
+				return fmt.Errorf("create host-only network %s: %w", p.NATNetwork, err)
+			}
+			rec.Created = true
+		}
+		return save()
+	}
+	if !found {
+		name, err := nets.CreateHostOnlyIf(ctx)
+		if err != nil {
+			return fmt.Errorf("create a host-only adapter: %w", err)
+		}
+		// From here on the adapter is the lab's: record it at once, so down
+		// removes it even if configuring it fails.
+		p.NATNetwork, rec.Name, rec.Created = name, name, true
+		adapter = vbox.HostIf{Name: name}
+		env.PlanNotef("the host-only adapter VirtualBox creates is named %s from here on", name)
+		if err := save(); err != nil {
+			return err
+		}
+	}
+	if adapter.IPAddress != p.Gateway.String() || adapter.NetworkMask != vbox.Netmask(p.Network.Bits()) {
+		err := nets.ConfigureHostOnlyIf(ctx, p.NATNetwork, netip.PrefixFrom(p.Gateway, p.Network.Bits()))
+		if errors.Is(err, vbox.ErrHostOnlyRange) {
+			return fmt.Errorf("VirtualBox refuses the host-only address %s/%d on this host: host-only addresses must lie in the ranges of /etc/vbox/networks.conf (without that file: %s). Set network in [network] of %s inside that range (or leave it empty), or allow the range by adding a line \"* %s\" to /etc/vbox/networks.conf: %w",
+				p.Gateway, p.Network.Bits(), lab.HostOnlyDefaultRange, p.File, p.Network, err)
+		}
+		if err != nil {
+			return fmt.Errorf("configure host-only adapter %s: %w", p.NATNetwork, err)
+		}
+	}
+	return save()
 }
