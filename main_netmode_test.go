@@ -275,7 +275,6 @@ func upEqualPorts(a map[string]uint16, b lab.ForwardPorts) bool {
 type forwardHits struct {
 	mu   sync.Mutex
 	hit  map[string]bool
-	byPt map[string]string // listener address → VM
 }
 
 func (h *forwardHits) reset() {
