@@ -273,8 +273,8 @@ func upEqualPorts(a map[string]uint16, b lab.ForwardPorts) bool {
 
 // forwardHits records which forwards were connected to.
 type forwardHits struct {
-	mu   sync.Mutex
-	hit  map[string]bool
+	mu  sync.Mutex
+	hit map[string]bool
 }
 
 func (h *forwardHits) reset() {
