@@ -546,9 +546,11 @@ func listNATNets(s *store, long bool) error {
 // prepareNATNIC makes sure the machine's NAT network exists on the host
 // side before it boots: its bridge and forwarder. The bridge is returned.
 func prepareNATNIC(s *store, vm *VM) (string, error) {
+	// Under the registry lock: the lab's machines start at once, and only
+	// one of them may create the bridge or start the forwarder.
 	s.lock()
+	defer s.unlock()
 	nets, err := s.natNets()
-	s.unlock()
 	if err != nil {
 		return "", err
 	}
