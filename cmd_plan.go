@@ -43,6 +43,9 @@ func (s *session) runPlan(ctx context.Context, outDir string) error {
 	}
 	fmt.Fprintf(out, "Plan for lab %q from %s (%d nodes, profile %s, network %s, VIP %s)\n\n",
 		s.plan.Name, s.plan.File, len(s.plan.Nodes), s.plan.Profile, s.plan.Network, s.plan.VIP)
+	if sum := s.plan.NetworkSummary(); sum != "" {
+		fmt.Fprintf(out, "Network mode %s: %s\n\n", s.plan.NetMode, sum)
+	}
 	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: out, Log: pl.Env.Log}
 	if _, err := r.Run(ctx, pl.Env); err != nil {
 		return err

@@ -338,6 +338,7 @@ func TestNATNetworkPlanAndFailureRerun(t *testing.T) {
 		"VBoxManage natnetwork add --netname " + netName + " --network " + u.plan.Network.String() + " --enable --dhcp off --port-forward-4 'ssh-sql-one:tcp:[127.0.0.1]:",
 		":[" + u.plan.LB().IP.String() + "]:80",
 		"VBoxManage modifyvm SQL-ONE --nic1 natnetwork --nat-network1 " + netName,
+		"Network mode natnetwork: NAT network " + netName + "; SSH through 127.0.0.1 ports SQL-ONE ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)

@@ -210,3 +210,25 @@ func (p *Plan) ApplyForwards(ports ForwardPorts) {
 func ForwardText(hostPort uint16, to netip.Addr, port int) string {
 	return Loopback.String() + ":" + strconv.Itoa(int(hostPort)) + " → " + to.String() + ":" + strconv.Itoa(port)
 }
+
+// NetworkSummary says in one line how the host reaches a lab on a private
+// network ("" in bridged mode), for the plan's header.
+func (p *Plan) NetworkSummary() string {
+	switch p.NetMode {
+	case ModeNATNetwork:
+		var fw []string
+		for _, n := range p.Nodes {
+			if n.Forward.IsValid() {
+				fw = append(fw, fmt.Sprintf("%s %d", n.VM, n.Forward.Port()))
+			}
+		}
+		return fmt.Sprintf("NAT network %s; SSH through 127.0.0.1 ports %s; WordPress at %s/", p.NATNetwork, strings.Join(fw, ", "), p.VisitorURL())
+	case ModeHostOnly:
+		name := p.NATNetwork
+		if name == "" {
+			name = "a new one"
+		}
+		return fmt.Sprintf("host-only network (%s), the host at %s; no internet from the VMs", name, p.Gateway)
+	}
+	return ""
+}
