@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"path/filepath"
 
 	"golang.org/x/crypto/ssh"
@@ -168,6 +169,28 @@ func TestUpNATNetworkModeForwardsAndDownRemovesOnlyItsNetwork(t *testing.T) {
 	}
 	if want := fmt.Sprintf("0 step(s) changed something, %d already done", len(steps.Pipeline())); !strings.Contains(out, want) {
 		t.Errorf("second up: want %q:\n%s", want, out)
+	}
+
+	// info hands over the forwards.
+	code, out, errOut = u.labctl(context.Background(), "info", "--json")
+	var info struct {
+		WordPressURL string `json:"wordpress_url"`
+		Network      string `json:"network"`
+		Nodes        []struct {
+			VM  string `json:"vm"`
+			SSH string `json:"ssh"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); code != 0 || err != nil {
+		t.Fatalf("info --json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if info.WordPressURL != fmt.Sprintf("http://127.0.0.1:%d/", ports[lab.HTTPRuleName]) || !strings.Contains(info.Network, "NAT network "+netName) || len(info.Nodes) != len(ports)-1 {
+		t.Errorf("info %+v", info)
+	}
+	for _, n := range info.Nodes {
+		if n.SSH != fmt.Sprintf("127.0.0.1:%d", ports[n.VM]) {
+			t.Errorf("info: %s's SSH at %s, want its forward %d", n.VM, n.SSH, ports[n.VM])
+		}
 	}
 
 	// Every command that reaches a node goes through the forwards: listen
