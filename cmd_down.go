@@ -11,6 +11,7 @@ import (
 
 	"labctl/fleet"
 	"labctl/internal/tty"
+	"labctl/labnet"
 )
 
 func downCommand() *cli.Command {
@@ -57,9 +58,13 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 	} else {
 		fmt.Fprintf(s.out, "Lab %q: %d VMs to power off and delete with their disks: %s\n", s.plan.Name, len(vms), strings.Join(names, ", "))
 	}
+	netRec, err := labnet.ReadRecord(s.plan.StateDir)
+	if err != nil {
+		return err
+	}
 	if o.dryRun {
 		fmt.Fprintf(s.out, "Would then remove the lab's state folder %s%s.\n", s.plan.StateDir, map[bool]string{true: " (keeping logs)"}[o.keepLogs])
-		return nil
+		return s.downNetwork(ctx, netRec, true)
 	}
 	if len(vms) > 0 && !o.yes {
 		ok, err := confirm(in, s.errOut, fmt.Sprintf("Delete these %d VMs and their disks?", len(vms)))
@@ -78,6 +83,9 @@ func (s *session) down(ctx context.Context, in io.Reader, o downOptions) error {
 		return cli.Exit(fmt.Sprintf("down did not finish: %v\nThe lab's state folder was kept; run `labctl down` again to finish.", te.Err), exitFailed)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.downNetwork(ctx, netRec, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "Lab %q is gone. The base VM %q was left as it is.\n", s.plan.Name, s.plan.Base.VM)

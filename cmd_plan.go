@@ -46,6 +46,9 @@ func (s *session) runPlan(ctx context.Context, outDir string) error {
 	if line := s.plan.SeatLine(); line != "" {
 		fmt.Fprintf(out, "%s\n\n", line)
 	}
+	if sum := s.plan.NetworkSummary(); sum != "" {
+		fmt.Fprintf(out, "Network mode %s: %s\n\n", s.plan.NetMode, sum)
+	}
 	r := &steps.Runner{Steps: pipeline(), Mode: steps.ModePlan, Out: out, Log: pl.Env.Log}
 	if _, err := r.Run(ctx, pl.Env); err != nil {
 		return err

@@ -429,6 +429,9 @@ func TestUpFailureAtEachStepThenRerunConverges(t *testing.T) {
 	firstIDs := map[string]string{}
 	for i, s := range pipe {
 		name := s.Name()
+		if name == "lab-network" {
+			continue // bridged: the step reads nothing and cannot fail (natnetwork: main_netmode_test.go)
+		}
 		var fired func() bool
 		node := ""
 		if ss, ok := s.(*steptest.SimStep); ok {

@@ -198,6 +198,9 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitUsage)
 	}
+	if err := labenv.Forwards(c.Context, plan, vb); err != nil {
+		return nil, cli.Exit(err.Error(), exitFailed)
+	}
 	s.plan = plan
 	return s, nil
 }

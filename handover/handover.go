@@ -35,6 +35,9 @@ type Info struct {
 	AdminPasswordKey  string `json:"admin_password_key"`
 	AdminPassword     string `json:"admin_password,omitempty"` // only when asked for
 	VIP               string `json:"vip"`
+	// Network says how the host reaches a lab on a private network (NAT
+	// network forwards, host-only); "" when bridged.
+	Network string `json:"network,omitempty"`
 	// Primary is the group's primary as a DB node saw it; "" when none answered.
 	Primary string   `json:"primary"`
 	Nodes   []Node   `json:"nodes"`
@@ -47,6 +50,7 @@ type Node struct {
 	Hostname string `json:"hostname"`
 	Role     string `json:"role"`
 	IP       string `json:"ip"`
+	SSH      string `json:"ssh"` // where labctl reaches its sshd: ip:22, or the NAT network's forward
 }
 
 // Options say what Build may read.
@@ -70,17 +74,18 @@ func Build(ctx context.Context, o Options) Info {
 		AdminPasswordFile: filepath.Join(p.StateDir, lab.SecretsFile),
 		AdminPasswordKey:  "wordpress_admin",
 		VIP:               p.VIP.String(),
+		Network:           p.NetworkSummary(),
 		Next:              []string{"labctl verify", "labctl snapshot take clean", "labctl status"},
 	}
 	if lb := p.LB(); lb != nil {
-		in.WordPressURL = "http://" + lb.IP.String() + "/"
+		in.WordPressURL = p.VisitorURL() + "/"
 		in.AdminURL = in.WordPressURL + "wp-admin/"
 	}
 	if o.ShowSecrets && o.Secrets != nil {
 		in.AdminPassword = o.Secrets.WordPressAdmin
 	}
 	for _, n := range p.Nodes {
-		in.Nodes = append(in.Nodes, Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String()})
+		in.Nodes = append(in.Nodes, Node{VM: n.VM, Hostname: n.Hostname, Role: string(n.Role), IP: n.IP.String(), SSH: n.SSHAddr()})
 	}
 	if o.SSH != nil {
 		in.Primary = primary(ctx, o)
@@ -141,6 +146,10 @@ func (in Info) PrintDetails(w io.Writer) {
 		where = "on the primary " + in.Primary
 	}
 	fmt.Fprintf(w, "  MySQL VIP:    %s, %s\n", in.VIP, where)
+	if in.Network != "" {
+		// The VIP is an address of the private network: the lab's nodes reach it, the host does not.
+		fmt.Fprintf(w, "  network:      %s\n", in.Network)
+	}
 	fmt.Fprintf(w, "Next: %s\n", strings.Join(in.Next, " · "))
 }
 

@@ -49,6 +49,7 @@ type BaseConfig struct {
 
 // NetworkConfig is [network]. Empty strings mean "take it from the host".
 type NetworkConfig struct {
+	Mode          string   // mode: bridged (default), natnetwork, hostonly (netmode.go)
 	BridgeAdapter string   // bridge_adapter
 	Network       string   // network, CIDR
 	Gateway       string   // gateway, host part or address
@@ -416,6 +417,7 @@ func (w *walker) document(c *Config, raw map[string]any) {
 		{"network", func(p string, v any) {
 			n := &c.Network
 			w.table(p, "[network]", v, []field{
+				{"mode", w.str(&n.Mode)},
 				{"bridge_adapter", w.str(&n.BridgeAdapter)},
 				{"network", w.str(&n.Network)},
 				{"gateway", w.str(&n.Gateway)},

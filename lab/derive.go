@@ -24,6 +24,9 @@ const StateDirEnv = "LABCTL_STATE_DIR"
 // NeedsHostNet reports whether Plan needs the host's network: lab.toml
 // leaves the bridge adapter or the network to be detected.
 func (c *Config) NeedsHostNet() bool {
+	if c.NetMode() != ModeBridged {
+		return false // a private network: labenv picks it, no LAN involved
+	}
 	return c.Network.BridgeAdapter == "" || c.Network.Network == ""
 }
 
@@ -36,7 +39,9 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 	if adapter == "" {
 		adapter = h.Adapter
 	}
-	if adapter == "" {
+	if c.NetMode() != ModeBridged {
+		adapter = ""
+	} else if adapter == "" {
 		ps.add("network.bridge_adapter", "is empty and no host interface carrying the default route was found; set bridge_adapter = \"NAME\" in [network], using a Name: that `VBoxManage list bridgedifs` prints")
 	}
 
@@ -51,6 +56,11 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 		prefix = p
 	} else {
 		switch {
+		case c.NetMode() != ModeBridged && h.Prefix.IsValid():
+			prefix = h.Prefix.Masked()
+			note = fmt.Sprintf(" (picked by labctl for the lab's %s; set network in [network] to choose another)", c.NetMode())
+		case c.NetMode() != ModeBridged:
+			ps.add("network.network", "is empty and no free private network was found for mode %q; set network = \"10.213.1.0/24\" in [network]", c.NetMode())
 		case !h.Prefix.IsValid() || !h.Prefix.Addr().Is4():
 			ps.add("network.network", "is empty and this computer's network could not be detected; set network = \"192.168.1.0/24\" in [network] to your LAN's subnet (shown by `ip a` on Linux, `ipconfig` on Windows)")
 		default:
@@ -67,8 +77,14 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 		hostIP = h.Prefix.Addr()
 	}
 	var addrs lanAddrs
+	if c.NetMode() != ModeBridged {
+		// A private network: its gateway is its first address (VirtualBox's
+		// NAT service, or the host on a host-only network), never the LAN's.
+		h.Gateway, hostIP = firstHost(prefix), netip.Addr{}
+	}
 	if prefix.IsValid() {
 		addrs = c.resolveAddrs(ps, prefix, h.Gateway, hostIP, note)
+		c.checkPrivateAddrs(ps, prefix, addrs)
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -88,6 +104,7 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 			User:         c.Base.User,
 			PasswordFile: c.hostPath(c.Base.PasswordFile),
 		},
+		NetMode:              c.NetMode(),
 		BridgeAdapter:        adapter,
 		Network:              prefix,
 		Gateway:              addrs.gateway,
@@ -110,6 +127,9 @@ func (c *Config) Plan(h HostNet) (*Plan, error) {
 	}
 	if p.WordPressArchive != "" && !strings.Contains(p.WordPressArchive, "://") {
 		p.WordPressArchive = c.hostPath(p.WordPressArchive)
+	}
+	if p.NetMode != ModeBridged {
+		p.NATNetwork = NetworkName(c.Name)
 	}
 	if p.VRRPRouterID == 0 {
 		p.VRRPRouterID = RouterIDFor(c.Name)

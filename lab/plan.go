@@ -20,19 +20,27 @@ const (
 type Node struct {
 	VM       string     // VirtualBox VM name, e.g. "SQL-ONE"
 	Hostname string     // guest hostname, a DNS label, e.g. "sql-one"
-	IP       netip.Addr // static IPv4 on the bridged NIC
+	IP       netip.Addr // static IPv4 on the lab's NIC
 	Role     Role
 	Index    int // 1-based position among the nodes of its role (server_id, priorities)
 	CPUs     int
 	MemoryMB int
+	// Forward is where the host reaches the node's sshd in natnetwork mode
+	// (127.0.0.1:<port>, a NAT-network port forward); invalid otherwise.
+	Forward netip.AddrPort
 }
 
 // Name is how logs and errors name the node.
 func (n *Node) Name() string { return n.VM }
 
-// SSHAddr is where labctl reaches the node's sshd ("ip:22"); every SSH
-// connection, pin and probe uses it.
-func (n *Node) SSHAddr() string { return netip.AddrPortFrom(n.IP, 22).String() }
+// SSHAddr is where labctl reaches the node's sshd ("ip:22", or the port
+// forward in natnetwork mode); every SSH connection, pin and probe uses it.
+func (n *Node) SSHAddr() string {
+	if n.Forward.IsValid() {
+		return n.Forward.String()
+	}
+	return netip.AddrPortFrom(n.IP, 22).String()
+}
 
 // Nodes is an ordered selection of nodes.
 type Nodes []*Node
@@ -126,14 +134,24 @@ type Plan struct {
 	Seat int
 
 	Base          Base
-	BridgeAdapter string       // host interface for --bridgeadapter1; resolved when empty in lab.toml
-	Network       netip.Prefix // lab subnet, e.g. 192.168.1.0/24
-	Gateway       netip.Addr
-	DNS           []netip.Addr
-	VIP           netip.Addr // MySQL virtual IP, always on the GR primary
-	VIPHostname   string     // name of the VIP in /etc/hosts, e.g. "sql-vip"
-	Profile       string     // guest OS profile: el8 (default), el9, debian
-	SSHUser       string     // account labctl uses over SSH (root, or a sudoer)
+	NetMode       string // network.mode: bridged, natnetwork or hostonly (netmode.go)
+	BridgeAdapter string // host interface for --bridgeadapter1; resolved when empty in lab.toml (bridged only)
+	// NATNetwork is the VirtualBox NAT network (natnetwork mode) or host-only
+	// network/interface name (hostonly mode) the lab's NICs attach to.
+	NATNetwork string
+	// HostOnlyNet: hostonly mode on a host with host-only networks (macOS,
+	// VirtualBox 7): NATNetwork names a hostonlynet, not an adapter.
+	HostOnlyNet bool
+	// HTTPForward is where the host reaches the load balancer's port 80 in
+	// natnetwork mode (127.0.0.1:<port>); invalid otherwise.
+	HTTPForward netip.AddrPort
+	Network     netip.Prefix // lab subnet, e.g. 192.168.1.0/24
+	Gateway     netip.Addr
+	DNS         []netip.Addr
+	VIP         netip.Addr // MySQL virtual IP, always on the GR primary
+	VIPHostname string     // name of the VIP in /etc/hosts, e.g. "sql-vip"
+	Profile     string     // guest OS profile: el8 (default), el9, debian
+	SSHUser     string     // account labctl uses over SSH (root, or a sudoer)
 
 	Nodes Nodes
 

@@ -136,6 +136,7 @@ func (c *Config) validate(ps *problems, defined map[string]bool) {
 	}
 
 	// Network syntax.
+	c.validateNetMode(ps)
 	if c.Network.Network != "" {
 		if _, msg := parseNetwork(c.Network.Network); msg != "" {
 			ps.add("network.network", "%s", msg)

@@ -20,6 +20,7 @@ import (
 	"labctl/guest"
 	"labctl/internal/tty"
 	"labctl/lab"
+	"labctl/labnet"
 	"labctl/steps"
 	"labctl/vbox"
 )
@@ -39,6 +40,10 @@ var DetectHostNet = lab.DetectHostNet
 // subnet. With VirtualBox (vb not nil) it names the adapter the way `list
 // bridgedifs` does (on macOS "en0: Wi-Fi", not "en0").
 func HostNet(ctx context.Context, cfg *lab.Config, vb vbox.API) (lab.HostNet, error) {
+	if cfg.NetMode() != lab.ModeBridged {
+		nets, _ := vb.(vbox.Networks)
+		return labnet.HostNet(ctx, cfg, nets)
+	}
 	if !cfg.NeedsHostNet() {
 		return lab.HostNet{}, nil
 	}
@@ -68,6 +73,20 @@ func HostNet(ctx context.Context, cfg *lab.Config, vb vbox.API) (lab.HostNet, er
 		return lab.HostNet{}, fmt.Errorf("cannot tell which host interface to bridge the lab onto (%v): set bridge_adapter and network in lab.toml (see `VBoxManage list bridgedifs`)", detectErr)
 	}
 	return hn, nil
+}
+
+// Forwards gives the plan its NAT-network forwards (natnetwork mode): the
+// ports every command reaches the nodes and the load balancer through; in
+// hostonly mode, the adapter or network its NICs attach to.
+func Forwards(ctx context.Context, p *lab.Plan, vb vbox.API) error {
+	nets, _ := vb.(vbox.Networks)
+	if err := labnet.Forwards(ctx, p, nets); err != nil {
+		return fmt.Errorf("choose the lab's port forwards: %w", err)
+	}
+	if err := labnet.Attach(ctx, p, nets); err != nil {
+		return fmt.Errorf("find the lab's host-only network: %w", err)
+	}
+	return nil
 }
 
 // Password reads the base image's guest password from base.password_file,

@@ -169,7 +169,11 @@ func probe(ctx context.Context, ex guest.Executor, p *guest.Profile, plan *lab.P
 		case errors.As(err, &hk):
 			ns.Problem = hk.Error()
 		case ctx.Err() != nil:
-			ns.Problem = fmt.Sprintf("no SSH answer from %s within %s", n.IP, LateTimeout)
+			where := n.IP.String()
+			if n.Forward.IsValid() {
+				where = n.SSHAddr() + " (the NAT network's forward to " + n.IP.String() + ")"
+			}
+			ns.Problem = fmt.Sprintf("no SSH answer from %s within %s", where, LateTimeout)
 		default:
 			ns.Problem = err.Error()
 		}

@@ -273,6 +273,7 @@ func (e *Env) Close() error {
 	defer cancel()
 	if e.Backend != "" && e.Home != "" {
 		errs = append(errs, e.destroyAllVMs(ctx)...)
+		errs = append(errs, e.removeNATNetworks(ctx)...)
 	}
 	if e.repoSrv != nil {
 		_ = e.repoSrv.Close()
@@ -316,6 +317,24 @@ func (e *Env) destroyAllVMs(ctx context.Context) []error {
 	return append(errs, fmt.Errorf("VMs left after cleanup: %s", e.VBox(ctx, "", "list", "vms").Stdout))
 }
 
+// removeNATNetworks removes every NAT network of the backend (their bridges
+// and forwarders go with them), after the VMs.
+func (e *Env) removeNATNetworks(ctx context.Context) []error {
+	r := e.VBox(ctx, "", "list", "natnets")
+	if r.Code != 0 {
+		return []error{fmt.Errorf("list natnets: %s", r.Stderr)}
+	}
+	var errs []error
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if name, ok := strings.CutPrefix(l, "Name:"); ok {
+			if rr := e.VBox(ctx, "", "natnetwork", "remove", "--netname", strings.TrimSpace(name)); rr.Code != 0 {
+				errs = append(errs, fmt.Errorf("natnetwork remove %s: %s", strings.TrimSpace(name), rr.Stderr))
+			}
+		}
+	}
+	return errs
+}
+
 // ParseListVMs parses `list vms` into [name, uuid] pairs.
 func ParseListVMs(out string) [][2]string {
 	var vms [][2]string
@@ -350,7 +369,8 @@ func (e *Env) Leftovers(withBridge bool) []error {
 	}
 	if ifs, err := net.Interfaces(); err == nil {
 		for _, i := range ifs {
-			if strings.HasPrefix(i.Name, "nvb") || withBridge && i.Name == BridgeName {
+			// nvb: machines' veths; nvn: NAT networks' bridges.
+			if strings.HasPrefix(i.Name, "nvb") || strings.HasPrefix(i.Name, "nvn") || withBridge && i.Name == BridgeName {
 				errs = append(errs, fmt.Errorf("interface left: %s", i.Name))
 			}
 		}

@@ -41,7 +41,9 @@ func ConfigureVMs() Step { return &configureVMsStep{} }
 func (*configureVMsStep) Name() string                  { return "configure-vms" }
 func (*configureVMsStep) Title() string                 { return "Configuring the VMs' network, CPUs and memory" }
 func (*configureVMsStep) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
-func (*configureVMsStep) Needs() []string               { return []string{"preflight", "clone-vms"} }
+func (*configureVMsStep) Needs() []string {
+	return []string{"preflight", "lab-network", "clone-vms"}
+}
 
 // Prepare reads the nic1 MAC of the base and of every existing lab VM, all
 // at once (each read is a VBoxManage process). The nodes' reads are also
@@ -130,13 +132,8 @@ func (c *configureVMsStep) macProblem(p *lab.Plan, vm, mac string) string {
 func (c *configureVMsStep) hwDiff(env *Env, n *lab.Node, info *vbox.VMInfo) (diffs []string, want vbox.HardwareSettings, newMAC bool) {
 	p := env.Plan
 	nic := nic1(info)
-	if nic.Type != "bridged" || nic.BridgeAdapter != p.BridgeAdapter {
-		what := "nic1 is " + nic.Type
-		if nic.Type == "bridged" {
-			what = fmt.Sprintf("nic1 is bridged on %q", nic.BridgeAdapter)
-		}
-		diffs = append(diffs, fmt.Sprintf("%s, want bridged on %q", what, p.BridgeAdapter))
-		want.BridgeAdapter = p.BridgeAdapter
+	if d := nicDiff(p, nic, &want); d != "" {
+		diffs = append(diffs, d)
 	}
 	if why := c.macProblem(env.Plan, n.VM, nic.MAC); why != "" {
 		diffs = append(diffs, why+", want a fresh one")
@@ -249,4 +246,49 @@ func (c *configureVMsStep) claimMAC(env *Env, vm string) (string, error) {
 		}
 	}
 	return "", errors.New("could not find a free MAC address")
+}
+
+// nicDiff says how nic1 differs from the lab's network mode ("" when it
+// does not) and sets want's attachment to fix it.
+func nicDiff(p *lab.Plan, nic vbox.NIC, want *vbox.HardwareSettings) string {
+	what := "nic1 is " + nic.Type
+	switch nic.Type {
+	case "bridged":
+		what = fmt.Sprintf("nic1 is bridged on %q", nic.BridgeAdapter)
+	case "natnetwork":
+		what = fmt.Sprintf("nic1 is on NAT network %q", nic.NATNetwork)
+	case "hostonly":
+		what = fmt.Sprintf("nic1 is on host-only adapter %q", nic.HostOnlyAdapter)
+	case "hostonlynetwork":
+		what = fmt.Sprintf("nic1 is on host-only network %q", nic.HostOnlyNet)
+	}
+	switch p.NetMode {
+	case lab.ModeNATNetwork:
+		if nic.Type == "natnetwork" && nic.NATNetwork == p.NATNetwork {
+			return ""
+		}
+		want.NATNetwork = p.NATNetwork
+		return fmt.Sprintf("%s, want NAT network %q", what, p.NATNetwork)
+	case lab.ModeHostOnly:
+		if p.HostOnlyNet {
+			if nic.Type == "hostonlynetwork" && nic.HostOnlyNet == p.NATNetwork {
+				return ""
+			}
+			want.HostOnlyNet = p.NATNetwork
+			return fmt.Sprintf("%s, want host-only network %q", what, p.NATNetwork)
+		}
+		if nic.Type == "hostonly" && nic.HostOnlyAdapter == p.NATNetwork && p.NATNetwork != "" {
+			return ""
+		}
+		want.HostOnlyAdapter = p.NATNetwork
+		if p.NATNetwork == "" {
+			return what + ", want the host-only adapter lab-network creates"
+		}
+		return fmt.Sprintf("%s, want host-only adapter %q", what, p.NATNetwork)
+	}
+	if nic.Type == "bridged" && nic.BridgeAdapter == p.BridgeAdapter {
+		return ""
+	}
+	want.BridgeAdapter = p.BridgeAdapter
+	return fmt.Sprintf("%s, want bridged on %q", what, p.BridgeAdapter)
 }

@@ -3,7 +3,7 @@ package steps
 // VMPhase returns the VM steps in order: from the preflight checks to
 // running clones whose Guest Additions answer.
 func VMPhase() []Step {
-	return []Step{Preflight(), BaseSnapshot(), CloneVMs(), ConfigureVMs(), StartVMs(), WaitGuests()}
+	return []Step{Preflight(), LabNetwork(), BaseSnapshot(), CloneVMs(), ConfigureVMs(), StartVMs(), WaitGuests()}
 }
 
 // GuestAccess returns the steps that give each clone its own identity and

@@ -30,18 +30,18 @@ func TestPipelineNamesAndNeedsAreConsistent(t *testing.T) {
 			}
 		}
 	}
-	want := "preflight,base-snapshot,clone-vms,configure-vms,start-vms,wait-guests"
+	want := "preflight,lab-network,base-snapshot,clone-vms,configure-vms,start-vms,wait-guests"
 	if got := strings.Join(Names(VMPhase()), ","); got != want {
 		t.Errorf("VM phase = %s", got)
 	}
-	if got := strings.Join(Names(steps[:6]), ","); got != want {
+	if got := strings.Join(Names(steps[:7]), ","); got != want {
 		t.Errorf("pipeline starts with %s", got)
 	}
 	if steps[len(steps)-1].Name() != "verify" {
 		t.Errorf("pipeline ends with %s, want verify", steps[len(steps)-1].Name())
 	}
 	// Steps with per-run state are fresh values on each call.
-	if Pipeline()[3] == Pipeline()[3] {
+	if Pipeline()[4] == Pipeline()[4] {
 		t.Error("Pipeline shares a configure-vms value between calls")
 	}
 }

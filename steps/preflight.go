@@ -249,6 +249,9 @@ func checkBase(ctx context.Context, env *Env, base vbox.VM, v vbox.Version) erro
 }
 
 func checkBridge(p *lab.Plan, ifs []vbox.HostIf) error {
+	if p.NetMode != "" && p.NetMode != lab.ModeBridged {
+		return nil // a private network: no LAN adapter involved
+	}
 	var names []string
 	for _, hi := range ifs {
 		if hi.Name == p.BridgeAdapter {

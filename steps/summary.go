@@ -70,7 +70,7 @@ func (s Summary) Print(w io.Writer, plan *lab.Plan) {
 	}
 	for _, st := range s.Steps {
 		if !st.Skipped && (st.Name == "verify" || st.Name == "wordpress-install") {
-			fmt.Fprintf(w, "How to reach WordPress: http://%s/\n", plan.LB().IP)
+			fmt.Fprintf(w, "How to reach WordPress: %s/\n", plan.VisitorURL())
 			return
 		}
 	}

@@ -226,7 +226,7 @@ func RunVerify(ctx context.Context, env *Env) (VerifyReport, error) {
 	if lb == nil {
 		add("wordpress via lb", nil, false, "the lab has no load balancer")
 	} else {
-		url := WordPressURL(p) + "/"
+		url := p.LabURL() + "/"
 		switch {
 		case lbView.err != "":
 			add("wordpress via lb", lb, false, "%s", lbView.err)
@@ -411,7 +411,7 @@ func verifyProbeLB(ctx context.Context, env *Env, n *lab.Node) verifyLBView {
 	script, err := webRenderScript("verify-lb.sh.tmpl", struct {
 		URL      string
 		Requests int
-	}{WordPressURL(env.Plan), verifyRequests})
+	}{env.Plan.LabURL(), verifyRequests})
 	if err != nil {
 		return verifyLBView{err: err.Error()}
 	}

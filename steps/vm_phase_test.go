@@ -126,7 +126,7 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	changed := map[string]int{}
 	for _, s := range sum.Steps {
 		changed[s.Name] = s.Changed
-		if s.Changed+s.Already != 6 && s.Name != "preflight" && s.Name != "base-snapshot" {
+		if s.Changed+s.Already != 6 && s.Name != "preflight" && s.Name != "lab-network" && s.Name != "base-snapshot" {
 			t.Errorf("step %s handled %d nodes", s.Name, s.Changed+s.Already)
 		}
 	}
@@ -134,7 +134,7 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	delete(changed, "wait-guests")
 	// configure-vms changes only the nodes whose size differs from the base
 	// (1 CPU, 1024 MB): the clone already has a fresh VirtualBox MAC.
-	want := map[string]int{"preflight": 0, "base-snapshot": 1, "clone-vms": 6, "configure-vms": 4, "start-vms": 6}
+	want := map[string]int{"preflight": 0, "lab-network": 0, "base-snapshot": 1, "clone-vms": 6, "configure-vms": 4, "start-vms": 6}
 	if fmt.Sprint(changed) != fmt.Sprint(want) {
 		t.Errorf("changed per step = %v, want %v:\n%s", changed, want, out)
 	}
@@ -150,8 +150,8 @@ func TestVMPhaseBuildsLabAndSecondRunChangesNothing(t *testing.T) {
 	if again := f.MutatingCalls(); len(again) != first {
 		t.Errorf("second run issued mutating calls: %q", again[first:])
 	}
-	if c, al := sum.Totals(); c != 0 || al != 6 {
-		t.Errorf("second run: %d changed, %d already (want 0, 6):\n%s", c, al, out)
+	if c, al := sum.Totals(); c != 0 || al != 7 {
+		t.Errorf("second run: %d changed, %d already (want 0, 7):\n%s", c, al, out)
 	}
 	vmtAssertLab(t, f, env.Plan)
 
@@ -319,7 +319,7 @@ func TestVMPhasePlanPrintsEveryVBoxManageCall(t *testing.T) {
 		t.Log(got)
 	}
 	for _, want := range []string{
-		"== 2. Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
+		"== 3. Preparing the base VM's snapshot (base-snapshot)\nlab:\n  # only when the base VM has no snapshot \"labctl-base\" (and is powered off):\n  VBoxManage snapshot AlmaLinux-8.4 take labctl-base",
 		"SQL-ONE:\n  VBoxManage clonevm AlmaLinux-8.4 --snapshot labctl-base --options link --name SQL-ONE --groups /labctl/vmt --register\n  VBoxManage setextradata SQL-ONE labctl/lab vmt\n  VBoxManage setextradata SQL-ONE labctl/node sql-one\n",
 		"LOAD-BALANCER:\n  VBoxManage startvm LOAD-BALANCER --type headless\n",
 		"SERVER-TWO:\n  # wait up to 5m for `showvminfo SERVER-TWO` to report GuestAdditionsRunLevel >= 2\n",

@@ -273,13 +273,10 @@ func webSorted(set map[string]bool) []string {
 	return out
 }
 
-// WordPressURL is where visitors reach the lab's WordPress: the load balancer.
-func WordPressURL(p *lab.Plan) string {
-	if lb := p.LB(); lb != nil {
-		return "http://" + lb.IP.String()
-	}
-	return ""
-}
+// WordPressURL is where visitors reach the lab's WordPress: the load
+// balancer, or in natnetwork mode its forward on this host
+// (lab.Plan.VisitorURL). WordPress's own URL is this one.
+func WordPressURL(p *lab.Plan) string { return p.VisitorURL() }
 
 // webNginxMain renders the whole nginx.conf, shared by web nodes and the LB.
 func webNginxMain(p *guest.Profile) ([]byte, error) {

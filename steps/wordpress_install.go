@@ -71,7 +71,7 @@ func wpData(env *Env) (map[string]any, error) {
 	}
 	return map[string]any{
 		"Lab":        p.Name,
-		"Host":       p.LB().IP.String(),
+		"Host":       strings.TrimPrefix(WordPressURL(p), "http://"),
 		"URL":        WordPressURL(p),
 		"WebRoot":    l.WebRoot,
 		"Title":      p.SiteTitle,

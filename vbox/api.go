@@ -63,6 +63,10 @@ type HardwareSettings struct {
 	CPUs          int
 	MemoryMB      int
 	BridgeAdapter string // nic1 bridged on this host interface
-	MAC           string // 12 hex digits for nic1; "auto" lets VirtualBox pick
-	Groups        string // e.g. "/labctl/<lab>"
+	// Or nic1 on a NAT network, a host-only adapter or a host-only network (macOS 7.x).
+	NATNetwork      string
+	HostOnlyAdapter string
+	HostOnlyNet     string
+	MAC             string // 12 hex digits for nic1; "auto" lets VirtualBox pick
+	Groups          string // e.g. "/labctl/<lab>"
 }

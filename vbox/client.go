@@ -282,6 +282,14 @@ func (c *Client) ModifyVM(ctx context.Context, vm string, s HardwareSettings) er
 	if s.BridgeAdapter != "" {
 		args = append(args, "--nic1", "bridged", "--bridgeadapter1", s.BridgeAdapter)
 	}
+	switch {
+	case s.NATNetwork != "":
+		args = append(args, "--nic1", "natnetwork", "--nat-network1", s.NATNetwork)
+	case s.HostOnlyAdapter != "":
+		args = append(args, "--nic1", "hostonly", "--hostonlyadapter1", s.HostOnlyAdapter)
+	case s.HostOnlyNet != "":
+		args = append(args, "--nic1", "hostonlynet", "--host-only-net1", s.HostOnlyNet)
+	}
 	if s.MAC != "" {
 		mac := strings.ToUpper(strings.NewReplacer(":", "", "-", "").Replace(s.MAC))
 		if s.MAC == "auto" {

@@ -27,6 +27,7 @@ type Emulator struct {
 	mu    sync.Mutex
 	calls [][]string
 	vms   []*emuVM
+	nets  emuNets // NAT networks and host-only interfaces (emulator_net.go)
 }
 
 type emuVM struct {
@@ -34,6 +35,7 @@ type emuVM struct {
 	state              VMState
 	cpus, memory       int
 	nic, bridge, mac   string
+	attach             string // the NAT network / host-only interface or network of a non-bridged nic1
 	extra              map[string]string
 	snaps              []Snapshot // flat chain; the last is current
 }
@@ -155,7 +157,15 @@ func (p *Emulator) Run(ctx context.Context, stdin []byte, args ...string) (Resul
 	case "--version", "-V", "-v":
 		return Result{Stdout: EmulatedVersion + "\n"}, nil
 	case "list":
+		if arg(1) == "--long" || arg(1) == "-l" {
+			return p.listNets(arg(2)), nil
+		}
+		if r, ok := p.listHostNets(arg(1)); ok {
+			return r, nil
+		}
 		return p.list(arg(1)), nil
+	case "natnetwork", "hostonlyif", "hostonlynet":
+		return p.network(args), nil
 	case "showvminfo":
 		v := p.find(arg(1))
 		if v == nil {
@@ -408,6 +418,8 @@ func (p *Emulator) modify(args []string) Result {
 			v.nic = val
 		case "bridgeadapter1", "bridge-adapter1":
 			v.bridge = val
+		case "nat-network1", "natnetwork1", "hostonlyadapter1", "host-only-adapter1", "host-only-net1", "hostonlynet1":
+			v.attach = val
 		case "macaddress1", "mac-address1":
 			if val == "auto" {
 				val = emuMAC(v.name + "/" + strconv.Itoa(len(p.calls)))
@@ -514,10 +526,20 @@ func (v *emuVM) machineReadable() string {
 		w(`bridgeadapter1="%s"`, v.bridge)
 	case "nat":
 		w(`natnet1="nat"`)
+	case "natnetwork":
+		w(`nat-network1="%s"`, v.attach)
+	case "hostonly":
+		w(`hostonlyadapter1="%s"`, v.attach)
+	case "hostonlynet":
+		w(`hostonly-network1="%s"`, v.attach)
 	}
 	w(`macaddress1="%s"`, v.mac)
 	w(`cableconnected1="on"`)
-	w(`nic1="%s"`, v.nic)
+	nic := v.nic
+	if nic == "hostonlynet" {
+		nic = "hostonlynetwork" // showvminfo's word for it
+	}
+	w(`nic1="%s"`, nic)
 	w(`nictype1="82540EM"`)
 	w(`nicspeed1="0"`)
 	for n := 2; n <= 8; n++ {

@@ -297,7 +297,8 @@ func ParseVMInfo(out string) (*VMInfo, error) {
 		}
 		n := m[1]
 		slot, _ := strconv.Atoi(n)
-		info.NICs = append(info.NICs, NIC{Slot: slot, Type: kv.Value, BridgeAdapter: raw["bridgeadapter"+n], MAC: raw["macaddress"+n]})
+		info.NICs = append(info.NICs, NIC{Slot: slot, Type: kv.Value, BridgeAdapter: raw["bridgeadapter"+n], MAC: raw["macaddress"+n],
+			NATNetwork: raw["nat-network"+n], HostOnlyAdapter: raw["hostonlyadapter"+n], HostOnlyNet: raw["hostonly-network"+n]})
 	}
 	sort.Slice(info.NICs, func(a, b int) bool { return info.NICs[a].Slot < info.NICs[b].Slot })
 	info.Snapshots = snapshotsFromKVs(kvs, raw)

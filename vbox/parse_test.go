@@ -246,7 +246,7 @@ func TestParseVMInfoSnapshotTree(t *testing.T) {
 	if info.State != StateSaved || len(info.Groups) != 2 || info.Groups[1] != "/templates" {
 		t.Errorf("state %q groups %q", info.State, info.Groups)
 	}
-	wantNICs := []NIC{{Slot: 1, Type: "hostonly", MAC: "080027000001"}, {Slot: 3, Type: "bridged", BridgeAdapter: "eth0", MAC: "080027000003"}}
+	wantNICs := []NIC{{Slot: 1, Type: "hostonly", MAC: "080027000001", HostOnlyAdapter: "vboxnet0"}, {Slot: 3, Type: "bridged", BridgeAdapter: "eth0", MAC: "080027000003"}}
 	if len(info.NICs) != 2 || info.NICs[0] != wantNICs[0] || info.NICs[1] != wantNICs[1] {
 		t.Errorf("NICs %+v", info.NICs)
 	}

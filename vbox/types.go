@@ -31,6 +31,11 @@ type NIC struct {
 	Type          string // "none", "nat", "bridged", "hostonly", ...
 	BridgeAdapter string
 	MAC           string // 12 hex digits, uppercase, as VirtualBox prints it
+	// NATNetwork, HostOnlyAdapter and HostOnlyNet name what a "natnetwork",
+	// "hostonly" or "hostonlynetwork" NIC is attached to.
+	NATNetwork      string
+	HostOnlyAdapter string
+	HostOnlyNet     string
 }
 
 // Snapshot is one node of a VM's snapshot tree.

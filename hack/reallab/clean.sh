@@ -1,7 +1,8 @@
 #!/bin/bash
 # Removes what a killed real-lab run may have left on this host: machines of
 # the nspawnvbox backend (by their cgroups), their overlay mounts, network
-# namespaces and veths, and the suite's bridge. Touches nothing else.
+# namespaces and veths, NAT networks' bridges (nvn*) and forwarders (in the
+# backend's cgroups), and the suite's bridge. Touches nothing else.
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "clean.sh: must run as root" >&2; exit 1; }
 
@@ -22,7 +23,7 @@ done
 for ns in /run/netns/nvb-*; do
 	[ -e "$ns" ] && ip netns del "${ns##*/}"
 done
-ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^nvb[0-9a-f]{8}$' | while read -r l; do
+ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^nv[bn][0-9a-f]{8}$' | while read -r l; do
 	ip link del "$l"
 done
 if ip link show lcbr0 >/dev/null 2>&1; then ip link del lcbr0; fi

@@ -401,6 +401,32 @@ func (f *Fake) GuestRoot(vm string) string {
 // State is a typed read of the fake's state.json.
 type State struct {
 	VMs []VM `json:"vms"`
+	// The fake's networks (testdata/fakevbox/net.go).
+	NATNets     []NATNet `json:"natNetworks"`
+	HostOnlyIfs []struct {
+		Name        string `json:"name"`
+		IPAddress   string `json:"ipAddress"`
+		NetworkMask string `json:"networkMask"`
+	} `json:"hostOnlyIfs"`
+}
+
+// NATNet is one NAT network of the fake.
+type NATNet struct {
+	Name      string   `json:"name"`
+	Network   string   `json:"network"`
+	Enabled   bool     `json:"enabled"`
+	DHCP      bool     `json:"dhcp"`
+	Forwards4 []string `json:"forwards4"`
+}
+
+// NATNet returns the NAT network named name, or nil.
+func (s State) NATNet(name string) *NATNet {
+	for i := range s.NATNets {
+		if s.NATNets[i].Name == name {
+			return &s.NATNets[i]
+		}
+	}
+	return nil
 }
 
 // VM is one registered machine.
@@ -433,6 +459,8 @@ type NIC struct {
 	Type          string `json:"type"` // none, nat, bridged, ...
 	BridgeAdapter string `json:"bridgeAdapter"`
 	MAC           string `json:"mac"`
+	NATNetwork    string `json:"natNetwork"`
+	HostOnly      string `json:"hostOnlyAdapter"`
 }
 
 // Prop is one guest property.

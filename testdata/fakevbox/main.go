@@ -179,6 +179,7 @@ func dispatch(a []string) int {
 		"setextradata": cmdSetExtraData, "getextradata": cmdGetExtraData,
 		"guestproperty": cmdGuestProperty, "snapshot": cmdSnapshot, "guestcontrol": cmdGuestControl,
 		"import": cmdImport, "export": cmdExport,
+		"natnetwork": cmdNATNetwork, "hostonlyif": cmdHostOnlyIf, "hostonlynet": cmdHostOnlyNet,
 	}
 	switch a[0] {
 	case "--version", "-V", "-v", "-version", "-Version":
@@ -198,7 +199,7 @@ func dispatch(a []string) int {
 
 var notImplemented = map[string]bool{
 	"registervm": true, "createvm": true, "storagectl": true, "storageattach": true, "createmedium": true, "createhd": true, "clonemedium": true, "modifymedium": true,
-	"closemedium": true, "showmediuminfo": true, "hostonlyif": true, "hostonlynet": true, "natnetwork": true,
+	"closemedium": true, "showmediuminfo": true,
 	"sharedfolder": true, "movevm": true, "discardstate": true, "adoptstate": true, "setproperty": true,
 	"usbfilter": true, "debugvm": true, "extpack": true, "unattended": true, "cloud": true, "metrics": true,
 	"dhcpserver": true, "bandwidthctl": true, "encryptvm": true, "modifynvram": true, "mediumproperty": true,

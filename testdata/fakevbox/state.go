@@ -20,6 +20,10 @@ type Store struct {
 	Config      Config            `json:"config"`
 	VMs         []*VM             `json:"vms"` // registration order, as `list vms` prints it
 	GlobalExtra map[string]string `json:"globalExtraData,omitempty"`
+	// Networks (net.go): NAT networks, host-only interfaces and host-only networks.
+	NATNets      []*NATNet     `json:"natNetworks,omitempty"`
+	HostOnlyIfs  []HostIf      `json:"hostOnlyIfs,omitempty"`
+	HostOnlyNets []HostOnlyNet `json:"hostOnlyNets,omitempty"`
 }
 
 // Config holds the knobs tests turn (through the ctl interface, see ctl.go).
@@ -35,6 +39,9 @@ type Config struct {
 	// HostArch is what `list systemproperties` says 7.1 supports: "" = x86
 	// host, "ARMv8" = Apple silicon / arm64 (§5.2, §6).
 	HostArch string `json:"hostArch,omitempty"`
+	// HostOS is the host system: "" = Linux, "darwin" = macOS (host-only
+	// networks instead of host-only adapters on 7.x).
+	HostOS string `json:"hostOs,omitempty"`
 }
 
 // HostIf is one host interface of `list bridgedifs`.
@@ -64,6 +71,8 @@ type NIC struct {
 	BridgeAdapter string `json:"bridgeAdapter,omitempty"`
 	HostOnly      string `json:"hostOnlyAdapter,omitempty"`
 	IntNet        string `json:"intnet,omitempty"`
+	NATNetwork    string `json:"natNetwork,omitempty"`
+	HostOnlyNet   string `json:"hostOnlyNet,omitempty"`
 	MAC           string `json:"mac,omitempty"` // 12 upper-case hex digits
 	Cable         bool   `json:"cable"`
 	NICType       string `json:"nicType,omitempty"`

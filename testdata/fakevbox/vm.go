@@ -12,16 +12,13 @@ import (
 // cmdList: list vms | runningvms | bridgedifs (§2).
 func cmdList(a []string) int {
 	var what string
-	sorted := false
+	sorted, long := false, false
 	for _, x := range a {
 		switch x {
 		case "--sorted", "-s":
 			sorted = true
 		case "--long", "-l":
-			// --long prints human showvminfo per VM; the reference advises
-			// against parsing it and gives no format, so the fake rejects it.
-			fmt.Fprintln(os.Stderr, "fakevbox: list --long is not implemented")
-			return 1
+			long = true
 		default:
 			if strings.HasPrefix(x, "-") {
 				return syntaxError("list", fmt.Sprintf("Unknown option: %s", x), 2)
@@ -29,8 +26,22 @@ func cmdList(a []string) int {
 			what = x
 		}
 	}
+	if long && what != "natnets" && what != "natnetworks" {
+		// --long prints human showvminfo per VM; the reference advises
+		// against parsing it and gives no format, so the fake rejects it.
+		fmt.Fprintln(os.Stderr, "fakevbox: list --long is only implemented for natnets")
+		return 1
+	}
+	if what == "hostonlynets" && !hostOnlyNetsAvailable() {
+		errLines(fmt.Sprintf("Unknown subcommand \"%s\".", what))
+		return 2
+	}
 	return update(func(st *Store, now time.Time) int {
 		switch what {
+		case "natnets", "natnetworks":
+			printNatnets(st, long, sorted)
+		case "hostonlynets":
+			printHostOnlyNets(st)
 		case "vms", "runningvms":
 			vms := append([]*VM(nil), st.VMs...)
 			if sorted {
@@ -47,7 +58,9 @@ func cmdList(a []string) int {
 				printHostIf(h)
 			}
 		case "hostonlyifs":
-			// No host-only interfaces on the fake host.
+			for _, h := range st.HostOnlyIfs {
+				printHostIf(h)
+			}
 		case "systemproperties":
 			// Only the lines the reference gives (§5.2); 6.1/7.0 have no
 			// architecture line, and the rest of the list is not specified.
@@ -226,6 +239,10 @@ func showVMInfo(vm *VM, now time.Time) {
 			raw("natnet"+s, "nat")
 		case "hostonly":
 			raw("hostonlyadapter"+s, nic.HostOnly)
+		case "natnetwork":
+			raw("nat-network"+s, nic.NATNetwork)
+		case "hostonlynetwork":
+			raw("hostonly-network"+s, nic.HostOnlyNet)
 		case "intnet":
 			raw("intnet"+s, nic.IntNet)
 		}
@@ -502,9 +519,13 @@ var modifyOpts = map[string]bool{
 
 // 6.1 knows only the old spellings; 7.0 accepts both.
 var nicOpts61 = map[string]string{"--nic": "nic", "--bridgeadapter": "bridge", "--macaddress": "mac",
-	"--cableconnected": "cable", "--nictype": "nictype", "--hostonlyadapter": "hostonly", "--intnet": "intnet"}
+	"--cableconnected": "cable", "--nictype": "nictype", "--hostonlyadapter": "hostonly", "--intnet": "intnet",
+	"--nat-network": "natnetwork", "--natnetwork": "natnetwork"}
 var nicOpts70 = map[string]string{"--bridge-adapter": "bridge", "--mac-address": "mac",
 	"--cable-connected": "cable", "--nic-type": "nictype", "--host-only-adapter": "hostonly"}
+
+// nicOptsVMNet exist only where VBOX_WITH_VMNET is (macOS hosts, 7.x).
+var nicOptsVMNet = map[string]string{"--host-only-net": "hostonlynet", "--hostonlynet": "hostonlynet"}
 
 func modifySpec(name string) (bool, bool) {
 	if v, ok := modifyOpts[name]; ok {
@@ -518,6 +539,9 @@ func modifySpec(name string) (bool, bool) {
 		return true, true
 	}
 	if _, ok := nicOpts70[base]; ok && !isV61() {
+		return true, true
+	}
+	if _, ok := nicOptsVMNet[base]; ok && hostOnlyNetsAvailable() {
 		return true, true
 	}
 	return false, false
@@ -596,13 +620,26 @@ func cmdModifyVM(a []string) int {
 				if kind == "" {
 					kind = nicOpts70[base]
 				}
+				if kind == "" {
+					kind = nicOptsVMNet[base]
+				}
 				switch kind {
 				case "nic":
 					t := strings.ToLower(o.value)
 					switch t {
-					case "none", "null", "nat", "bridged", "hostif", "intnet", "hostonly":
+					case "none", "null", "nat", "bridged", "hostif", "intnet", "hostonly", "natnetwork", "hostonlynet":
 						if t == "hostif" {
 							t = "bridged"
+						}
+						if t == "hostonlynet" {
+							if !hostOnlyNetsAvailable() {
+								errLines(fmt.Sprintf("Invalid type '%s' specfied for NIC %d", o.value, n))
+								return 1
+							}
+							t = "hostonlynetwork"
+						}
+						if t == "natnetwork" && nic.NATNetwork == "" {
+							nic.NATNetwork = "NatNetwork" // Main's default name
 						}
 						if nic.Type == "none" && t != "none" {
 							if nic.MAC == "" {
@@ -644,7 +681,22 @@ func cmdModifyVM(a []string) int {
 				case "nictype":
 					nic.NICType = o.value
 				case "hostonly":
+					if o.value == "none" {
+						nic.HostOnly = ""
+						break
+					}
 					nic.HostOnly = o.value
+					if !isV61() && st.hostOnlyIf(o.value) == nil {
+						warnLine(fmt.Sprintf("Interface \"%s\" doesn't seem to exist", o.value))
+					}
+				case "natnetwork":
+					nic.NATNetwork = o.value // no validation; "none" is a literal name (§2)
+				case "hostonlynet":
+					if o.value == "none" {
+						nic.HostOnlyNet = ""
+						break
+					}
+					nic.HostOnlyNet = o.value
 				case "intnet":
 					nic.IntNet = o.value
 				}
@@ -722,6 +774,11 @@ func cmdStartVM(a []string) int {
 			for _, nic := range vm.NICs {
 				if nic.Type == "bridged" && !hostIfExists(st, nic.BridgeAdapter) {
 					apiErr{msg: fmt.Sprintf("Nonexistent host networking interface, name '%s' (VERR_INTERNAL_ERROR)", nic.BridgeAdapter),
+						code: "NS_ERROR_FAILURE", component: "ConsoleWrap", iface: "IConsole", noCallee: true}.print()
+					return 1
+				}
+				if nic.Type == "hostonly" && st.hostOnlyIf(nic.HostOnly) == nil {
+					apiErr{msg: fmt.Sprintf("Nonexistent host networking interface, name '%s' (VERR_INTERNAL_ERROR)", nic.HostOnly),
 						code: "NS_ERROR_FAILURE", component: "ConsoleWrap", iface: "IConsole", noCallee: true}.print()
 					return 1
 				}

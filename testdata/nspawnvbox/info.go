@@ -60,12 +60,18 @@ func cmdList(s *store, args []string) error {
 		}
 		for _, ifc := range ifs {
 			// Loopback and this backend's own veths are not host adapters.
-			if ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, "nvb") {
+			if ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, "nvb") || strings.HasPrefix(ifc.Name, "nvn") {
 				continue
 			}
 			printHostIf(ifc)
 		}
-	case "hostonlyifs", "hostonlynets", "intnets", "natnets":
+	case "natnets", "natnetworks":
+		_, long := p.get("--long")
+		if _, l := p.get("-l"); l {
+			long = true
+		}
+		return listNATNets(s, long)
+	case "hostonlyifs", "intnets":
 		// None on this host.
 	case "systemproperties":
 		// A 7.0 x86 host: no "Supported platform architectures:" line (the
@@ -180,6 +186,8 @@ func cmdShowVMInfo(s *store, args []string) error {
 			fmt.Fprintf(&b, "bridgeadapter1=\"%s\"\n", vm.NIC.Bridge)
 		} else if vm.NIC.Type == "nat" {
 			kvq("natnet1", "nat")
+		} else if vm.NIC.Type == "natnetwork" {
+			fmt.Fprintf(&b, "nat-network1=\"%s\"\n", vm.NIC.NATNet)
 		}
 		fmt.Fprintf(&b, "macaddress1=\"%s\"\n", vm.NIC.MAC)
 		kvq("cableconnected1", onOff(vm.NIC.Cable))

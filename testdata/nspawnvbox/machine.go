@@ -258,7 +258,7 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 
 	for {
 		// host0 goes away with the machine's namespace: made anew per boot.
-		if err := setupNIC(vm, rt); err != nil {
+		if err := setupNIC(s, vm, rt); err != nil {
 			return 0, err
 		}
 		// nspawn runs in the prepared namespace and moves host0 (MAC already
@@ -268,7 +268,7 @@ func monitorRun(s *store, vm *VM, rt *Runtime) (int, error) {
 		// namespace (read-only: nspawn then does not wait for udev, which
 		// this host does not run); the cgroup mounts are carried over.
 		netArgs := []string{"--private-network"}
-		if vm.NIC.Type == "bridged" {
+		if vm.NIC.Type == "bridged" || vm.NIC.Type == "natnetwork" {
 			netArgs = []string{"--network-interface=host0"}
 		}
 		args := append([]string{"--net=/run/netns/" + rt.Netns, "--", "unshare", "-m", "--propagation", "private", "--",
@@ -377,8 +377,17 @@ func writeFirmware(vm *VM, dir string) error {
 
 // setupNIC creates the veth pair: host end on the bridge, host0 (with the
 // VM's MAC) in the machine's prepared namespace.
-func setupNIC(vm *VM, rt *Runtime) error {
-	if vm.NIC.Type != "bridged" {
+func setupNIC(s *store, vm *VM, rt *Runtime) error {
+	bridge := vm.NIC.Bridge
+	switch vm.NIC.Type {
+	case "bridged":
+	case "natnetwork":
+		br, err := prepareNATNIC(s, vm)
+		if err != nil {
+			return err
+		}
+		bridge = br
+	default:
 		return nil
 	}
 	if _, err := net.InterfaceByName(rt.HostVeth); err == nil {
@@ -390,7 +399,7 @@ func setupNIC(vm *VM, rt *Runtime) error {
 	if err := sh("ip", "-n", rt.Netns, "link", "set", "host0", "address", macColons(vm.NIC.MAC)); err != nil {
 		return err
 	}
-	if err := sh("ip", "link", "set", rt.HostVeth, "master", vm.NIC.Bridge); err != nil {
+	if err := sh("ip", "link", "set", rt.HostVeth, "master", bridge); err != nil {
 		return err
 	}
 	state := "up"

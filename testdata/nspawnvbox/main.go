@@ -146,6 +146,10 @@ func run(args []string) int {
 		h = cmdImport
 	case "export":
 		h = cmdExport
+	case "natnetwork":
+		h = cmdNATNetwork
+	case "__natfwd":
+		h = cmdNATForward
 	case "__monitor":
 		h = cmdMonitor
 	default:

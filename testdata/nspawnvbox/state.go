@@ -41,7 +41,8 @@ type VM struct {
 type NIC struct {
 	Type    string `json:"type"` // "none", "nat", "bridged", ...
 	Bridge  string `json:"bridge,omitempty"`
-	MAC     string `json:"mac"` // 12 upper-case hex digits
+	NATNet  string `json:"natnet,omitempty"` // --nat-network1: the NAT network (natnet.go)
+	MAC     string `json:"mac"`              // 12 upper-case hex digits
 	Cable   bool   `json:"cable"`
 	NICType string `json:"nictype"`
 }

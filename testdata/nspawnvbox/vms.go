@@ -258,6 +258,9 @@ func cmdModifyVM(s *store, args []string) error {
 			switch v {
 			case "none", "null", "nat", "bridged", "intnet", "hostonly", "hostonlynet", "generic", "natnetwork":
 				vm.NIC.Type = v
+				if v == "natnetwork" && vm.NIC.NATNet == "" {
+					vm.NIC.NATNet = "NatNetwork" // Main's default name
+				}
 			case "hostif":
 				vm.NIC.Type = "bridged"
 			default:
@@ -273,6 +276,8 @@ func cmdModifyVM(s *store, args []string) error {
 				warnf("Interface \"%s\" doesn't seem to exist", v)
 			}
 			vm.NIC.Bridge = v
+		case "--nat-network1", "--natnetwork1":
+			vm.NIC.NATNet = v // no validation, as in VirtualBox (§2)
 		case "--macaddress1", "--mac-address1":
 			if strings.EqualFold(v, "auto") {
 				vm.NIC.MAC = newMAC()
