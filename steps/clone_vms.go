@@ -101,7 +101,7 @@ func (c cloneVMsStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 		return fmt.Errorf("tag %s as node %s: %w", n.VM, n.Hostname, err)
 	}
 	// What `labctl list` shows of the lab (it reads no lab.toml).
-	if err := env.VBox.SetExtraData(ctx, n.VM, fleet.TagInfo, fleet.LabInfo{StateDir: p.StateDir, Seat: p.Seat, Mode: "bridged"}.Tag()); err != nil {
+	if err := env.VBox.SetExtraData(ctx, n.VM, fleet.TagInfo, fleet.LabInfo{StateDir: p.StateDir, Seat: p.Seat, Mode: p.NetMode}.Tag()); err != nil {
 		return fmt.Errorf("tag %s with the lab's description: %w", n.VM, err)
 	}
 	return nil
