@@ -7,15 +7,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"path/filepath"
-
-	"golang.org/x/crypto/ssh"
-
 	"fmt"
-	"labctl/hostkeys"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"labctl/fleet"
+	"labctl/hostkeys"
 	"labctl/internal/vboxtest"
 	"labctl/lab"
 	"labctl/labnet"
@@ -191,6 +191,16 @@ func TestUpNATNetworkModeForwardsAndDownRemovesOnlyItsNetwork(t *testing.T) {
 		if n.SSH != fmt.Sprintf("127.0.0.1:%d", ports[n.VM]) {
 			t.Errorf("info: %s's SSH at %s, want its forward %d", n.VM, n.SSH, ports[n.VM])
 		}
+	}
+
+	// labctl list names the lab's mode.
+	code, out, errOut = u.labctl(context.Background(), "list", "--json")
+	var listed []fleet.LabSummary
+	if err := json.Unmarshal([]byte(out), &listed); code != 0 || err != nil {
+		t.Fatalf("list --json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if i := slices.IndexFunc(listed, func(l fleet.LabSummary) bool { return l.Name == u.plan.Name }); i < 0 || listed[i].Mode != lab.ModeNATNetwork || listed[i].Total != len(u.plan.Nodes) {
+		t.Errorf("list --json does not show lab %s in mode natnetwork with its VMs:\n%s", u.plan.Name, out)
 	}
 
 	// Every command that reaches a node goes through the forwards: listen
