@@ -42,10 +42,17 @@ func (lbStep) Targets(p *lab.Plan) lab.Nodes {
 type lbConfData struct {
 	Listen   string   // "80"
 	Backends []string // "ip:port" of each web node
+	// HostVar is the nginx variable passed on as Host: $host, or in
+	// natnetwork mode $http_host, which keeps the port of the host's
+	// forward (127.0.0.1:<port>) so WordPress sees the address typed.
+	HostVar string
 }
 
 // lbConf renders the load balancer's server block.
 func lbConf(d lbConfData) ([]byte, error) {
+	if d.HostVar == "" {
+		d.HostVar = "$host"
+	}
 	if len(d.Backends) == 0 {
 		return nil, fmt.Errorf("the load balancer has no web node to send requests to: add nodes with role \"web\" to lab.toml")
 	}
@@ -58,7 +65,10 @@ func lbFiles(env *Env) ([]guest.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := lbConfData{Listen: "80"}
+	d := lbConfData{Listen: "80", HostVar: "$host"}
+	if env.Plan.Forwarded() {
+		d.HostVar = "$http_host"
+	}
 	for _, w := range env.Plan.Web() {
 		d.Backends = append(d.Backends, w.IP.String()+":80")
 	}

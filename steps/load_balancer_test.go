@@ -213,3 +213,20 @@ func TestLoadBalancerLoopback(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadBalancerKeepsThePortInNATMode: behind a NAT network's forward the
+// Host the browser sent carries the forward's port, which WordPress needs
+// to recognise its own address; bridged labs keep $host.
+func TestLoadBalancerKeepsThePortInNATMode(t *testing.T) {
+	for _, c := range []struct {
+		hostVar, want string
+	}{{"", "proxy_set_header Host $host;"}, {"$http_host", "proxy_set_header Host $http_host;"}} {
+		site, err := lbConf(lbConfData{Listen: "80", Backends: []string{"10.0.0.1:80"}, HostVar: c.hostVar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(site), c.want) || !strings.Contains(string(site), "X-Forwarded-Host "+strings.TrimPrefix(strings.TrimSuffix(c.want, ";"), "proxy_set_header Host ")) {
+			t.Errorf("HostVar %q: the config lacks %q:\n%s", c.hostVar, c.want, site)
+		}
+	}
+}

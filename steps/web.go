@@ -239,6 +239,7 @@ func webWPConfig(env *Env) ([]byte, error) {
 		"DBHost":     env.Plan.VIP.String(),
 		"Salts":      salts,
 		"URL":        WordPressURL(env.Plan),
+		"AltURLs":    webAltURLs(env.Plan),
 	})
 }
 
@@ -268,4 +269,14 @@ func webArchive(ctx context.Context, env *Env) ([]byte, error) {
 		fmt.Fprintf(env.Log, "web: WordPress archive from %s has sha256 %x; set wordpress_sha256 in lab.toml to pin it\n", src, sum)
 	}
 	return data, nil
+}
+
+// webAltURLs are the other addresses WordPress answers to: in natnetwork
+// mode the load balancer's own address, which the lab's nodes use (verify,
+// exercises); none otherwise.
+func webAltURLs(p *lab.Plan) []string {
+	if p.VisitorURL() == p.LabURL() || p.LabURL() == "" {
+		return nil
+	}
+	return []string{p.LabURL()}
 }

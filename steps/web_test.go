@@ -803,3 +803,44 @@ func TestWebServerBlockLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestWPConfigAnswersWithTheAddressUsedInNATMode: in natnetwork mode
+// WordPress's URL is the one the request came to, when it is the host's
+// forward or the balancer's lab address, and the forward otherwise (a
+// forged Host header never becomes WordPress's address). Real PHP.
+func TestWPConfigAnswersWithTheAddressUsedInNATMode(t *testing.T) {
+	php := wtNeed(t, "php", "php-cli")
+	l := wtNewLab(t, "el8")
+	p := *l.env.Plan
+	p.NetMode = lab.ModeNATNetwork
+	p.ApplyForwards(lab.ForwardPorts{lab.HTTPRuleName: 42726})
+	env := *l.env
+	env.Plan = &p
+	cfg, err := webWPConfig(&env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wp-config.php"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wp-settings.php"), []byte("<?php\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lbURL := "http://" + p.LB().IP.String()
+	for host, want := range map[string]string{
+		"127.0.0.1:42726":        "http://127.0.0.1:42726",
+		p.LB().IP.String():       lbURL,
+		"evil.example":           "http://127.0.0.1:42726",
+		p.LB().IP.String() + ":": "http://127.0.0.1:42726",
+	} {
+		code := `$_SERVER['HTTP_HOST'] = $argv[2]; define('ABSPATH', $argv[1] . '/'); require $argv[1] . '/wp-config.php'; echo WP_HOME, ' ', WP_SITEURL, "\n";`
+		out, err := exec.Command(php, "-n", "-r", code, dir, host).CombinedOutput()
+		if err != nil {
+			t.Fatalf("php: %v\n%s", err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != want+" "+want {
+			t.Errorf("Host %q: WP_HOME WP_SITEURL = %q, want %s", host, got, want)
+		}
+	}
+}
