@@ -1,18 +1,19 @@
 package reallab
 
 import (
+	"context"
 	"fmt"
-	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // statusUnderLoad runs `labctl status --json` three times while a bounded
-// CPU burner (two spinning shells per host CPU, each ended by timeout
-// after 40 s at the latest) loads the host and so the guests: every time
-// all six nodes must answer, on time or late, never as an error.
+// CPU burner (two spinning goroutines per host CPU, for 90 s at most)
+// loads the host and so the guests: every time all six nodes must answer,
+// on time or late, never as an error.
 func statusUnderLoad(t *testing.T, l labctlRunner) {
 	t.Helper()
 	// What a login runs on a guest, and how long one takes, idle and loaded:
@@ -35,21 +36,28 @@ sshd -T 2>/dev/null | grep -Ei '^(usedns|kexalgorithms|usepam|printlastlog|print
 		fmt.Printf("REALLAB labctl ssh (a new login) %s: %s\n", label, strings.Join(times, " "))
 	}
 	login("idle")
-	var burners []*exec.Cmd
-	for i := 0; i < 2*runtime.NumCPU(); i++ {
-		c := exec.Command("timeout", "40", "sh", "-c", "while :; do :; done")
-		if err := c.Start(); err != nil {
-			t.Fatalf("CPU burner: %v", err)
-		}
-		burners = append(burners, c)
+	// The burner spins goroutines in this process (no child process can
+	// outlive the test or inherit its files), ended by a deadline and by
+	// the deferred cancel, whichever comes first.
+	n := 2 * runtime.NumCPU()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for x := 0; ctx.Err() == nil; x++ {
+				for j := 0; j < 1<<16; j++ {
+					x ^= j
+				}
+			}
+		}()
 	}
 	defer func() {
-		for _, c := range burners {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-		}
+		cancel()
+		wg.Wait()
 	}()
-	fmt.Printf("REALLAB status under load: %d CPU burners on %d host CPUs\n", len(burners), runtime.NumCPU())
+	fmt.Printf("REALLAB status under load: %d spinning goroutines on %d host CPUs\n", n, runtime.NumCPU())
 	time.Sleep(2 * time.Second) // let the load settle in
 	for i := 1; i <= 3; i++ {
 		checkStatusJSONAs(t, l, fmt.Sprintf("labctl status --json under CPU load (%d/3)", i))

@@ -27,9 +27,14 @@ func (waitSSH) Targets(p *lab.Plan) lab.Nodes { return p.Nodes }
 // gaSSHProbe is the command proving SSH works end to end (key, sudo, shell).
 const gaSSHProbe = "true"
 
+// waitSSHCheck bounds the check's one try (the executor re-dials within
+// it): a node that does not let us in within it is waited for by Apply,
+// which first starts a stopped sshd, rather than retried here for w.probe.
+const waitSSHCheck = 5 * time.Second
+
 // Check tries once, briefly. A host-key mismatch is an error, not "not done".
 func (w waitSSH) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.probe)
+	ctx, cancel := context.WithTimeout(ctx, min(w.probe, waitSSHCheck))
 	defer cancel()
 	_, err := env.SSH(n).Run(ctx, guest.Cmd{Script: gaSSHProbe})
 	var hk *guest.HostKeyError
