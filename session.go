@@ -205,13 +205,14 @@ func openSession(c *cli.Context) (*session, error) {
 	return s, nil
 }
 
-// placeholderNetOK: plan always may use it; a dry run only when it is the plan.
+// placeholderNetOK: plan and seats (which need only the lab) always may use
+// it; a dry run only when it is the plan.
 func placeholderNetOK(c *cli.Context, haveVBox bool) bool {
 	if c.Command == nil {
 		return false
 	}
 	switch c.Command.Name {
-	case "plan":
+	case "plan", "seats":
 		return true
 	case "up":
 		return c.Bool("dry-run") && !haveVBox
