@@ -142,3 +142,39 @@ func TestHostOnlyRangeProblemNamesTheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestSeatsOnAPrivateNetworkKeepTheirAddresses: in natnetwork mode every
+// seat is a lab on a network of its own, so a seat changes names, state and
+// VRRP id but not addresses, and a room of any size fits.
+func TestSeatsOnAPrivateNetworkKeepTheirAddresses(t *testing.T) {
+	c, err := Parse("lab.toml", []byte("seat = 7\n"+netLab("mode = \"natnetwork\"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := HostNet{Prefix: netip.MustParsePrefix("10.213.7.0/24")}
+	p, err := c.Plan(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := *c
+	base.Seat = 0
+	p0, err := base.Plan(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "n-seat7" || p.Nodes[0].VM != "SQL-ONE-S7" || p.VIP != p0.VIP || p.VRRPRouterID == p0.VRRPRouterID || p.StateDir == p0.StateDir {
+		t.Fatalf("seat 7 in NAT mode: %s %s VIP %s (seat 0 %s) VRRP %d (seat 0 %d)", p.Name, p.Nodes[0].VM, p.VIP, p0.VIP, p.VRRPRouterID, p0.VRRPRouterID)
+	}
+	for i, n := range p.Nodes {
+		if n.IP != p0.Nodes[i].IP {
+			t.Errorf("%s moved to %s (seat 0: %s)", n.VM, n.IP, p0.Nodes[i].IP)
+		}
+	}
+	if !strings.Contains(p.SeatLine(), "addresses as written") {
+		t.Errorf("seat line %q", p.SeatLine())
+	}
+	room, err := c.Room(h, 30)
+	if err != nil || len(room.Seats) != 30 || room.Block != 0 {
+		t.Fatalf("a room of 30 in NAT mode: %+v %v", room, err)
+	}
+}

@@ -154,9 +154,20 @@ func (c *Config) Room(h HostNet, count int) (*Room, error) {
 	return roomOf(p, count)
 }
 
+// seatBlock is how far a seat moves the plan's addresses: SeatBlock on a
+// shared LAN (bridged); 0 where every lab gets a private network of its own
+// (natnetwork, hostonly), so the seats need no disjoint addresses there.
+func seatBlock(p *Plan) int {
+	if p.NetMode == ModeNATNetwork || p.NetMode == ModeHostOnly {
+		return 0
+	}
+	return SeatBlock
+}
+
 // roomOf computes and checks seats 0..count of the seat-0 plan p.
 func roomOf(p *Plan, count int) (*Room, error) {
-	r := &Room{Lab: p.Name, File: p.File, Network: p.Network, Gateway: p.Gateway, DNS: p.DNS, Block: SeatBlock}
+	block := seatBlock(p)
+	r := &Room{Lab: p.Name, File: p.File, Network: p.Network, Gateway: p.Gateway, DNS: p.DNS, Block: block}
 	bcast := broadcast(p.Network)
 	special := map[netip.Addr]string{
 		p.Network.Masked().Addr(): "is the network address of " + p.Network.String(),
@@ -168,7 +179,10 @@ func roomOf(p *Plan, count int) (*Room, error) {
 	special[p.Gateway] = "is the lab's gateway"
 	taken := map[netip.Addr]string{} // address → "seat N (owner)"
 	for n := 0; n <= count; n++ {
-		s, err := seatOf(p, n)
+		if block == 0 {
+			taken = map[netip.Addr]string{} // each seat on a network of its own
+		}
+		s, err := seatOf(p, n, block)
 		if err == nil {
 			err = checkSeat(p, s, special, taken)
 		}
@@ -186,10 +200,10 @@ func roomOf(p *Plan, count int) (*Room, error) {
 }
 
 // seatOf is seat n of the seat-0 plan p, its addresses not yet checked.
-func seatOf(p *Plan, n int) (Seat, error) {
+func seatOf(p *Plan, n, block int) (Seat, error) {
 	s := Seat{Seat: n, Lab: SeatLabName(p.Name, n), RouterID: SeatRouterID(p.VRRPRouterID, n)}
 	var err error
-	if s.VIP, err = shift(p.VIP, n); err != nil {
+	if s.VIP, err = shift(p.VIP, n*block); err != nil {
 		return s, &SeatError{Seat: n, Owner: "the VIP", Why: err.Error()}
 	}
 	for _, nd := range p.Nodes {
@@ -197,7 +211,7 @@ func seatOf(p *Plan, n int) (Seat, error) {
 		if !vmNameRE.MatchString(vm) {
 			return s, &SeatError{Seat: n, Owner: fmt.Sprintf("VM name %q", vm), Why: "is longer than VirtualBox names labctl uses (63 characters); shorten the vm names in lab.toml"}
 		}
-		ip, err := shift(nd.IP, n)
+		ip, err := shift(nd.IP, n*block)
 		if err != nil {
 			return s, &SeatError{Seat: n, Owner: vm, Why: err.Error()}
 		}
@@ -234,12 +248,12 @@ func checkSeat(p *Plan, s Seat, special, taken map[netip.Addr]string) error {
 	return nil
 }
 
-// shift moves an IPv4 address up by n seats.
-func shift(a netip.Addr, n int) (netip.Addr, error) {
+// shift moves an IPv4 address up by by addresses.
+func shift(a netip.Addr, by int) (netip.Addr, error) {
 	b := a.As4()
-	v := uint64(binary.BigEndian.Uint32(b[:])) + uint64(n)*SeatBlock
+	v := uint64(binary.BigEndian.Uint32(b[:])) + uint64(by)
 	if v > 0xFFFFFFFF {
-		return netip.Addr{}, fmt.Errorf("%s moved by %d seats is past the last IPv4 address", a, n)
+		return netip.Addr{}, fmt.Errorf("%s moved up by %d is past the last IPv4 address", a, by)
 	}
 	binary.BigEndian.PutUint32(b[:], uint32(v))
 	return netip.AddrFrom4(b), nil
@@ -281,6 +295,10 @@ func (p *Plan) SeatLine() string {
 	if p.Seat == 0 {
 		return ""
 	}
-	return fmt.Sprintf("Seat %d: lab %q, VM names ending -S%d, every address moved up by %d, VRRP id %d",
-		p.Seat, p.Name, p.Seat, p.Seat*SeatBlock, p.VRRPRouterID)
+	moved := fmt.Sprintf("every address moved up by %d", p.Seat*seatBlock(p))
+	if seatBlock(p) == 0 {
+		moved = "addresses as written, on a " + p.NetMode + " network of its own"
+	}
+	return fmt.Sprintf("Seat %d: lab %q, VM names ending -S%d, %s, VRRP id %d",
+		p.Seat, p.Name, p.Seat, moved, p.VRRPRouterID)
 }

@@ -27,7 +27,11 @@ func (r *Room) JSON(w io.Writer) error {
 func (r *Room) Print(w io.Writer) {
 	// The file by its base name: a long path would break the 80 columns.
 	fmt.Fprintf(w, "%d seats of lab %q (%s) on %s, gateway %s.\n", len(r.Seats), r.Lab, filepath.Base(r.File), r.Network, r.Gateway)
-	fmt.Fprintf(w, "Seat N moves every address up by N x %d; seat 0 is the lab as written.\n\n", r.Block)
+	if r.Block == 0 {
+		fmt.Fprintf(w, "Each seat keeps the addresses as written, on a private network of its own; seat 0 is the lab as written.\n\n")
+	} else {
+		fmt.Fprintf(w, "Seat N moves every address up by N x %d; seat 0 is the lab as written.\n\n", r.Block)
+	}
 	head := []string{"SEAT", "LAB", "VRRP", "VIP"}
 	rows := make([][]string, len(r.Seats))
 	widths := make([]int, len(head))
