@@ -170,6 +170,9 @@ func TestSeatsOnAPrivateNetworkKeepTheirAddresses(t *testing.T) {
 			t.Errorf("%s moved to %s (seat 0: %s)", n.VM, n.IP, p0.Nodes[i].IP)
 		}
 	}
+	if p.NATNetwork != "labctl-n-seat7" || p0.NATNetwork != "labctl-n" {
+		t.Errorf("NAT networks %q (seat 7) and %q (seat 0), want one per seat", p.NATNetwork, p0.NATNetwork)
+	}
 	if !strings.Contains(p.SeatLine(), "addresses as written") {
 		t.Errorf("seat line %q", p.SeatLine())
 	}

@@ -280,6 +280,9 @@ func (c *Config) applySeat(p *Plan, n int) error {
 	}
 	p.Seat = n
 	p.Name = s.Lab
+	if p.NATNetwork != "" {
+		p.NATNetwork = NetworkName(s.Lab) // each seat's private network is its own
+	}
 	p.VIP = s.VIP
 	p.VRRPRouterID = s.RouterID
 	for i, nd := range p.Nodes {
