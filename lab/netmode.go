@@ -48,7 +48,16 @@ func NetworkName(lab string) string { return "labctl-" + lab }
 
 // StateDirPath is the lab's state folder (see stateDir), for the code that
 // must read the lab's records before there is a Plan.
-func (c *Config) StateDirPath() (string, error) { return c.stateDir() }
+func (c *Config) StateDirPath() (string, error) {
+	dir, err := c.stateDir()
+	if err != nil || c.Seat == 0 {
+		return dir, err
+	}
+	return c.seatStateDir(dir, c.Seat), nil
+}
+
+// LabName is the lab's name as the plan has it: seat N's "-seatN" included.
+func (c *Config) LabName() string { return SeatLabName(c.Name, c.Seat) }
 
 // validateNetMode checks [network] mode and the keys that depend on it.
 func (c *Config) validateNetMode(ps *problems) {

@@ -170,6 +170,10 @@ func TestSeatsOnAPrivateNetworkKeepTheirAddresses(t *testing.T) {
 			t.Errorf("%s moved to %s (seat 0: %s)", n.VM, n.IP, p0.Nodes[i].IP)
 		}
 	}
+	// labnet finds the seat's record and network by these, before the plan exists.
+	if d, err := c.StateDirPath(); err != nil || d != p.StateDir || c.LabName() != p.Name {
+		t.Errorf("StateDirPath %q (%v), LabName %q; the plan has %q, %q", d, err, c.LabName(), p.StateDir, p.Name)
+	}
 	if p.NATNetwork != "labctl-n-seat7" || p0.NATNetwork != "labctl-n" {
 		t.Errorf("NAT networks %q (seat 7) and %q (seat 0), want one per seat", p.NATNetwork, p0.NATNetwork)
 	}

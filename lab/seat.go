@@ -272,12 +272,7 @@ func (c *Config) applySeat(p *Plan, n int) error {
 	if err != nil {
 		return err
 	}
-	if c.StateDir != "" && os.Getenv(StateDirEnv) == "" {
-		// A folder named in lab.toml is one lab's: each seat gets a sibling.
-		p.StateDir = dir + "-seat" + strconv.Itoa(n)
-	} else {
-		p.StateDir = filepath.Join(filepath.Dir(dir), s.Lab)
-	}
+	p.StateDir = c.seatStateDir(dir, n)
 	p.Seat = n
 	p.Name = s.Lab
 	if p.NATNetwork != "" {
@@ -290,6 +285,15 @@ func (c *Config) applySeat(p *Plan, n int) error {
 		nd.IP = s.Nodes[i].IP
 	}
 	return nil
+}
+
+// seatStateDir is seat n's state folder, given the lab's (seat 0's) dir.
+func (c *Config) seatStateDir(dir string, n int) string {
+	if c.StateDir != "" && os.Getenv(StateDirEnv) == "" {
+		// A folder named in lab.toml is one lab's: each seat gets a sibling.
+		return dir + "-seat" + strconv.Itoa(n)
+	}
+	return filepath.Join(filepath.Dir(dir), SeatLabName(c.Name, n))
 }
 
 // SeatLine says which seat the plan is, for plan, dry-run, status and info

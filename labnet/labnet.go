@@ -93,7 +93,8 @@ func HostNet(ctx context.Context, cfg *lab.Config, nets vbox.Networks) (lab.Host
 		}
 		return lab.HostNet{}, nil
 	}
-	name := lab.NetworkName(cfg.Name)
+	// The seat's own name and folder: each seat has its network and record.
+	name := lab.NetworkName(cfg.LabName())
 	if dir, err := cfg.StateDirPath(); err == nil {
 		if rec, err := ReadRecord(dir); err == nil && rec != nil && rec.Mode == mode {
 			if p, err := netip.ParsePrefix(rec.Network); err == nil {
@@ -131,7 +132,7 @@ func HostNet(ctx context.Context, cfg *lab.Config, nets vbox.Networks) (lab.Host
 			}
 		}
 	}
-	p, ok := lab.PickPrivateNetwork(mode, cfg.Name, func(p netip.Prefix) bool {
+	p, ok := lab.PickPrivateNetwork(mode, cfg.LabName(), func(p netip.Prefix) bool {
 		return taken[p] || mode == lab.ModeHostOnly && allowed != nil && cfg.CheckHostOnlyRange(p, allowed, source) != nil
 	})
 	if !ok {
