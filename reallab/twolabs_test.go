@@ -1,7 +1,7 @@
 package reallab
 
 // Two labs side by side on one backend (issue 14, item 6): the main lab
-// bridged on the suite's bridge, a second one in NAT-network mode (the
+// bridged on the suite's bridge, its seat 1 in NAT-network mode (the
 // backend maps its NAT network to a private bridge of its own, with the
 // port forwards as a real TCP forwarder on 127.0.0.1). Both are built and
 // verified; a drill on the NAT lab leaves the bridged lab's VIP holder and
@@ -23,15 +23,16 @@ import (
 	"time"
 )
 
-// The second lab. Its identity is one line: the lab name (with the seats
-// key, `seat = 1` instead), and its VM names carry their own prefix.
+// The second lab is seat 1 of the main lab's file in natnetwork mode: the
+// seat names it reallab-seat1 and its VMs <VM>-S1; on a NAT network of its own
+// it keeps the addresses as written.
 const (
-	natLabIdentity = `name = "natlab"`
-	natLabName     = "natlab"
-	natVMPrefix    = "N-"
+	natLabIdentity = "name = \"reallab\"\nseat = 1"
+	natLabName     = "reallab-seat1"
+	natVMSuffix    = "-S1"
 )
 
-func natVM(n string) string { return natVMPrefix + n }
+func natVM(n string) string { return n + natVMSuffix }
 
 func natDBNodes() []string {
 	var out []string
@@ -59,7 +60,7 @@ func writeNATLab(t *testing.T, e *Env) string {
 	for _, n := range allNodes() {
 		ip := nodeIP[n]
 		s = strings.Replace(s, fmt.Sprintf("vm = %q\nhostname = %q\nip = %q", n, nodeHost[n], ip),
-			fmt.Sprintf("vm = %q\nhostname = %q\nip = %q", natVM(n), nodeHost[n], ip[strings.LastIndex(ip, "."):]), 1)
+			fmt.Sprintf("vm = %q\nhostname = %q\nip = %q", n, nodeHost[n], ip[strings.LastIndex(ip, "."):]), 1)
 	}
 	path := filepath.Join(e.Work, "natlab.toml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
@@ -191,6 +192,7 @@ func TestTwoLabs(t *testing.T) {
 		t.Errorf("the NAT lab's WordPress through the host forward: %v", err)
 	}
 	natPrimary := labPrimary(t, e, natDBNodes())
+	// A seat on a private network keeps the addresses as written.
 	natVIP := strings.TrimSuffix(rec.Network, "0/24") + "100"
 	if h := labVIPHolders(t, e, natDBNodes(), natVIP); len(h) != 1 || h[0] != natPrimary {
 		t.Errorf("NAT lab: VIP %s on %v, want only on its primary %s", natVIP, h, natPrimary)
@@ -251,7 +253,7 @@ func TestTwoLabs(t *testing.T) {
 		t.Fatalf("labctl down (NAT lab): %v", err)
 	}
 	for _, vm := range ParseListVMs(vbox(t, e, "list", "vms").Stdout) {
-		if strings.HasPrefix(vm[0], natVMPrefix) {
+		if strings.HasSuffix(vm[0], natVMSuffix) {
 			t.Errorf("after the NAT lab's down, its VM %s is left", vm[0])
 		}
 	}
