@@ -62,6 +62,7 @@ func (s *session) runPipeline(ctx context.Context, pipeline []steps.Step, mode s
 		Display:     s.display,
 		Log:         log,
 		LogPath:     logPath,
+		Lookahead:   true,
 	}
 	sum, err := r.Run(ctx, env)
 	if err != nil {

@@ -192,6 +192,7 @@ func TestLabctlUp(t *testing.T) {
 	if phaseOn("exercises") {
 		exercisePhase(t, l)
 	}
+	holdLab(t, l)
 
 	_, d, err = l.run(t, 10*time.Minute, "down", "--yes")
 	record("labctl down --yes", d)
@@ -672,5 +673,32 @@ func checkStatusJSONAs(t *testing.T, l labctlRunner, label string) {
 		t.Errorf("status: vip_holders %v, nodes with has_vip %v: want exactly one, the same", st.VIPHolders, holders)
 	} else if len(primaries) == 1 && holders[0] != primaries[0] {
 		t.Errorf("status: VIP on %s but the PRIMARY is %s", holders[0], primaries[0])
+	}
+}
+
+// holdLab keeps the built lab for a developer's experiments when
+// REALLAB_HOLD names a file: it writes that file (a shell snippet defining
+// `labctl` for this lab) and waits, at most an hour, until it is removed.
+func holdLab(t *testing.T, l labctlRunner) {
+	path := os.Getenv("REALLAB_HOLD")
+	if path == "" {
+		return
+	}
+	var b strings.Builder
+	for _, kv := range append(l.env.BackendEnv(), "LABCTL_STATE_DIR="+l.state) {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "NSPAWNVBOX_") || k == "LABCTL_STATE_DIR" {
+			fmt.Fprintf(&b, "export %q\n", kv)
+		}
+	}
+	fmt.Fprintf(&b, "labctl() { %q --lab %q --vboxmanage %q \"$@\"; }\n", l.bin, l.lab, l.env.Backend)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Errorf("REALLAB_HOLD: %v", err)
+		return
+	}
+	fmt.Printf("REALLAB holding the lab: . %s to use it; rm it to go on\n", path)
+	for end := time.Now().Add(time.Hour); time.Now().Before(end); time.Sleep(2 * time.Second) {
+		if _, err := os.Stat(path); err != nil {
+			return
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,12 @@ func reportTimes(t *testing.T, l labctlRunner, label string, wall time.Duration)
 	if len(spans) == 0 {
 		t.Errorf("run log %s has no step×node durations", path)
 		return
+	}
+	if dir := os.Getenv("REALLAB_SAVE_LOGS"); dir != "" {
+		// The whole log, for a closer look than the figures below.
+		if b, err := os.ReadFile(path); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(label, " ", "-")+".log"), b, 0o600)
+		}
 	}
 	r := critpath.Compute(spans)
 	record(label+": critical path", r.Path)

@@ -166,12 +166,14 @@ func (s addressProbe) probe(ctx context.Context, env *Env, prober *lab.Node) err
 }
 
 // labMACs are the MACs of every NIC of every lab VM, read from VirtualBox:
-// an answer from one of them is the lab's own (a re-run).
+// an answer from one of them is the lab's own (a re-run). The reads are the
+// run's settled ones (vmSettled): the guest-access steps after this one
+// need the same VMs' UUIDs and MACs.
 func labMACs(ctx context.Context, env *Env) (map[string]bool, error) {
 	var mu sync.Mutex
 	own := map[string]bool{}
 	err := fanout.Each(ctx, env.Plan.Nodes, 0, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
-		info, err := env.VBox.Info(ctx, n.VM)
+		info, err := env.vmSettled(ctx, n.VM)
 		if errors.Is(err, vbox.ErrNotFound) {
 			return nil
 		}

@@ -109,35 +109,52 @@ func dbSHA256(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// dbFileCurrent reports whether f is on the guest with the same content,
-// mode and owner, without reading the content back (it may hold secrets).
-func dbFileCurrent(ctx context.Context, ex guest.Executor, f guest.File) (bool, string, error) {
-	script := fmt.Sprintf(`f=%s
+// dbFilesCurrent reports whether every file is on the guest with the same
+// content, mode and owner, without reading a content back (it may hold
+// secrets), in one command for all of them; why names the first that is not.
+func dbFilesCurrent(ctx context.Context, ex guest.Executor, files ...guest.File) (bool, string, error) {
+	var b strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&b, `f=%s
 if [ -f "$f" ]; then
-	sha256sum <"$f" | cut -d' ' -f1
-	stat -c '%%a %%U:%%G' "$f"
+	echo "$(sha256sum <"$f" | cut -d' ' -f1) $(stat -c '%%a %%U:%%G' "$f")"
 else
 	echo missing
 fi
 `, guest.Quote(f.Path))
-	r, err := ex.Run(ctx, guest.Cmd{Script: script})
+	}
+	r, err := ex.Run(ctx, guest.Cmd{Script: b.String()})
 	if err != nil {
-		return false, "", fmt.Errorf("read %s: %w", f.Path, err)
+		return false, "", fmt.Errorf("read %s: %w", dbFilePaths(files), err)
 	}
-	lines := strings.Fields(r.Stdout)
-	if len(lines) == 1 && lines[0] == "missing" {
-		return false, f.Path + " is missing", nil
-	}
-	owner := f.Owner
-	if owner == "" {
-		owner = "root:root"
-	}
-	want := []string{dbSHA256(f.Content), fmt.Sprintf("%o", f.Mode.Perm()), owner}
-	if len(lines) != 3 || lines[0] != want[0] {
-		return false, f.Path + " differs from the rendered file", nil
-	}
-	if lines[1] != want[1] || lines[2] != want[2] {
-		return false, fmt.Sprintf("%s has mode %s owner %s, want %s %s", f.Path, lines[1], lines[2], want[1], want[2]), nil
+	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
+	for i, f := range files {
+		var got []string
+		if i < len(lines) {
+			got = strings.Fields(lines[i])
+		}
+		if len(got) == 1 && got[0] == "missing" {
+			return false, f.Path + " is missing", nil
+		}
+		owner := f.Owner
+		if owner == "" {
+			owner = "root:root"
+		}
+		want := []string{dbSHA256(f.Content), fmt.Sprintf("%o", f.Mode.Perm()), owner}
+		if len(got) != 3 || got[0] != want[0] {
+			return false, f.Path + " differs from the rendered file", nil
+		}
+		if got[1] != want[1] || got[2] != want[2] {
+			return false, fmt.Sprintf("%s has mode %s owner %s, want %s %s", f.Path, got[1], got[2], want[1], want[2]), nil
+		}
 	}
 	return true, "", nil
+}
+
+func dbFilePaths(files []guest.File) string {
+	var p []string
+	for _, f := range files {
+		p = append(p, f.Path)
+	}
+	return strings.Join(p, ", ")
 }

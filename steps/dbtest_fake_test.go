@@ -188,17 +188,21 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 	f.log = append(f.log, entry)
 	sc := cmd.Script
 	switch {
-	case strings.Contains(sc, `sha256sum <"$f"`): // dbFileCurrent
-		path := regexp.MustCompile(`f='([^']*)'`).FindStringSubmatch(sc)[1]
-		file, ok := f.files[path]
-		if !ok {
-			return guest.Result{Stdout: "missing\n"}, nil
+	case strings.Contains(sc, `sha256sum <"$f"`): // dbFilesCurrent
+		var out strings.Builder
+		for _, m := range regexp.MustCompile(`f='([^']*)'`).FindAllStringSubmatch(sc, -1) {
+			file, ok := f.files[m[1]]
+			if !ok {
+				out.WriteString("missing\n")
+				continue
+			}
+			owner := file.Owner
+			if owner == "" {
+				owner = "root:root"
+			}
+			fmt.Fprintf(&out, "%s %o %s\n", dbSHA256(file.Content), file.Mode.Perm(), owner)
 		}
-		owner := file.Owner
-		if owner == "" {
-			owner = "root:root"
-		}
-		return guest.Result{Stdout: fmt.Sprintf("%s\n%o %s\n", dbSHA256(file.Content), file.Mode.Perm(), owner)}, nil
+		return guest.Result{Stdout: out.String()}, nil
 	case strings.HasPrefix(sc, "systemctl is-active --quiet "):
 		if f.active[strings.Trim(strings.TrimPrefix(sc, "systemctl is-active --quiet "), "'")] {
 			return guest.Result{}, nil

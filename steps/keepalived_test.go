@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,6 +242,87 @@ func TestKeepalivedCheckScriptAnswers(t *testing.T) {
 			calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
 			if n := strings.Count(string(calls), "\n"); code != c.exit || n != c.calls {
 				t.Errorf("exit %d after %d mysql calls, want exit %d after %d", code, n, c.exit, c.calls)
+			}
+		})
+	}
+}
+
+// TestMySQLHandoverScript runs the script mysqld's stop runs first (with
+// mysql and ip stubbed): a primary hands its role to the lowest-UUID ONLINE
+// secondary, then waits, bounded, for the VIP to leave; anything else lets
+// the stop go on at once, and it never fails the stop.
+func TestMySQLHandoverScript(t *testing.T) {
+	if _, err := exec.LookPath("timeout"); err != nil {
+		t.Skip("timeout (coreutils) not installed")
+	}
+	p := dbTestPlan()
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
+	files, err := kaRender(fl.env(p), p.DB()[0], "enp0s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaShellcheck(t, "mysql-handover", string(files.Handover.Content))
+	if !strings.Contains(string(files.HandoverDropIn.Content), "ExecStop=-"+kaHandover+"\n") ||
+		files.HandoverDropIn.Path != "/etc/systemd/system/mysqld.service.d/labctl-handover.conf" {
+		t.Errorf("drop-in %s:\n%s", files.HandoverDropIn.Path, files.HandoverDropIn.Content)
+	}
+	const to = "4b1b0c2e-0000-4000-8000-000000000002"
+	for _, c := range []struct {
+		name     string
+		mainPID  string
+		answers  []string // one per mysql call; "fail" = exit 1
+		vipFor   int      // ip shows the VIP this many times
+		calls    int
+		handover bool
+		ipCalls  int
+	}{
+		{"primary hands over, VIP leaves", "42", []string{"PRIMARY", to, "0"}, 3, 3, true, 4},
+		{"secondary stops at once", "42", []string{"SECONDARY"}, 0, 1, false, 0},
+		{"crash: systemd runs it without MAINPID", "", []string{"PRIMARY", to, "0"}, 0, 0, false, 0},
+		{"mysqld not answering", "42", []string{"fail"}, 0, 1, false, 0},
+		{"no other ONLINE member", "42", []string{"PRIMARY", ""}, 0, 2, false, 0},
+		{"VIP never leaves: bounded", "42", []string{"PRIMARY", to, "0"}, 1000, 3, true, kaHandoverVIPPolls + 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "answers"), []byte(strings.Join(c.answers, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			stub := "#!/bin/sh\nfor a; do last=$a; done\necho \"$last\" >>\"" + dir + "/calls\"\nn=$(wc -l <\"" + dir + "/calls\")\n" +
+				"a=$(sed -n \"${n}p\" \"" + dir + "/answers\")\n[ \"$a\" = fail ] && exit 1\necho \"$a\"\n"
+			ip := fmt.Sprintf("#!/bin/sh\necho x >>%q\nn=$(wc -l <%q)\n[ \"$n\" -gt %d ] || echo '2: eth0    inet %s/24 scope global eth0'\n",
+				dir+"/ipcalls", dir+"/ipcalls", c.vipFor, p.VIP)
+			for name, body := range map[string]string{"mysql": stub, "ip": ip} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			script := strings.Replace(string(files.Handover.Content), "PATH=/usr/sbin", "PATH="+dir+":/usr/sbin", 1)
+			path := filepath.Join(dir, "handover.sh")
+			if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sh", path)
+			cmd.Env = []string{"MAINPID=" + c.mainPID}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the handover failed (it must never fail a stop): %v\n%s", err, out)
+			}
+			calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+			lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+			if len(calls) == 0 {
+				lines = nil
+			}
+			if len(lines) != c.calls {
+				t.Errorf("%d mysql calls, want %d: %q", len(lines), c.calls, lines)
+			}
+			handed := len(lines) == 3 && lines[2] == "--execute=SELECT group_replication_set_as_primary('"+to+"')"
+			if handed != c.handover {
+				t.Errorf("handed over: %v, want %v (calls %q)", handed, c.handover, lines)
+			}
+			ipCalls, _ := os.ReadFile(filepath.Join(dir, "ipcalls"))
+			if n := strings.Count(string(ipCalls), "\n"); n != c.ipCalls {
+				t.Errorf("ip called %d times, want %d", n, c.ipCalls)
 			}
 		})
 	}

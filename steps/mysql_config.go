@@ -245,11 +245,8 @@ func (s mysqlConfigStep) Check(ctx context.Context, env *Env, n *lab.Node) (Stat
 	if err != nil {
 		return Status{}, err
 	}
-	for _, f := range []guest.File{conf, failover, rootCnf} {
-		ok, why, err := dbFileCurrent(ctx, ex, f)
-		if err != nil || !ok {
-			return Status{Why: why}, err
-		}
+	if ok, why, err := dbFilesCurrent(ctx, ex, conf, failover, rootCnf); err != nil || !ok {
+		return Status{Why: why}, err
 	}
 	if _, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.MySQLService), nil); err != nil || !ok {
 		return Status{Why: env.Profile.MySQLService + " is not running"}, err

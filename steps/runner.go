@@ -46,6 +46,10 @@ type Runner struct {
 	LogPath string
 	// Verbose, when set, also receives the log (secrets redacted again here).
 	Verbose io.Writer
+	// Lookahead lets an apply run on a lab whose every node has a pinned
+	// host key (it was built before) check its later steps at the start,
+	// all at once (lookahead.go).
+	Lookahead bool
 }
 
 // RunError is a failed or interrupted run. Err holds the node-prefixed
@@ -185,6 +189,7 @@ type run struct {
 	number map[string]int  // the selected steps, numbered from 1 in order
 	sel    []bool          // the selected steps
 	early  *early          // work run ahead of its step's turn (early.go); nil = none
+	la     *lookahead      // checks run at the start of the run (lookahead.go); nil = none
 	// checked: a serial step's nodes its checks, read at once, found done
 	// (step name → node), each used once by runNode.
 	checked map[string]map[*lab.Node]bool
@@ -314,6 +319,10 @@ func (r *Runner) Run(ctx context.Context, env *Env) (Summary, error) {
 	if r.Mode == ModeApply && (r.Concurrency <= 0 || r.Concurrency >= len(env.Plan.Nodes)) {
 		x.early = newEarly()
 		defer x.early.stop()
+	}
+	if r.Mode == ModeApply && r.Lookahead && builtBefore(&e) {
+		x.startLookahead(ctx)
+		defer x.stopLookahead()
 	}
 	x.number = map[string]int{}
 	for i, s := range r.Steps {
@@ -693,7 +702,7 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 			return true, "after earlier changes", nil
 		}
 	}
-	if x.preDone(s, n) {
+	if x.preDone(s, n) || x.lookaheadDone(ctx, s, n) {
 		return false, "already done", nil
 	}
 	st, err := s.Check(ctx, x.env, n)
@@ -714,6 +723,7 @@ func (x *run) runNode(ctx context.Context, s Step, n *lab.Node) (bool, string, e
 	if err := ctx.Err(); err != nil {
 		return false, "", err
 	}
+	x.lookaheadStale()
 	if err := s.Apply(ctx, x.env, n); err != nil {
 		return false, "", err
 	}
@@ -760,6 +770,12 @@ func (x *run) preCheck(ctx context.Context, s Step, targets lab.Nodes) {
 	var mu sync.Mutex
 	done := map[*lab.Node]bool{}
 	_ = fanout.Each(ctx, targets, x.r.Concurrency, (*lab.Node).Name, func(ctx context.Context, n *lab.Node) error {
+		if x.lookaheadDone(ctx, s, n) {
+			mu.Lock()
+			done[n] = true
+			mu.Unlock()
+			return nil
+		}
 		st, err := s.Check(ctx, x.env, n)
 		if err == nil && st.Done {
 			mu.Lock()

@@ -32,8 +32,11 @@ import (
 	"labctl/lab"
 )
 
-// verifyRequests is how many requests go through the load balancer to see both web nodes.
-const verifyRequests = 10
+// verifyRequests is how many requests go through the load balancer to see
+// both web nodes: the balancer's round robin is shared by its workers (a
+// zone), so two in a row already reach both; four leave room for a
+// visitor's requests in between. Each is a WordPress page on a web node.
+const verifyRequests = 4
 
 // VerifyRow is one line of the verify table.
 type VerifyRow struct {
