@@ -11,10 +11,16 @@ type Profile struct {
 	RefreshCmd   string // refresh metadata: "dnf -y makecache", "apt-get update"
 	PackageQuery string // prints nothing and exits 0 when all named packages are installed, e.g. "rpm -q"
 	ModuleSetup  string // el8: "dnf -y module reset php && dnf -y module enable php:7.4"; "" elsewhere
-	// RepairCmd finishes a package transaction an earlier run left half
-	// done (a killed install, a package script that failed): "dpkg
-	// --configure -a". "" where the package manager needs none (dnf rolls
-	// back a failed transaction itself).
+	// AuditCmd prints something, and only then, when an earlier package
+	// transaction was left half done: "dpkg --audit"; on el, `dnf check`
+	// (the duplicates and broken dependencies a killed rpm transaction
+	// leaves).
+	AuditCmd string
+	// RepairCmd finishes or clears a package transaction an earlier run
+	// left half done (a killed install, a package script that failed):
+	// "dpkg --configure -a"; on el "dnf remove --duplicates" (the older of
+	// two versions a killed upgrade left installed; the install that
+	// follows brings what is missing).
 	RepairCmd      string
 	MirrorConfPath string // where a classroom mirror's repo file goes
 

@@ -15,6 +15,8 @@ var EL8 = &Profile{
 	InstallCmd:   "dnf -y install",
 	RefreshCmd:   "dnf -y makecache",
 	PackageQuery: "rpm -q --quiet",
+	AuditCmd:     "dnf -q check --duplicates --dependencies",
+	RepairCmd:    "dnf -y remove --duplicates",
 	// WordPress needs PHP >= 7.4; el8's default php stream is 7.2. Take the
 	// newest stream the repos offer: 8.2 (AppStream since 8.9, supported
 	// to 2027) on current repos, else 8.0, else 7.4 (both past their
@@ -79,6 +81,7 @@ var Debian = &Profile{
 	// earlier, interrupted run left working, instead of failing at once.
 	InstallCmd:     "DEBIAN_FRONTEND=noninteractive apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install",
 	RefreshCmd:     "apt-get -o DPkg::Lock::Timeout=300 update",
+	AuditCmd:       "dpkg --audit",
 	RepairCmd:      "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a",
 	PackageQuery:   "dpkg-query -W -f='${db:Status-Status}\\n'",
 	ModuleSetup:    "",

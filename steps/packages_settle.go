@@ -5,7 +5,8 @@ package steps
 // killed mid-install (SIGKILL, a lost connection) leaves apt-get or dnf
 // running in the guest, and the next run must wait for it rather than fail
 // on its lock; a run killed together with its dpkg leaves the transaction
-// for `dpkg --configure -a`.
+// for `dpkg --configure -a`, one killed with its rpm transaction on el
+// leaves duplicates (`dnf check`) for `dnf remove --duplicates`.
 
 import (
 	"context"
@@ -29,9 +30,9 @@ const pkgBusyMark = "# labctl: is a package manager working, or a transaction ha
 const pkgManagers = "apt-get apt aptitude dpkg dnf yum rpm"
 
 // pkgBusyScript prints busy=<names of running package managers> and
-// interrupted=yes when dpkg reports a half-done transaction; with wait > 0
-// it first waits, at most wait, until none runs.
-func pkgBusyScript(wait time.Duration) string {
+// interrupted=yes when the profile's audit reports a half-done transaction;
+// with wait > 0 it first waits, at most wait, until none runs.
+func pkgBusyScript(prof *guest.Profile, wait time.Duration) string {
 	var b strings.Builder
 	b.WriteString(pkgBusyMark)
 	fmt.Fprintf(&b, `busy() {
@@ -54,27 +55,31 @@ while [ -n "$(busy)" ]; do
 done
 `, int(wait/time.Second), int(wait/time.Second))
 	}
-	b.WriteString(`echo "busy=$(busy)"
-if command -v dpkg >/dev/null 2>&1 && [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+	b.WriteString(`echo "busy=$(busy)"` + "\n")
+	if prof.AuditCmd == "" {
+		b.WriteString("echo interrupted=no\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, `if [ -n "$(%s 2>/dev/null)" ]; then
 	echo interrupted=yes
 else
 	echo interrupted=no
 fi
-`)
+`, prof.AuditCmd)
 	return b.String()
 }
 
 // pkgSettle waits (bounded, saying so) for a package manager an earlier run
 // left working on n, then finishes a transaction left half done.
 func pkgSettle(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) error {
-	r, err := dbRead(ctx, env, ex, pkgBusyScript(0), "busy=\ninterrupted=no\n")
+	r, err := dbRead(ctx, env, ex, pkgBusyScript(env.Profile, 0), "busy=\ninterrupted=no\n")
 	if err != nil {
 		return fmt.Errorf("look for a package manager at work: %w", err)
 	}
 	kv := gaKV(r.Stdout)
 	if busy := strings.TrimSpace(kv["busy"]); busy != "" {
 		env.Warnf("%s: waiting (at most %s) for the package manager an earlier run left working (%s) to finish", n.VM, pkgSettleWait, busy)
-		if r, err = dbRead(ctx, env, ex, pkgBusyScript(pkgSettleWait), "busy=\ninterrupted=no\n"); err != nil {
+		if r, err = dbRead(ctx, env, ex, pkgBusyScript(env.Profile, pkgSettleWait), "busy=\ninterrupted=no\n"); err != nil {
 			return fmt.Errorf("wait for the package manager an earlier run left working (%s): %w", busy, err)
 		}
 		kv = gaKV(r.Stdout)

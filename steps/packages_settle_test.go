@@ -2,6 +2,10 @@ package steps
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,5 +71,48 @@ func TestPackagesWaitForAnEarlierRunsPackageManager(t *testing.T) {
 	}
 	if probes != 1 || len(warnings) != 0 {
 		t.Errorf("idle node: %d probes, warnings %v", probes, warnings)
+	}
+}
+
+// The probe's audit, run by a real shell with the package tools stubbed:
+// each profile's own report of a half-done transaction (dpkg --audit; on
+// el, dnf check's duplicates) reads interrupted=yes, a clean one no.
+func TestPackagesProbeAuditsEachProfile(t *testing.T) {
+	for _, c := range []struct {
+		profile, tool, report string
+	}{
+		{"debian", "dpkg", "The following packages are only half configured:\n mysql-server-core"},
+		{"el8", "dnf", "mysql-server-8.0.26-1.module_el8.4.0+915+de215114.x86_64 is a duplicate with mysql-server-8.0.21-1.module_el8.2.0+493+63b41e36.x86_64"},
+	} {
+		prof := dbTestProfile(c.profile)
+		script := pkgBusyScript(prof, 0)
+		gaShellcheck(t, "package probe "+c.profile, script)
+		for _, half := range []bool{true, false} {
+			dir := t.TempDir()
+			out := ""
+			if half {
+				out = c.report
+			}
+			stub := fmt.Sprintf("#!/bin/sh\ncat <<'X'\n%s\nX\n", out)
+			if !half {
+				stub = "#!/bin/sh\nexit 0\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, c.tool), []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sh", "-c", script)
+			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+			got, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s probe: %v", c.profile, err)
+			}
+			want := map[bool]string{true: "interrupted=yes", false: "interrupted=no"}[half]
+			if !strings.Contains(string(got), want) {
+				t.Errorf("%s, half done %v: probe printed %q, want %s", c.profile, half, got, want)
+			}
+		}
+	}
+	if !strings.Contains(dbTestProfile("el8").RepairCmd, "dnf -y remove --duplicates") {
+		t.Errorf("el8 repair: %q", dbTestProfile("el8").RepairCmd)
 	}
 }
