@@ -67,6 +67,7 @@ func dbTestProfile(name string) *guest.Profile {
 
 // dbFakeNode is one guest's state.
 type dbFakeNode struct {
+	stamps   map[string]string // loaded-configuration stamps an apply wrote (webStampDir)
 	lab      *dbFakeLab
 	node     *lab.Node
 	files    map[string]guest.File
@@ -203,6 +204,13 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			fmt.Fprintf(&out, "%s %o %s\n", dbSHA256(file.Content), file.Mode.Perm(), owner)
 		}
 		return guest.Result{Stdout: out.String()}, nil
+	case strings.HasPrefix(sc, "systemctl is-active --quiet ") && strings.Contains(sc, "/var/lib/labctl/"):
+		svc := strings.Trim(strings.Fields(sc)[3], "'")
+		if !f.active[svc] {
+			return f.fail(sc, "", 3)
+		}
+		name := regexp.MustCompile(`/var/lib/labctl/([^'\s]+)`).FindStringSubmatch(sc)[1]
+		return guest.Result{Stdout: f.stamps[name] + "\n"}, nil
 	case strings.HasPrefix(sc, "systemctl is-active --quiet "):
 		if f.active[strings.Trim(strings.TrimPrefix(sc, "systemctl is-active --quiet "), "'")] {
 			return guest.Result{}, nil
@@ -294,14 +302,23 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 			return f.fail(sc, "staged config missing", 1)
 		}
 		delete(f.files, staged)
+		if f.stamps == nil {
+			f.stamps = map[string]string{}
+		}
+		stamp := wtStamp.FindStringSubmatch(sc) // written after the (re)load
+		changed := stamp == nil || f.stamps[stamp[2]] != stamp[1]
 		if old, ok := f.files[conf]; !ok || string(old.Content) != string(nf.Content) {
 			nf.Path = conf
 			f.files[conf] = nf
-			if f.active["keepalived"] {
-				f.reloads++
-			}
+			changed = true
+		}
+		if changed && f.active["keepalived"] {
+			f.reloads++
 		}
 		f.active["keepalived"] = true
+		if stamp != nil {
+			f.stamps[stamp[2]] = stamp[1]
+		}
 		return guest.Result{}, nil
 	case strings.HasPrefix(sc, "mysql --no-defaults "):
 		if f.socketAuth || f.rootPw != "" {

@@ -62,6 +62,8 @@ const (
 	// bounds its wait for the VIP to leave (0.1 s apart).
 	kaHandoverSQLTimeout = 10
 	kaHandoverVIPPolls   = 30
+	// kaStamp names the loaded-configuration stamp the activation writes.
+	kaStamp = "keepalived.loaded"
 )
 
 // Keepalived returns the "keepalived" step.
@@ -181,8 +183,16 @@ func (keepalivedStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status,
 	if ok, why, err := dbFilesCurrent(ctx, ex, files.all()...); err != nil || !ok {
 		return Status{Why: why}, err
 	}
-	if _, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.KeepalivedService), nil); err != nil || !ok {
+	// Running, and with this configuration loaded: a run killed after the
+	// new file was moved in place but before the reload leaves the old one
+	// running (the stamp is written after the reload; webStampDir).
+	out, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.KeepalivedService)+" || exit 3\n"+
+		"cat "+guest.Quote(webStampDir+"/"+kaStamp)+" 2>/dev/null || true\n", nil)
+	if err != nil || !ok {
 		return Status{Why: env.Profile.KeepalivedService + " is not running"}, err
+	}
+	if strings.TrimSpace(out) != webLoaded(env, files.all()) {
+		return Status{Why: env.Profile.KeepalivedService + " has not loaded the current configuration (an earlier run stopped before reloading it)"}, nil
 	}
 	return Status{Done: true}, nil
 }
@@ -220,7 +230,7 @@ func (keepalivedStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if _, err := ex.Upload(ctx, staged); err != nil {
 		return fmt.Errorf("write %s: %w", staged.Path, err)
 	}
-	if _, err := dbRun(ctx, env, ex, kaActivateScript(env, staged.Path, files.Config.Path, dropInChanged), nil); err != nil {
+	if _, err := dbRun(ctx, env, ex, kaActivateScript(env, staged.Path, files.Config.Path, dropInChanged, files.all()), nil); err != nil {
 		return fmt.Errorf("activate keepalived: %w", err)
 	}
 	return nil
@@ -228,8 +238,11 @@ func (keepalivedStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 
 // kaActivateScript tests the staged config, moves it into place when it
 // differs, and (re)loads keepalived. A config keepalived rejects never
-// replaces the running one.
-func kaActivateScript(env *Env, staged, conf string, daemonReload bool) string {
+// replaces the running one. The stamp of the loaded files is written last;
+// when the one on the node is not that of these files (an earlier run
+// stopped between writing them and reloading), the units are re-read and
+// keepalived reloaded even though nothing on disk changes now.
+func kaActivateScript(env *Env, staged, conf string, daemonReload bool, files []guest.File) string {
 	reload := ""
 	if daemonReload {
 		reload = "systemctl daemon-reload\n"
@@ -250,11 +263,16 @@ else
 	mv -f "$new" "$conf"
 	changed=1
 fi
+if [ "$(cat %[5]s 2>/dev/null || true)" != %[6]s ]; then
+	systemctl daemon-reload
+	changed=1
+fi
 %[4]ssystemctl enable "$svc"
 if ! systemctl is-active --quiet "$svc"; then
 	systemctl start "$svc"
 elif [ "$changed" = 1 ]; then
 	systemctl reload "$svc"
 fi
-`, guest.Quote(staged), guest.Quote(conf), guest.Quote(env.Profile.KeepalivedService), reload)
+`, guest.Quote(staged), guest.Quote(conf), guest.Quote(env.Profile.KeepalivedService), reload,
+		guest.Quote(webStampDir+"/"+kaStamp), webLoaded(env, files)) + webStampScript(env, kaStamp, files)
 }

@@ -176,6 +176,22 @@ func TestKeepalivedReloadsOnlyOnChange(t *testing.T) {
 		}
 	}
 	_ = context.Background
+
+	// A run killed after moving the new file in place but before the
+	// reload: the file is current, keepalived runs the old one. The next
+	// check says so and the apply reloads although no file changes now.
+	n := env.Plan.DB()[0]
+	f := fl.nodes[n.VM]
+	delete(f.stamps, kaStamp)
+	st, err := Keepalived().Check(context.Background(), env, n)
+	if err != nil || st.Done || !strings.Contains(st.Why, "has not loaded the current configuration") {
+		t.Fatalf("after a lost reload: done=%v why=%q err=%v", st.Done, st.Why, err)
+	}
+	before := f.reloads
+	dbConverge(t, env, Keepalived())
+	if f.reloads != before+1 {
+		t.Errorf("%d reloads after a lost one, want 1", f.reloads-before)
+	}
 }
 
 // The check script itself, run by /bin/sh with a stand-in mysql that gives

@@ -92,12 +92,16 @@ func (lbStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) 
 		return Status{}, err
 	}
 	svc := env.Profile.NginxService
-	facts, err := webGather(ctx, env, n, append(webFileProbes(files), webServiceProbes(svc)...))
+	probes := append(webFileProbes(files), webServiceProbes(svc)...)
+	facts, err := webGather(ctx, env, n, append(probes, webStampProbe(lbStamp)))
 	if err != nil {
 		return Status{}, err
 	}
 	why := webFileDiffs(facts, files)
 	why = append(why, webServiceDiffs(facts, svc)...)
+	if len(why) == 0 {
+		why = webStampDiffs(env, facts, lbStamp, svc, files)
+	}
 	return webStatus(why), nil
 }
 
@@ -114,8 +118,11 @@ func (lbStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if err != nil {
 		return err
 	}
-	return webRun(ctx, ex, n, "start nginx", guest.Cmd{Script: script})
+	return webRun(ctx, ex, n, "start nginx", guest.Cmd{Script: script + webStampScript(env, lbStamp, files)})
 }
+
+// lbStamp names the load balancer's loaded-configuration stamp.
+const lbStamp = "nginx-lb.loaded"
 
 // lbApplyScript validates and (re)loads nginx.
 func lbApplyScript(env *Env, n *lab.Node) (string, error) {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -227,6 +228,54 @@ func TestLoadBalancerKeepsThePortInNATMode(t *testing.T) {
 		}
 		if !strings.Contains(string(site), c.want) || !strings.Contains(string(site), "X-Forwarded-Host "+strings.TrimPrefix(strings.TrimSuffix(c.want, ";"), "proxy_set_header Host ")) {
 			t.Errorf("HostVar %q: the config lacks %q:\n%s", c.hostVar, c.want, site)
+		}
+	}
+}
+
+// A run killed between writing the configuration and reloading nginx
+// leaves the files current and nginx running the old configuration (on
+// Debian, its welcome page): the next check says so and the apply reloads.
+// Found by the real-lab chaos test (SIGKILL while the load balancer and
+// web steps ran ahead of the group's formation).
+func TestWebAndLBNotDoneUntilTheirConfigurationIsLoaded(t *testing.T) {
+	for _, tc := range []struct {
+		step  Step
+		node  string
+		stamp string
+	}{{LoadBalancer(), "LOAD-BALANCER", lbStamp}, {Web(), "SERVER-ONE", webStamp}} {
+		l := wtFakeLab(t, "debian")
+		n := l.node(tc.node)
+		wtCycle(t, tc.step, l.env, n)
+		g := l.guests[n.VM]
+		// As if the last reload never happened: files and services as they were.
+		delete(g.facts, "loaded "+tc.stamp)
+		ctx := context.Background()
+		st, err := tc.step.Check(ctx, l.env, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Done || !strings.Contains(st.Why, "has not loaded the current configuration") {
+			t.Errorf("%s after a lost reload: done=%v why=%q", tc.step.Name(), st.Done, st.Why)
+		}
+		if err := tc.step.Apply(ctx, l.env, n); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := tc.step.Check(ctx, l.env, n); err != nil || !st.Done {
+			t.Errorf("%s after the apply: done=%v why=%q err=%v", tc.step.Name(), st.Done, st.Why, err)
+		}
+		var last string
+		for _, c := range g.scripts() {
+			if strings.Contains(c.Script, "reload-or-restart") {
+				last = c.Script
+			}
+		}
+		if i, j := strings.Index(last, "reload-or-restart"), strings.Index(last, "/var/lib/labctl/"+tc.stamp); i < 0 || j < i {
+			t.Errorf("%s: the stamp must be written after the reload:\n%s", tc.step.Name(), last)
+		}
+		for _, v := range l.env.Secrets.Values() {
+			if v != "" && strings.Contains(last, v) {
+				t.Errorf("%s: a secret in the apply script", tc.step.Name())
+			}
 		}
 	}
 }

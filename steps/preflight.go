@@ -100,6 +100,14 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 		defer close(gaDone)
 		baseErr = checkBase(ctx, env, base, v)
 	}()
+	// The host's own probe of the lab's addresses runs meanwhile; its
+	// answer counts only when nothing else stops the run.
+	var hc *HostCheck
+	hcDone := make(chan struct{})
+	go func() {
+		defer close(hcDone)
+		hc = hostProbe(ctx, env)
+	}()
 
 	// Only the lab's VM names that exist are read, all at once.
 	var mu sync.Mutex
@@ -126,6 +134,7 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 		return nil
 	})
 	<-gaDone
+	<-hcDone
 	if err != nil {
 		return Status{}, err
 	}
@@ -145,8 +154,12 @@ func (preflightStep) Check(ctx context.Context, env *Env, _ *lab.Node) (Status, 
 	if err := checkBridge(p, ifs); err != nil {
 		problems = multierror.Append(problems, err)
 	}
-	if problems == nil {
-		for _, c := range hostProbe(ctx, env) {
+	if problems == nil && hc != nil {
+		fmt.Fprintf(logOf(env), "preflight: %s\n", hc.Summary)
+		for _, w := range hc.Recent {
+			env.Warnf("%s", w)
+		}
+		for _, c := range hc.Clashes {
 			problems = multierror.Append(problems, c)
 		}
 	}
@@ -167,16 +180,12 @@ func (preflightStep) Apply(ctx context.Context, env *Env, _ *lab.Node) error {
 // hostProbe asks the lab network from this computer (HostAddressCheck).
 // Where the host cannot tell it says so in the log (--verbose shows it) and
 // the guest probe (address-probe) decides.
-func hostProbe(ctx context.Context, env *Env) []addrprobe.Clash {
+func hostProbe(ctx context.Context, env *Env) *HostCheck {
 	if env.HostProbe == nil {
 		return nil
 	}
 	hc := HostAddressCheck(ctx, env.Plan, env.VBox, env.HostProbe)
-	fmt.Fprintf(logOf(env), "preflight: %s\n", hc.Summary)
-	for _, w := range hc.Recent {
-		env.Warnf("%s", w)
-	}
-	return hc.Clashes
+	return &hc
 }
 
 // HostCheck is what this computer can tell about the lab's addresses.

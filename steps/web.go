@@ -61,6 +61,7 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 		// restorecon -n reports what it would relabel, and changes nothing.
 		probes = append(probes, webProbe{"relabel", "restorecon -R -n -v " + guest.Quote(l.WebRoot) + " | head -n 3"})
 	}
+	probes = append(probes, webStampProbe(webStamp))
 	facts, err := webGather(ctx, env, n, probes)
 	if err != nil {
 		return Status{}, err
@@ -76,6 +77,9 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 	why = append(why, webServiceDiffs(facts, services...)...)
 	if env.Profile.SELinux && facts["relabel"] != "" {
 		why = append(why, "SELinux labels under "+l.WebRoot+" need restorecon")
+	}
+	if len(why) == 0 {
+		why = webStampDiffs(env, facts, webStamp, "nginx or php-fpm", files)
 	}
 	return webStatus(why), nil
 }
@@ -126,8 +130,11 @@ func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if err != nil {
 		return err
 	}
-	return webRun(ctx, ex, n, "start php-fpm and nginx", guest.Cmd{Script: script})
+	return webRun(ctx, ex, n, "start php-fpm and nginx", guest.Cmd{Script: script + webStampScript(env, webStamp, files)})
 }
+
+// webStamp names a web node's loaded-configuration stamp.
+const webStamp = "web.loaded"
 
 // webNodeLayout is webLayoutFor completed with node n's php-fpm: where the
 // profile names it by pattern (Debian: the PHP version differs per

@@ -298,6 +298,7 @@ var (
 	wtFContext  = regexp.MustCompile(`(?m)^if ! semanage fcontext -a -t (\S+) '([^']+)'`)
 	wtSEPort    = regexp.MustCompile(`(?m)^if ! semanage port -a -t (\S+) -p (\S+) (\d+)`)
 	wtInstallD  = regexp.MustCompile(`install -d -o (\S+) -g (\S+) `)
+	wtStamp     = regexp.MustCompile(`printf '%s\\n' (\S+) >'?/var/lib/labctl/([^'\s]+)'?`)
 )
 
 // wtEffect is what the web-side apply scripts do to a fake guest, read from
@@ -306,6 +307,10 @@ func wtEffect(l *wtLab) func(g *wtGuest, cmd guest.Cmd) (guest.Result, error) {
 	return func(g *wtGuest, cmd guest.Cmd) (guest.Result, error) {
 		s := cmd.Script
 		wtSystemctl(g, s)
+		// The stamp an apply script writes once the service has loaded its files.
+		for _, m := range wtStamp.FindAllStringSubmatch(s, -1) {
+			g.facts["loaded "+m[2]] = m[1]
+		}
 		switch {
 		case strings.Contains(s, "# Read-only: which php-fpm is installed."):
 			return guest.Result{Stdout: "@@ service\nphp8.2-fpm\n@@ pooldir\n/etc/php/8.2/fpm/pool.d\n"}, nil

@@ -30,3 +30,6 @@ echo '@@ active nginx'
 echo '@@ enabled nginx'
 { systemctl is-enabled 'nginx'
 } 2>/dev/null || true
+echo '@@ loaded web.loaded'
+{ cat '/var/lib/labctl/web.loaded'
+} 2>/dev/null || true

@@ -10,3 +10,5 @@ nginx -t
 systemctl enable php8.2-fpm nginx
 systemctl reload-or-restart php8.2-fpm
 systemctl reload-or-restart nginx
+install -d -m 0755 '/var/lib/labctl'
+printf '%s\n' 481b8ae1ca90080558cd8d57 >'/var/lib/labctl/web.loaded'

@@ -12,3 +12,6 @@ echo '@@ active nginx'
 echo '@@ enabled nginx'
 { systemctl is-enabled 'nginx'
 } 2>/dev/null || true
+echo '@@ loaded nginx-lb.loaded'
+{ cat '/var/lib/labctl/nginx-lb.loaded'
+} 2>/dev/null || true

@@ -33,3 +33,6 @@ echo '@@ enabled nginx'
 echo '@@ relabel'
 { restorecon -R -n -v '/usr/share/nginx/wordpress' | head -n 3
 } 2>/dev/null || true
+echo '@@ loaded web.loaded'
+{ cat '/var/lib/labctl/web.loaded'
+} 2>/dev/null || true

@@ -12,3 +12,5 @@ nginx -t
 systemctl enable php-fpm nginx
 systemctl reload-or-restart php-fpm
 systemctl reload-or-restart nginx
+install -d -m 0755 '/var/lib/labctl'
+printf '%s\n' 16b134d01d099562ea75f9ab >'/var/lib/labctl/web.loaded'
