@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"labctl/lab"
 )
 
 // kaTestConfig renders DB node i's keepalived files for iface into a fresh
@@ -200,15 +202,8 @@ func TestKeepalivedReloadsOnlyOnChange(t *testing.T) {
 // fails the check, and so does a mysqld that systemd no longer calls active
 // (without asking mysql at all).
 func TestKeepalivedCheckScriptAnswers(t *testing.T) {
-	if _, err := exec.LookPath("timeout"); err != nil {
-		t.Skip("timeout (coreutils) not installed")
-	}
 	p := dbTestPlan()
-	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
-	files, err := kaRender(fl.env(p), p.DB()[0], "enp0s3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := kaScriptsUnderTest(t, p)
 	for _, c := range []struct {
 		name    string
 		answers []string // one per mysql call; "fail" = exit 1
@@ -268,15 +263,8 @@ func TestKeepalivedCheckScriptAnswers(t *testing.T) {
 // secondary, then waits, bounded, for the VIP to leave; anything else lets
 // the stop go on at once, and it never fails the stop.
 func TestMySQLHandoverScript(t *testing.T) {
-	if _, err := exec.LookPath("timeout"); err != nil {
-		t.Skip("timeout (coreutils) not installed")
-	}
 	p := dbTestPlan()
-	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
-	files, err := kaRender(fl.env(p), p.DB()[0], "enp0s3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := kaScriptsUnderTest(t, p)
 	gaShellcheck(t, "mysql-handover", string(files.Handover.Content))
 	if !strings.Contains(string(files.HandoverDropIn.Content), "ExecStop=-"+kaHandover+"\n") ||
 		files.HandoverDropIn.Path != "/etc/systemd/system/mysqld.service.d/labctl-handover.conf" {
@@ -342,4 +330,19 @@ func TestMySQLHandoverScript(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kaScriptsUnderTest renders SQL-ONE's keepalived files (el8) for the tests
+// that run its scripts in a shell with stubs (they need timeout).
+func kaScriptsUnderTest(t *testing.T, p *lab.Plan) kaFiles {
+	t.Helper()
+	if _, err := exec.LookPath("timeout"); err != nil {
+		t.Skip("timeout (coreutils) not installed")
+	}
+	fl := newDBFakeLab(t, p, dbTestSecrets(), dbTestProfile("el8"))
+	files, err := kaRender(fl.env(p), p.DB()[0], "enp0s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
