@@ -67,7 +67,7 @@ func dbTestProfile(name string) *guest.Profile {
 
 // dbFakeNode is one guest's state.
 type dbFakeNode struct {
-	stamps   map[string]string // loaded-configuration stamps an apply wrote (webStampDir)
+	stamps   map[string]string // loaded-configuration stamps an apply wrote (stampDir)
 	lab      *dbFakeLab
 	node     *lab.Node
 	files    map[string]guest.File

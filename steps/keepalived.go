@@ -185,13 +185,13 @@ func (keepalivedStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status,
 	}
 	// Running, and with this configuration loaded: a run killed after the
 	// new file was moved in place but before the reload leaves the old one
-	// running (the stamp is written after the reload; webStampDir).
+	// running (the stamp is written after the reload; stampDir).
 	out, ok, err := dbProbe(ctx, env, ex, "systemctl is-active --quiet "+guest.Quote(env.Profile.KeepalivedService)+" || exit 3\n"+
-		"cat "+guest.Quote(webStampDir+"/"+kaStamp)+" 2>/dev/null || true\n", nil)
+		"cat "+guest.Quote(stampDir+"/"+kaStamp)+" 2>/dev/null || true\n", nil)
 	if err != nil || !ok {
 		return Status{Why: env.Profile.KeepalivedService + " is not running"}, err
 	}
-	if strings.TrimSpace(out) != webLoaded(env, files.all()) {
+	if strings.TrimSpace(out) != loadedStamp(env, files.all()) {
 		return Status{Why: env.Profile.KeepalivedService + " has not loaded the current configuration (an earlier run stopped before reloading it)"}, nil
 	}
 	return Status{Done: true}, nil
@@ -274,5 +274,5 @@ elif [ "$changed" = 1 ]; then
 	systemctl reload "$svc"
 fi
 `, guest.Quote(staged), guest.Quote(conf), guest.Quote(env.Profile.KeepalivedService), reload,
-		guest.Quote(webStampDir+"/"+kaStamp), webLoaded(env, files)) + webStampScript(env, kaStamp, files)
+		guest.Quote(stampDir+"/"+kaStamp), loadedStamp(env, files)) + stampScript(env, kaStamp, files)
 }

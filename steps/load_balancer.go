@@ -93,14 +93,14 @@ func (lbStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error) 
 	}
 	svc := env.Profile.NginxService
 	probes := append(webFileProbes(files), webServiceProbes(svc)...)
-	facts, err := webGather(ctx, env, n, append(probes, webStampProbe(lbStamp)))
+	facts, err := webGather(ctx, env, n, append(probes, stampProbe(lbStamp)))
 	if err != nil {
 		return Status{}, err
 	}
 	why := webFileDiffs(facts, files)
 	why = append(why, webServiceDiffs(facts, svc)...)
 	if len(why) == 0 {
-		why = webStampDiffs(env, facts, lbStamp, svc, files)
+		why = stampDiffs(env, facts, lbStamp, svc, files)
 	}
 	return webStatus(why), nil
 }
@@ -118,7 +118,7 @@ func (lbStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if err != nil {
 		return err
 	}
-	return webRun(ctx, ex, n, "start nginx", guest.Cmd{Script: script + webStampScript(env, lbStamp, files)})
+	return webRun(ctx, ex, n, "start nginx", guest.Cmd{Script: script + stampScript(env, lbStamp, files)})
 }
 
 // lbStamp names the load balancer's loaded-configuration stamp.

@@ -49,9 +49,9 @@ type laResult struct {
 	started time.Time
 }
 
-// lookahead holds one run's look-ahead checks.
+// lookahead holds one run's look-ahead checks. res is filled before any
+// check starts and only read afterwards.
 type lookahead struct {
-	mu      sync.Mutex
 	res     map[string]map[*lab.Node]*laResult // step name → node
 	stale   atomic.Bool                        // something was applied: no verdict may be used
 	cancel  context.CancelFunc
@@ -71,15 +71,11 @@ func (x *run) startLookahead(ctx context.Context) {
 	perNode := map[*lab.Node][]job{}
 	var nodes lab.Nodes
 	for i, s := range x.r.Steps {
-		if !x.sel[i] || !isLookahead(s) {
-			continue
-		}
-		targets := s.Targets(x.env.Plan)
-		if isLabWide(s) {
+		if !x.sel[i] || !isLookahead(s) || isLabWide(s) {
 			continue
 		}
 		la.res[s.Name()] = map[*lab.Node]*laResult{}
-		for _, n := range targets {
+		for _, n := range s.Targets(x.env.Plan) {
 			r := &laResult{done: make(chan struct{})}
 			la.res[s.Name()][n] = r
 			if perNode[n] == nil {
@@ -134,9 +130,7 @@ func (x *run) lookaheadDone(ctx context.Context, s Step, n *lab.Node) bool {
 	if la == nil || n == nil || la.stale.Load() {
 		return false
 	}
-	la.mu.Lock()
 	r := la.res[s.Name()][n]
-	la.mu.Unlock()
 	if r == nil {
 		return false
 	}

@@ -61,7 +61,7 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 		// restorecon -n reports what it would relabel, and changes nothing.
 		probes = append(probes, webProbe{"relabel", "restorecon -R -n -v " + guest.Quote(l.WebRoot) + " | head -n 3"})
 	}
-	probes = append(probes, webStampProbe(webStamp))
+	probes = append(probes, stampProbe(webStamp))
 	facts, err := webGather(ctx, env, n, probes)
 	if err != nil {
 		return Status{}, err
@@ -79,7 +79,7 @@ func (webStep) Check(ctx context.Context, env *Env, n *lab.Node) (Status, error)
 		why = append(why, "SELinux labels under "+l.WebRoot+" need restorecon")
 	}
 	if len(why) == 0 {
-		why = webStampDiffs(env, facts, webStamp, "nginx or php-fpm", files)
+		why = stampDiffs(env, facts, webStamp, "nginx or php-fpm", files)
 	}
 	return webStatus(why), nil
 }
@@ -130,7 +130,7 @@ func (webStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 	if err != nil {
 		return err
 	}
-	return webRun(ctx, ex, n, "start php-fpm and nginx", guest.Cmd{Script: script + webStampScript(env, webStamp, files)})
+	return webRun(ctx, ex, n, "start php-fpm and nginx", guest.Cmd{Script: script + stampScript(env, webStamp, files)})
 }
 
 // webStamp names a web node's loaded-configuration stamp.

@@ -217,55 +217,6 @@ func webServiceProbes(services ...string) []webProbe {
 	return ps
 }
 
-// A configuration written but never loaded (a run killed between its
-// upload and the reload) reads as current on disk while the service runs
-// the old one. So an Apply that (re)loads a service last writes a stamp
-// of the files it loaded, and the Check compares it with the files it wants.
-const webStampDir = "/var/lib/labctl"
-
-// webLoaded is the stamp of files: their paths and contents. Files that
-// hold a secret (wp-config.php, read afresh by every request anyway) are
-// left out: no digest of a secret lies on the guest.
-func webLoaded(env *Env, files []guest.File) string {
-	h := sha256.New()
-	for _, f := range files {
-		if webHoldsSecret(env, f) {
-			continue
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Content))
-		h.Write(f.Content)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:24]
-}
-
-func webHoldsSecret(env *Env, f guest.File) bool {
-	for _, v := range env.Secrets.Values() {
-		if v != "" && bytes.Contains(f.Content, []byte(v)) {
-			return true
-		}
-	}
-	return false
-}
-
-// webStampProbe reads the stamp named name.
-func webStampProbe(name string) webProbe {
-	return webProbe{"loaded " + name, "cat " + guest.Quote(webStampDir+"/"+name)}
-}
-
-// webStampDiffs says so when the stamp named name is not that of files.
-func webStampDiffs(env *Env, facts map[string]string, name, what string, files []guest.File) []string {
-	if facts["loaded "+name] == webLoaded(env, files) {
-		return nil
-	}
-	return []string{what + " has not loaded the current configuration (an earlier run stopped before reloading it)"}
-}
-
-// webStampScript writes the stamp named name of files (the end of an apply script).
-func webStampScript(env *Env, name string, files []guest.File) string {
-	return fmt.Sprintf("install -d -m 0755 %s\nprintf '%%s\\n' %s >%s\n",
-		guest.Quote(webStampDir), webLoaded(env, files), guest.Quote(webStampDir+"/"+name))
-}
-
 func webServiceDiffs(facts map[string]string, services ...string) []string {
 	var why []string
 	for _, s := range services {
