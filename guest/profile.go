@@ -21,8 +21,17 @@ type Profile struct {
 	// "dpkg --configure -a"; on el "dnf remove --duplicates" (the older of
 	// two versions a killed upgrade left installed; the install that
 	// follows brings what is missing).
-	RepairCmd      string
-	MirrorConfPath string // where a classroom mirror's repo file goes
+	RepairCmd string
+	// DBUnfinishedCmd prints something, and only then, when the MySQL
+	// server package has never finished its first configuration (Debian:
+	// dpkg's status half-configured or unpacked, no version configured
+	// before). Debian's package initialises the data folder there; a
+	// machine powered off or a dpkg killed half way through leaves a folder
+	// no later configure can start from, so RepairCmd fails on it for
+	// ever. "" where the package initialises nothing (el: mysqld's first
+	// start does).
+	DBUnfinishedCmd string
+	MirrorConfPath  string // where a classroom mirror's repo file goes
 
 	// Packages and services per role.
 	DBPackages  []string

@@ -86,6 +86,9 @@ var Debian = &Profile{
 	PackageQuery:   "dpkg-query -W -f='${db:Status-Status}\\n'",
 	ModuleSetup:    "",
 	MirrorConfPath: "/etc/apt/sources.list.d/labctl.list",
+	// Config-Version is the version last configured: empty until a first
+	// configure finished.
+	DBUnfinishedCmd: `dpkg-query -W -f='${db:Status-Status} ${Config-Version}\n' mysql-server 2>/dev/null | awk '($1 == "half-configured" || $1 == "unpacked") && NF == 1'`,
 
 	DBPackages:  []string{"mysql-server"},
 	KAPackages:  []string{"keepalived", "mysql-client"},

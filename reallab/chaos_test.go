@@ -128,6 +128,29 @@ func interruptAt(t *testing.T, l labctlRunner, name, title string, delay time.Du
 	return b.output()
 }
 
+// waitForMySQLSetUp polls vm until MySQL's package is initialising its
+// first data folder (mysqld --initialize-insecure from its postinst) and
+// says so; when the package is configured already, or limit passes, it
+// says that instead, and the power-off falls on another moment.
+func waitForMySQLSetUp(t *testing.T, e *Env, vm string, limit time.Duration) string {
+	t.Helper()
+	const probe = `for f in /proc/[0-9]*/cmdline; do
+	if tr '\0' ' ' < "$f" 2>/dev/null | grep -q -e '--initialize-insecur[e]'; then echo init; exit 0; fi
+done
+dpkg-query -W -f='${db:Status-Status}\n' mysql-server 2>/dev/null`
+	start := time.Now()
+	for time.Since(start) < limit {
+		switch out := strings.TrimSpace(guest(t, e, vm, "", probe).Stdout); out {
+		case "init":
+			return fmt.Sprintf("while MySQL's package initialised its data folder (%.1f s after packages started)", time.Since(start).Seconds())
+		case "installed":
+			return "after MySQL's package was set up (its initialisation was not caught)"
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("after %s without seeing MySQL's set-up", limit)
+}
+
 // serverUUIDs reads each DB node's server_uuid from its data folder.
 func serverUUIDs(t *testing.T, e *Env) map[string]string {
 	t.Helper()
@@ -167,12 +190,16 @@ func TestChaos(t *testing.T) {
 	interruptAt(t, l, "SIGKILL during packages", "Installing packages", 4*time.Second, syscall.SIGKILL)
 
 	// 2. The next run waits for those package managers; SQL-THREE is powered
-	//    off from outside meanwhile: a clear error naming it.
+	//    off from outside meanwhile, while MySQL's package sets up its first
+	//    data folder (the moment that leaves a folder no configure can start
+	//    from): a clear error naming it.
 	b := l.start(t, "up")
 	if !b.waitFor(stepStarted("Installing packages"), 10*time.Minute) {
 		t.Fatalf("chaos power-off: packages never started:\n%s", lastLines(b.output(), 20))
 	}
-	time.Sleep(2 * time.Second)
+	if moment := waitForMySQLSetUp(t, e, "SQL-THREE", 3*time.Minute); moment != "" {
+		fmt.Printf("REALLAB chaos: SQL-THREE powered off %s\n", moment)
+	}
 	vbox(t, e, "controlvm", "SQL-THREE", "poweroff")
 	ended, err := b.wait(10 * time.Minute)
 	record("chaos: VM powered off mid-run: up failed after", time.Since(b.start))
@@ -190,7 +217,10 @@ func TestChaos(t *testing.T) {
 	}
 
 	// 3. SIGINT while MySQL is configured (SQL-THREE is started again first).
-	interruptAt(t, l, "SIGINT during mysql-config", "Configuring MySQL for group replication", 500*time.Millisecond, syscall.SIGINT)
+	out = interruptAt(t, l, "SIGINT during mysql-config", "Configuring MySQL for group replication", 500*time.Millisecond, syscall.SIGINT)
+	if strings.Contains(out, "SQL-THREE: MySQL's first set-up was cut off half way") {
+		fmt.Printf("REALLAB chaos: SQL-THREE's unfinished MySQL data folder was set aside\n")
+	}
 	uuids := serverUUIDs(t, e)
 	for n, u := range uuids {
 		if u == "" {

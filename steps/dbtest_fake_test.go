@@ -86,6 +86,10 @@ type dbFakeNode struct {
 	halfInstalled bool
 	// pkgBusy: a package manager left working by an earlier run (until waited for).
 	pkgBusy bool
+	// unfinishedData: MySQL's first set-up was cut off half way; its data
+	// folder makes every configure fail until it is set aside.
+	unfinishedData bool
+	asides         int
 	reloads int
 	scripts []string
 	log     []string // every script and stdin, secrets redacted, for golden transcripts
@@ -239,7 +243,17 @@ func (f *dbFakeNode) Run(_ context.Context, cmd guest.Cmd) (guest.Result, error)
 	case strings.Contains(sc, l.prof.RefreshCmd+"\n"):
 		f.moduleSet = f.moduleSet || (l.prof.ModuleSetup != "" && strings.Contains(sc, l.prof.ModuleSetup))
 		return guest.Result{}, nil
+	case strings.HasPrefix(sc, pkgSetAsideMark):
+		if !f.unfinishedData {
+			return guest.Result{}, nil
+		}
+		f.unfinishedData = false
+		f.asides++
+		return guest.Result{Stdout: l.prof.MySQLDataDir + ".labctl-unfinished-20261203-101500\n"}, nil
 	case l.prof.RepairCmd != "" && strings.Contains(sc, l.prof.RepairCmd):
+		if f.unfinishedData {
+			return f.fail(sc, "dpkg: error processing package mysql-server (--configure):\n old mysql-server package postinst maintainer script subprocess failed with exit status 1", 1)
+		}
 		f.halfInstalled = false
 		return guest.Result{}, nil
 	case strings.Contains(sc, l.prof.InstallCmd+" "):

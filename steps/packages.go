@@ -3,7 +3,9 @@ package steps
 // Step "packages" (every node): each role's packages from the profile.
 //
 //  0. A package manager an earlier run left working is waited for (bounded,
-//     with a warning), a transaction it left half done finished (packages_settle.go).
+//     with a warning), a transaction it left half done finished; on a DB
+//     node, MySQL's data folder from a first set-up cut off half way is
+//     set aside first (packages_settle.go).
 //  1. With a classroom mirror (plan.PackageMirror): the guest first fetches
 //     the mirror's repository metadata (repomd.xml, or Debian's Release),
 //     so a mirror without the expected release is named before anything
@@ -154,6 +156,9 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return fmt.Errorf("install packages: %w", err)
 		}
 		env.Warnf("%s: the package install failed (%v); finishing the interrupted transaction and trying once more", n.VM, firstErrLine(err))
+		if rerr := pkgSetAsideUnfinished(ctx, env, ex, n); rerr != nil {
+			return fmt.Errorf("install packages: %w; then: %w", err, rerr)
+		}
 		if _, rerr := dbRun(ctx, env, ex, "set -eu\n"+prof.RepairCmd+"\n", nil); rerr != nil {
 			return fmt.Errorf("install packages: %w; then finishing the transaction: %w", err, rerr)
 		}

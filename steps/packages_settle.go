@@ -6,7 +6,11 @@ package steps
 // running in the guest, and the next run must wait for it rather than fail
 // on its lock; a run killed together with its dpkg leaves the transaction
 // for `dpkg --configure -a`, one killed with its rpm transaction on el
-// leaves duplicates (`dnf check`) for `dnf remove --duplicates`.
+// leaves duplicates (`dnf check`) for `dnf remove --duplicates`. On
+// Debian, MySQL's package initialises its data folder while it is
+// configured for the first time; a machine powered off then leaves a folder
+// that makes `dpkg --configure -a` fail at every try, so that folder is
+// moved aside (kept) first.
 
 import (
 	"context"
@@ -86,9 +90,51 @@ func pkgSettle(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) er
 	}
 	if kv["interrupted"] == "yes" && env.Profile.RepairCmd != "" {
 		env.Warnf("%s: an earlier package transaction was interrupted; finishing it (%s)", n.VM, env.Profile.RepairCmd)
+		if err := pkgSetAsideUnfinished(ctx, env, ex, n); err != nil {
+			return err
+		}
 		if _, err := dbRun(ctx, env, ex, "set -eu\n"+env.Profile.RepairCmd+"\n", nil); err != nil {
 			return fmt.Errorf("finish the interrupted package transaction: %w", err)
 		}
+	}
+	return nil
+}
+
+// pkgSetAsideMark starts the set-aside script (the fakes recognise it).
+const pkgSetAsideMark = "# labctl: set aside the data folder of MySQL's unfinished first set-up\n"
+
+// pkgSetAsideScript moves the MySQL data folder aside, and prints where,
+// when the server package never finished its first configuration and the
+// folder holds something: what a first set-up cut off half way left, which
+// no configure can start from. The folder is kept under another name, never
+// removed (it could hold data from before the package), and an empty one
+// with the same owner and mode takes its place for the configure to fill.
+func pkgSetAsideScript(prof *guest.Profile) string {
+	return fmt.Sprintf(`%sset -eu
+d=%s
+if [ -n "$(%s)" ] && [ -d "$d" ] && [ -n "$(ls -A -I lost+found "$d")" ]; then
+	systemctl stop %s 2>/dev/null || true
+	owner=$(stat -c %%u "$d") group=$(stat -c %%g "$d") mode=$(stat -c %%a "$d")
+	aside="$d.labctl-unfinished-$(date +%%Y%%m%%d-%%H%%M%%S)"
+	mv "$d" "$aside"
+	install -d -o "$owner" -g "$group" -m "$mode" "$d"
+	echo "$aside"
+fi
+`, pkgSetAsideMark, guest.Quote(prof.MySQLDataDir), prof.DBUnfinishedCmd, guest.Quote(prof.MySQLService))
+}
+
+// pkgSetAsideUnfinished runs pkgSetAsideScript on a DB node whose profile
+// can tell an unfinished first set-up, and says what it moved.
+func pkgSetAsideUnfinished(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) error {
+	if n.Role != lab.RoleDB || env.Profile.DBUnfinishedCmd == "" {
+		return nil
+	}
+	r, err := dbRun(ctx, env, ex, pkgSetAsideScript(env.Profile), nil)
+	if err != nil {
+		return fmt.Errorf("set aside the data folder of MySQL's unfinished first set-up: %w", err)
+	}
+	if aside := strings.TrimSpace(r.Stdout); aside != "" {
+		env.Warnf("%s: MySQL's first set-up was cut off half way and left a data folder it cannot start from; moved it to %s (kept) for the package to set up a new one", n.VM, aside)
 	}
 	return nil
 }
