@@ -90,9 +90,9 @@ type dbFakeNode struct {
 	// folder makes every configure fail until it is set aside.
 	unfinishedData bool
 	asides         int
-	reloads int
-	scripts []string
-	log     []string // every script and stdin, secrets redacted, for golden transcripts
+	reloads        int
+	scripts        []string
+	log            []string // every script and stdin, secrets redacted, for golden transcripts
 
 	// MySQL
 	uuid       string
