@@ -130,9 +130,10 @@ func interruptAt(t *testing.T, l labctlRunner, name, title string, delay time.Du
 
 // waitForMySQLSetUp polls vm until MySQL's package is initialising its
 // first data folder (mysqld --initialize-insecure from its postinst) and
-// says so; when the package is configured already, or limit passes, it
-// says that instead, and the power-off falls on another moment.
-func waitForMySQLSetUp(t *testing.T, e *Env, vm string, limit time.Duration) string {
+// says so; when the package is configured already, the run b ended or
+// limit passes, it says that instead, and the power-off falls on another
+// moment.
+func waitForMySQLSetUp(t *testing.T, e *Env, b *bgLabctl, vm string, limit time.Duration) string {
 	t.Helper()
 	const probe = `for f in /proc/[0-9]*/cmdline; do
 	if tr '\0' ' ' < "$f" 2>/dev/null | grep -q -e '--initialize-insecur[e]'; then echo init; exit 0; fi
@@ -146,7 +147,11 @@ dpkg-query -W -f='${db:Status-Status}\n' mysql-server 2>/dev/null`
 		case "installed":
 			return "after MySQL's package was set up (its initialisation was not caught)"
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-b.done:
+			return "after the run ended, without seeing MySQL's set-up"
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return fmt.Sprintf("after %s without seeing MySQL's set-up", limit)
 }
@@ -197,7 +202,7 @@ func TestChaos(t *testing.T) {
 	if !b.waitFor(stepStarted("Installing packages"), 10*time.Minute) {
 		t.Fatalf("chaos power-off: packages never started:\n%s", lastLines(b.output(), 20))
 	}
-	if moment := waitForMySQLSetUp(t, e, "SQL-THREE", 3*time.Minute); moment != "" {
+	if moment := waitForMySQLSetUp(t, e, b, "SQL-THREE", 3*time.Minute); moment != "" {
 		fmt.Printf("REALLAB chaos: SQL-THREE powered off %s\n", moment)
 	}
 	vbox(t, e, "controlvm", "SQL-THREE", "poweroff")
