@@ -144,7 +144,23 @@ func (l labctlRunner) run(t *testing.T, limit time.Duration, args ...string) (st
 	fmt.Printf("\n$ labctl %s\n", strings.Join(args, " "))
 	start := time.Now()
 	err := cmd.Run()
-	return buf.String(), time.Since(start), err
+	d := time.Since(start)
+	reportFailedInstalls(t, l.env, buf.String())
+	return buf.String(), d, err
+}
+
+// failedInstall matches the packages step's warning after an install failed.
+var failedInstall = regexp.MustCompile(`(?m)^! (\S+): the package install failed`)
+
+// reportFailedInstalls prints, for each VM whose package install failed in
+// a run (then repaired and tried again), MySQL's error lines: the cause has
+// been seen once in a while on fresh builds and not reproduced on its own.
+func reportFailedInstalls(t *testing.T, e *Env, out string) {
+	t.Helper()
+	for _, m := range failedInstall.FindAllStringSubmatch(out, -1) {
+		r := guest(t, e, m[1], "", `grep -h -e '\[ERROR\]' /var/log/mysql/error.log 2>/dev/null | head -n 12`)
+		fmt.Printf("REALLAB %s: the package install failed once; MySQL's error lines:\n%s\n", m[1], r.Stdout)
+	}
 }
 
 // TestLabctlUp is issue 6 end to end: the unmodified `labctl up` builds the
