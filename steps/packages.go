@@ -156,10 +156,7 @@ func (packagesStep) Apply(ctx context.Context, env *Env, n *lab.Node) error {
 			return fmt.Errorf("install packages: %w", err)
 		}
 		env.Warnf("%s: the package install failed (%v); finishing the interrupted transaction and trying once more", n.VM, firstErrLine(err))
-		if rerr := pkgSetAsideUnfinished(ctx, env, ex, n); rerr != nil {
-			return fmt.Errorf("install packages: %w; then: %w", err, rerr)
-		}
-		if _, rerr := dbRun(ctx, env, ex, "set -eu\n"+prof.RepairCmd+"\n", nil); rerr != nil {
+		if rerr := pkgRepair(ctx, env, ex, n); rerr != nil {
 			return fmt.Errorf("install packages: %w; then finishing the transaction: %w", err, rerr)
 		}
 		if _, err := dbRun(ctx, env, ex, install, nil); err != nil {

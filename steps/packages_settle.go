@@ -90,14 +90,21 @@ func pkgSettle(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) er
 	}
 	if kv["interrupted"] == "yes" && env.Profile.RepairCmd != "" {
 		env.Warnf("%s: an earlier package transaction was interrupted; finishing it (%s)", n.VM, env.Profile.RepairCmd)
-		if err := pkgSetAsideUnfinished(ctx, env, ex, n); err != nil {
-			return err
-		}
-		if _, err := dbRun(ctx, env, ex, "set -eu\n"+env.Profile.RepairCmd+"\n", nil); err != nil {
+		if err := pkgRepair(ctx, env, ex, n); err != nil {
 			return fmt.Errorf("finish the interrupted package transaction: %w", err)
 		}
 	}
 	return nil
+}
+
+// pkgRepair finishes a half-done transaction with the profile's RepairCmd,
+// after setting aside what MySQL's unfinished first set-up left.
+func pkgRepair(ctx context.Context, env *Env, ex guest.Executor, n *lab.Node) error {
+	if err := pkgSetAsideUnfinished(ctx, env, ex, n); err != nil {
+		return err
+	}
+	_, err := dbRun(ctx, env, ex, "set -eu\n"+env.Profile.RepairCmd+"\n", nil)
+	return err
 }
 
 // pkgSetAsideMark starts the set-aside script (the fakes recognise it).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,22 +36,7 @@ func TestPackagesWaitForAnEarlierRunsPackageManager(t *testing.T) {
 		}
 	}
 	// Order: probe, wait, repair, then the refresh and the install.
-	var order []string
-	for _, s := range f.scripts {
-		switch {
-		case strings.HasPrefix(s, pkgBusyMark) && strings.Contains(s, "sleep 1"):
-			order = append(order, "wait")
-		case strings.HasPrefix(s, pkgBusyMark):
-			order = append(order, "probe")
-		case strings.Contains(s, "dpkg --force-confold --configure -a"):
-			order = append(order, "repair")
-		case strings.Contains(s, "apt-get -o DPkg::Lock::Timeout=300 update"):
-			order = append(order, "refresh")
-		case strings.Contains(s, " install "):
-			order = append(order, "install")
-		}
-	}
-	if got := strings.Join(order, ","); got != "probe,wait,repair,refresh,install" {
+	if got := pkgScriptOrder(f.scripts, "probe", "wait", "repair", "refresh", "install"); got != "probe,wait,repair,refresh,install" {
 		t.Errorf("scripts in order %s", got)
 	}
 	if !f.pkgs["mysql-server"] {
@@ -72,6 +58,33 @@ func TestPackagesWaitForAnEarlierRunsPackageManager(t *testing.T) {
 	if probes != 1 || len(warnings) != 0 {
 		t.Errorf("idle node: %d probes, warnings %v", probes, warnings)
 	}
+}
+
+// pkgScriptOrder names the packages step's scripts a Debian node ran, in
+// order, keeping the kinds asked for.
+func pkgScriptOrder(scripts []string, kinds ...string) string {
+	var order []string
+	for _, s := range scripts {
+		var kind string
+		switch {
+		case strings.HasPrefix(s, pkgBusyMark) && strings.Contains(s, "sleep 1"):
+			kind = "wait"
+		case strings.HasPrefix(s, pkgBusyMark):
+			kind = "probe"
+		case strings.HasPrefix(s, pkgSetAsideMark):
+			kind = "set-aside"
+		case strings.Contains(s, "dpkg --force-confold --configure -a"):
+			kind = "repair"
+		case strings.Contains(s, "apt-get -o DPkg::Lock::Timeout=300 update"):
+			kind = "refresh"
+		case strings.Contains(s, " install "):
+			kind = "install"
+		}
+		if slices.Contains(kinds, kind) {
+			order = append(order, kind)
+		}
+	}
+	return strings.Join(order, ",")
 }
 
 // The probe's audit, run by a real shell with the package tools stubbed:
@@ -135,20 +148,7 @@ func TestPackagesSetAsideAnUnfinishedFirstMySQLSetUp(t *testing.T) {
 	if err := Packages().Apply(context.Background(), env, n); err != nil {
 		t.Fatal(err)
 	}
-	var order []string
-	for _, s := range f.scripts {
-		switch {
-		case strings.HasPrefix(s, pkgBusyMark):
-			order = append(order, "probe")
-		case strings.HasPrefix(s, pkgSetAsideMark):
-			order = append(order, "set-aside")
-		case strings.Contains(s, "dpkg --force-confold --configure -a"):
-			order = append(order, "repair")
-		case strings.Contains(s, " install "):
-			order = append(order, "install")
-		}
-	}
-	if got := strings.Join(order, ","); got != "probe,set-aside,repair,install" {
+	if got := pkgScriptOrder(f.scripts, "probe", "set-aside", "repair", "install"); got != "probe,set-aside,repair,install" {
 		t.Errorf("scripts in order %s", got)
 	}
 	if f.asides != 1 || !f.pkgs["mysql-server"] {
