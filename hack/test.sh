@@ -23,8 +23,8 @@ echo "== fuzz (bounded)"
 # Bounded by a count, not a duration: Go 1.26's coordinator can report its own
 # -fuzztime deadline as a failure ("context deadline exceeded", no input) on a
 # loaded machine. -timeout is the hard bound.
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 150000x -timeout 5m ./lab/
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 100000x -timeout 5m ./exercise/
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 150000x -timeout 10m ./lab/
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 100000x -timeout 10m ./exercise/
 
 if [ "${LABCTL_REALLAB_SUITE:-0}" = 1 ]; then
 	# labctl up end to end on real MySQL, keepalived, nginx, php-fpm and
